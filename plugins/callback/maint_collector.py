@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Collect every check result of a play into results.jsonl, as it arrives."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: maint_collector
+type: aggregate
+short_description: Append every check result to a JSON Lines file as it arrives
+description:
+  - Picks every C(maint_results) list out of task results (including loop items)
+    and appends one JSON line per result to O(results_file), flushed at once, so a
+    controller killed with SIGKILL keeps every result received before the kill.
+  - Turns unreachable hosts into C(run.reachability) results with status C(critical),
+    failed tasks into C(run.task_failed) results with status C(unknown) (the value the
+    task was meant to read was not read), and records C(run.reachability) C(ok) for
+    every host that answered, when the play ends.
+  - It never reads the result of a C(no_log) task, and it only copies the fields of
+    the result shape; task arguments, facts and extra vars are never written.
+  - Does nothing when O(results_file) is not set, so plain ansible-playbook runs are unaffected.
+requirements:
+  - enabled in ansible.cfg (callbacks_enabled = maint_collector)
+options:
+  results_file:
+    description: Path of the JSON Lines file to append to (created 0600).
+    env:
+      - name: MAINT_RESULTS_FILE
+    ini:
+      - section: maint_collector
+        key: results_file
+    type: path
+  client:
+    description: Client name written into every result.
+    env:
+      - name: MAINT_CLIENT
+    ini:
+      - section: maint_collector
+        key: client
+    type: str
+    default: adhoc
+  run_id:
+    description: Run id written into every result.
+    env:
+      - name: MAINT_RUN_ID
+    ini:
+      - section: maint_collector
+        key: run_id
+    type: str
+    default: adhoc
+"""
+
+import datetime
+import json
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+RESULT_FIELDS = ("check", "item", "status", "summary", "observed", "threshold",
+                 "remediation", "changed", "started", "finished")
+STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
+MAX_MSG = 300
+
+
+def _now():
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def _message(res):
+    """One line of a failure message, bounded in length."""
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or "no message"
+    msg = " ".join(str(msg).split())
+    return msg[:MAX_MSG]
+
+
+class CallbackModule(CallbackBase):
+    """Write check results to results.jsonl."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "maint_collector"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._path = None
+        self._client = "adhoc"
+        self._run_id = "adhoc"
+        self._seen_hosts = set()
+        self._unreachable = set()
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._path = self.get_option("results_file")
+        self._client = self.get_option("client")
+        self._run_id = self.get_option("run_id")
+
+    # -- writing -------------------------------------------------------------
+    def _append(self, records):
+        if not self._path or not records:
+            return
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            handle.flush()
+
+    def _record(self, host, raw):
+        """Copy only the result shape's fields out of one raw result."""
+        if not isinstance(raw, dict):
+            return None
+        record = {key: raw.get(key) for key in RESULT_FIELDS}
+        if record["status"] not in STATUSES or not record["check"]:
+            record["summary"] = "invalid result from %s: %s" % (record.get("check"), record.get("status"))
+            record["check"] = "run.invalid_result"
+            record["status"] = "unknown"
+        record["item"] = "" if record["item"] is None else str(record["item"])
+        record["summary"] = str(record["summary"] or record["check"])
+        record["observed"] = record["observed"] if isinstance(record["observed"], dict) else {}
+        record["threshold"] = record["threshold"] if isinstance(record["threshold"], dict) else {}
+        record["remediation"] = str(record["remediation"] or "")
+        record["changed"] = bool(record["changed"])
+        record["finished"] = record["finished"] or _now()
+        record["started"] = record["started"] or record["finished"]
+        record.update(client=self._client, host=host, run_id=self._run_id)
+        return record
+
+    def _synthetic(self, host, check, status, summary, observed=None, remediation=""):
+        now = _now()
+        return {
+            "client": self._client, "host": host, "run_id": self._run_id, "check": check,
+            "item": "", "status": status, "summary": summary, "observed": observed or {},
+            "threshold": {}, "remediation": remediation, "changed": False,
+            "started": now, "finished": now,
+        }
+
+    def _extract(self, result):
+        res = result._result
+        if res.get("_ansible_no_log"):
+            return []
+        host = result._host.get_name()
+        found = []
+        for payload in [res] + [item for item in res.get("results", []) if isinstance(item, dict)]:
+            if payload.get("_ansible_no_log"):
+                continue
+            for raw in payload.get("maint_results") or []:
+                record = self._record(host, raw)
+                if record:
+                    found.append(record)
+        return found
+
+    # -- hooks ---------------------------------------------------------------
+    def v2_runner_on_ok(self, result):
+        self._seen_hosts.add(result._host.get_name())
+        self._append(self._extract(result))
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        host = result._host.get_name()
+        self._seen_hosts.add(host)
+        records = self._extract(result)
+        if not ignore_errors:
+            task = result._task.get_name()
+            if result._result.get("_ansible_no_log"):
+                msg = "output hidden (no_log)"
+            else:
+                msg = _message(result._result)
+            records.append(self._synthetic(
+                host, "run.task_failed", "unknown",
+                "task '%s' failed: %s" % (task, msg),
+                observed={"task": task, "message": msg},
+                remediation="Read the run's log for this host and fix the cause, then run again.",
+            ))
+        self._append(records)
+
+    def v2_runner_on_unreachable(self, result):
+        host = result._host.get_name()
+        if host in self._unreachable:
+            return
+        self._unreachable.add(host)
+        msg = _message(result._result)
+        self._append([self._synthetic(
+            host, "run.reachability", "critical", "host unreachable: %s" % msg,
+            observed={"reachable": False, "message": msg},
+            remediation="Check that the host is powered on and reachable over the network, and its credentials.",
+        )])
+
+    def v2_runner_item_on_failed(self, result):
+        # Loop items are handled through the parent task's result.
+        return
+
+    def v2_playbook_on_stats(self, stats):
+        records = []
+        for host in sorted(stats.processed.keys()):
+            if host in self._unreachable or host not in self._seen_hosts:
+                continue
+            records.append(self._synthetic(host, "run.reachability", "ok", "host answered",
+                                           observed={"reachable": True}))
+        self._append(records)

@@ -1,0 +1,61 @@
+"""Paths and safe file writing shared by every maintctl command."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(os.environ.get("MAINT_PROJECT_DIR") or Path(__file__).resolve().parents[2])
+
+
+def maint_home() -> Path:
+    """Return the state folder (``$MAINT_HOME``, default ``./var``), created 0700."""
+    home = Path(os.environ.get("MAINT_HOME") or PROJECT_DIR / "var").resolve()
+    ensure_dir(home)
+    return home
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 if missing, and return it."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+    return path
+
+
+def inventories_dir() -> Path:
+    """Return the folder holding one inventory per client."""
+    return Path(os.environ.get("MAINT_INVENTORIES") or PROJECT_DIR / "inventories")
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + rename)."""
+    ensure_dir(path.parent)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically, mode 0600."""
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def venv_bin(name: str) -> str:
+    """Return the path of a tool next to the running Python, else its bare name."""
+    import sys
+
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name

@@ -1,0 +1,259 @@
+"""The local lab: podman containers from a locally built Debian 12 image, over real SSH.
+
+``maintctl lab up`` builds the image once (mmdebstrap + podman import), creates the
+lab bridge on 198.51.100.0/25, starts one container per host of ``lab/hosts.yml``
+running sshd, records their host keys, then runs every ``lab/setup_*.yml`` playbook
+against ``inventories/demo`` to lay down each area's fixtures. Podman's configuration
+stays inside the project (``lab/podman``) and under ``$MAINT_HOME/lab``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, venv_bin
+from .errors import LabError
+
+LAB_DIR = PROJECT_DIR / "lab"
+PREFIX = "maintlab-"
+Echo = Callable[[str], None]
+
+
+def lab_home() -> Path:
+    """Return ``$MAINT_HOME/lab``."""
+    return ensure_dir(maint_home() / "lab")
+
+
+def spec() -> dict[str, Any]:
+    """Return the lab's host list (``lab/hosts.yml``)."""
+    with open(LAB_DIR / "hosts.yml", encoding="utf-8") as handle:
+        data: dict[str, Any] = yaml.safe_load(handle)
+    return data
+
+
+def podman_env() -> dict[str, str]:
+    """Return the environment that points podman at the project's configuration."""
+    home = lab_home()
+    storage = home / "containers"
+    ensure_dir(storage)
+    conf = home / "storage.conf"
+    text = (
+        "[storage]\n"
+        'driver = "overlay"\n'
+        f'graphroot = "{storage / "storage"}"\n'
+        f'runroot = "{storage / "run"}"\n'
+    )
+    if not conf.exists() or conf.read_text(encoding="utf-8") != text:
+        atomic_write(conf, text)
+    env = dict(os.environ)
+    env["CONTAINERS_CONF"] = str(LAB_DIR / "podman" / "containers.conf")
+    env["CONTAINERS_STORAGE_CONF"] = str(conf)
+    return env
+
+
+def podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run podman with the lab's configuration."""
+    proc = subprocess.run(
+        ["podman", *args], env=podman_env(), text=True, capture_output=capture, check=False
+    )
+    if check and proc.returncode != 0:
+        err = (proc.stderr or "").strip().splitlines()
+        raise LabError(f"podman {args[0]} failed: {err[-1] if err else 'rc ' + str(proc.returncode)}")
+    return proc
+
+
+def image_ref() -> str:
+    """Return the image reference, tagged by a hash of what builds it."""
+    digest = hashlib.sha256((LAB_DIR / "build-image.sh").read_bytes()).hexdigest()[:12]
+    return f"localhost/maintlab-debian:12-{digest}"
+
+
+def ensure_image(echo: Echo) -> str:
+    """Build the lab image unless it already exists."""
+    ref = image_ref()
+    if podman("image", "exists", ref, check=False).returncode == 0:
+        return ref
+    for tool in ("mmdebstrap", "podman"):
+        if not shutil.which(tool):
+            raise LabError(f"{tool} is not installed: run 'make deps' (as root) first")
+    echo(f"building lab image {ref} (mmdebstrap, about a minute)")
+    proc = subprocess.run(
+        ["bash", str(LAB_DIR / "build-image.sh"), ref], env=podman_env(), text=True,
+        capture_output=True, check=False,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise LabError(f"building the lab image failed: {tail[0]}")
+    return ref
+
+
+def ensure_ssh_key() -> Path:
+    """Create the lab's SSH key pair and the authorized_keys folder mounted into hosts."""
+    sshdir = ensure_dir(lab_home() / "ssh")
+    key = sshdir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "maintlab", "-f", str(key)],
+            check=True,
+        )
+    auth = ensure_dir(sshdir / "authorized_keys")
+    os.chmod(auth, 0o755)
+    target = auth / "maint"
+    pub = (sshdir / "id_ed25519.pub").read_text(encoding="utf-8")
+    if not target.exists() or target.read_text(encoding="utf-8") != pub:
+        atomic_write(target, pub, mode=0o644)
+    return key
+
+
+def ensure_network(net: dict[str, Any]) -> None:
+    """Create the lab bridge if it is missing."""
+    if podman("network", "exists", net["name"], check=False).returncode == 0:
+        return
+    podman("network", "create", "--subnet", net["subnet"], "--gateway", net["gateway"], net["name"])
+
+
+def container_state(name: str) -> str:
+    """Return a container's state ('running', 'exited', ...) or 'missing'."""
+    proc = podman("container", "inspect", "--format", "{{.State.Status}}", PREFIX + name, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else "missing"
+
+
+def run_args(name: str, host: dict[str, Any], net: str, ref: str) -> list[str]:
+    """Return the ``podman run`` arguments for one lab host."""
+    home = lab_home()
+    apt = ensure_dir(home / "aptrepo")
+    os.chmod(apt, 0o755)
+    args = [
+        "run", "--detach", "--name", PREFIX + name, "--hostname", name,
+        "--network", net, "--ip", host["ip"], "--restart", "always",
+        "--label", "maintlab=1",
+        "--volume", f"{home / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys:ro",
+        "--volume", f"{apt}:/srv/lab-apt:ro",
+    ]
+    for mount, size in (host.get("tmpfs") or {}).items():
+        args += ["--mount", f"type=tmpfs,destination={mount},tmpfs-size={size}"]
+    args += [ref, "/bin/sh", "-c",
+             "test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A; mkdir -p /run/sshd; "
+             "exec /usr/sbin/sshd -D -e"]
+    return args
+
+
+def wait_ssh(ip: str, timeout: float = 30.0) -> None:
+    """Wait until the host's sshd accepts TCP connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((ip, 22), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise LabError(f"sshd on {ip} did not answer within {timeout:.0f} s")
+
+
+def record_host_keys(hosts: dict[str, dict[str, Any]]) -> None:
+    """Write the lab hosts' keys to the known_hosts file the demo inventory trusts."""
+    lines: list[str] = []
+    for host in hosts.values():
+        proc = subprocess.run(
+            ["ssh-keyscan", "-T", "5", "-t", "ed25519", host["ip"]],
+            capture_output=True, text=True, check=False,
+        )
+        keys = [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
+        if not keys:
+            raise LabError(f"could not read the host key of {host['ip']}")
+        lines += keys
+    atomic_write(lab_home() / "ssh" / "known_hosts", "\n".join(sorted(lines)) + "\n")
+
+
+def setup_playbooks() -> list[Path]:
+    """Return the area fixture playbooks, in name order."""
+    return sorted(LAB_DIR.glob("setup_*.yml"))
+
+
+def run_setup(echo: Echo, only: Sequence[str] = ()) -> None:
+    """Run the lab fixture playbooks against the demo inventory."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"),
+        MAINT_HOME=str(maint_home()),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_DISPLAY_OK_HOSTS="false",
+        ANSIBLE_DISPLAY_SKIPPED_HOSTS="false",
+    )
+    env.pop("MAINT_RESULTS_FILE", None)
+    for book in setup_playbooks():
+        if only and book.stem.removeprefix("setup_") not in only:
+            continue
+        echo(f"lab fixtures: {book.name}")
+        proc = subprocess.run(
+            [venv_bin("ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "demo"), str(book)],
+            env=env, cwd=PROJECT_DIR, text=True, capture_output=True, check=False,
+        )
+        if proc.returncode != 0:
+            log = lab_home() / f"{book.stem}.log"
+            atomic_write(log, proc.stdout + proc.stderr)
+            raise LabError(f"lab fixture playbook {book.name} failed (log: {log})")
+
+
+def up(echo: Echo, only: Sequence[str] = ()) -> None:
+    """Build and start the lab (idempotent), then lay down the fixtures."""
+    started = time.monotonic()
+    lab = spec()
+    ref = ensure_image(echo)
+    ensure_ssh_key()
+    ensure_network(lab["network"])
+    for name, host in lab["hosts"].items():
+        state = container_state(name)
+        if state == "running":
+            continue
+        if state != "missing":
+            podman("rm", "--force", PREFIX + name)
+        echo(f"starting {name} ({host['ip']})")
+        podman(*run_args(name, host, lab["network"]["name"], ref))
+    for host in lab["hosts"].values():
+        wait_ssh(host["ip"])
+    record_host_keys(lab["hosts"])
+    run_setup(echo, only)
+    echo(f"lab up: {len(lab['hosts'])} hosts in {time.monotonic() - started:.0f} s")
+
+
+def down(echo: Echo, purge: bool = False) -> None:
+    """Remove every container and network the lab started (and the image with purge)."""
+    lab = spec()
+    proc = podman("ps", "--all", "--filter", "label=maintlab=1", "--format", "{{.Names}}", check=False)
+    names = [n for n in proc.stdout.split() if n]
+    if names:
+        podman("rm", "--force", "--time", "0", *names)
+        echo(f"removed {len(names)} containers")
+    if podman("network", "exists", lab["network"]["name"], check=False).returncode == 0:
+        podman("network", "rm", "--force", lab["network"]["name"])
+        echo(f"removed network {lab['network']['name']}")
+    if purge:
+        podman("rmi", "--force", image_ref(), check=False)
+        echo("removed the lab image")
+
+
+def status() -> list[dict[str, str]]:
+    """Return one row per lab host: name, address, container state, ssh reachability."""
+    rows = []
+    for name, host in spec()["hosts"].items():
+        state = container_state(name)
+        reach = "no"
+        if state == "running":
+            try:
+                with socket.create_connection((host["ip"], 22), timeout=1):
+                    reach = "yes"
+            except OSError:
+                reach = "no"
+        rows.append({"host": name, "ip": host["ip"], "state": state, "ssh": reach})
+    return rows
