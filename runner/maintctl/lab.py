@@ -26,6 +26,8 @@ from .errors import LabError
 
 LAB_DIR = PROJECT_DIR / "lab"
 PREFIX = "maintlab-"
+# The name molecule scenarios use; always tagged onto the current image.
+STABLE_REF = "localhost/maintlab-debian:12"
 Echo = Callable[[str], None]
 
 
@@ -82,6 +84,7 @@ def ensure_image(echo: Echo) -> str:
     """Build the lab image unless it already exists."""
     ref = image_ref()
     if podman("image", "exists", ref, check=False).returncode == 0:
+        podman("tag", ref, STABLE_REF)
         return ref
     for tool in ("mmdebstrap", "podman"):
         if not shutil.which(tool):
@@ -94,6 +97,7 @@ def ensure_image(echo: Echo) -> str:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise LabError(f"building the lab image failed: {tail[0]}")
+    podman("tag", ref, STABLE_REF)
     return ref
 
 

@@ -1,0 +1,72 @@
+# Two commands on a fresh Debian/Ubuntu machine, as root:
+#   make demo   - set up everything, start the lab, run a maintenance window, write the report
+#   make test   - set up everything and run every test (lint, unit, integration, molecule)
+# Both are idempotent: a second run skips what is already in place.
+
+SHELL := /bin/bash
+PROJECT := $(CURDIR)
+VENV := $(PROJECT)/.venv
+PY := $(VENV)/bin/python
+export MAINT_HOME ?= $(PROJECT)/var
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(PROJECT)/ansible.cfg
+export CONTAINERS_CONF := $(PROJECT)/lab/podman/containers.conf
+export CONTAINERS_STORAGE_CONF := $(MAINT_HOME)/lab/storage.conf
+export ANSIBLE_ROLES_PATH := $(PROJECT)/roles
+
+# Debian packages the controller, the lab and the tests need (one list, one place).
+APT_PACKAGES := podman runc mmdebstrap uidmap netavark aardvark-dns openssh-client \
+	smartmontools clamav clamav-testfiles restic borgbackup dpkg-dev apt-utils \
+	chromium poppler-utils
+
+STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
+STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+
+.PHONY: demo test deps lab lab-down lint unit integration molecule clean
+
+demo: deps lab
+	$(VENV)/bin/maintctl demo
+
+test: deps lab lint unit integration molecule
+
+deps: $(STAMP_APT) $(STAMP_PIP)
+
+$(STAMP_APT):
+	@mkdir -p $(MAINT_HOME) && chmod 0700 $(MAINT_HOME)
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+	@rm -f $(MAINT_HOME)/.stamp-apt-* && touch $@
+
+$(STAMP_PIP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.stamp-* && touch $@
+
+lab: deps
+	$(VENV)/bin/maintctl lab up
+
+lab-down:
+	$(VENV)/bin/maintctl lab down
+
+lint: deps
+	$(VENV)/bin/ruff check runner reports plugins tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint --offline -q
+
+unit: deps
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: deps lab
+	$(VENV)/bin/pytest -q -m lab tests/integration
+
+molecule: deps lab
+	@set -e; for scenario in roles/*/molecule/default; do \
+		role=$${scenario%/molecule/default}; \
+		echo "== molecule: $$role"; \
+		(cd $$role && $(VENV)/bin/molecule test -s default); \
+	done
+
+clean: lab-down
+	rm -rf $(MAINT_HOME)/runs $(MAINT_HOME)/store.db $(MAINT_HOME)/reports

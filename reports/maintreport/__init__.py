@@ -1,0 +1,1 @@
+"""Report building and rendering for maintctl."""

@@ -1,0 +1,52 @@
+"""The ``maintctl`` command line.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
+a parser whose ``func`` default takes the parsed arguments and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import MaintError
+
+# Modules that register subcommands, in help order.
+COMMANDS = (
+    "maintctl.cmd_run",
+    "maintctl.cmd_validate",
+    "maintctl.cmd_lab",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="maintctl",
+        description="Agentless preventive maintenance for MSPs: run, validate, report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run maintctl and return its exit code (see README: 0, 1, 2, 3, 4)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except MaintError as exc:
+        print(f"maintctl: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("maintctl: interrupted", file=sys.stderr)
+        return 3
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
