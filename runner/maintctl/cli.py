@@ -15,8 +15,8 @@ from .errors import MaintError
 
 # Modules that register subcommands, in help order.
 COMMANDS = (
-    "maintctl.cmd_run",
-    "maintctl.cmd_validate",
+    # run and validate are added below as they land
+
     "maintctl.cmd_lab",
 )
 
