@@ -18,6 +18,7 @@ COMMANDS = (
     # run and validate are added below as they land
 
     "maintctl.cmd_lab",
+    "maintctl.cmd_evaluate",
 )
 
 

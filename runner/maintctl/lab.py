@@ -184,8 +184,23 @@ def setup_playbooks() -> list[Path]:
     return sorted(LAB_DIR.glob("setup_*.yml"))
 
 
+def install_demo_vault_password() -> Path:
+    """Put the demo client's vault password where maintctl looks for it.
+
+    The demo client's vault protects lab-only credentials; its password is
+    committed in ``lab/demo-vault-password.txt`` for that reason only. Real
+    clients keep theirs in ``$MAINT_HOME/vault/<client>.pass`` (0600), never in git.
+    """
+    target = ensure_dir(maint_home() / "vault") / "demo.pass"
+    text = (LAB_DIR / "demo-vault-password.txt").read_text(encoding="utf-8")
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        atomic_write(target, text)
+    return target
+
+
 def run_setup(echo: Echo, only: Sequence[str] = ()) -> None:
     """Run the lab fixture playbooks against the demo inventory."""
+    vault_pass = install_demo_vault_password()
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"),
@@ -200,7 +215,8 @@ def run_setup(echo: Echo, only: Sequence[str] = ()) -> None:
             continue
         echo(f"lab fixtures: {book.name}")
         proc = subprocess.run(
-            [venv_bin("ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "demo"), str(book)],
+            [venv_bin("ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "demo"),
+             "--vault-password-file", str(vault_pass), str(book)],
             env=env, cwd=PROJECT_DIR, text=True, capture_output=True, check=False,
         )
         if proc.returncode != 0:
