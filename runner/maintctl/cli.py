@@ -15,8 +15,8 @@ from .errors import MaintError
 
 # Modules that register subcommands, in help order.
 COMMANDS = (
-    # run and validate are added below as they land
-
+    "maintctl.cmd_run",
+    "maintctl.cmd_validate",
     "maintctl.cmd_lab",
     "maintctl.cmd_evaluate",
 )

@@ -20,10 +20,24 @@ def maint_home() -> Path:
 
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with mode 0700 if missing, and return it."""
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)
+    missing = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
     return path
+
+
+def vault_dir() -> Path:
+    """Return the folder of per-client vault password files (``<client>.pass``).
+
+    It is kept outside ``$MAINT_HOME`` on purpose: nothing in the state folder holds a
+    secret. Default ``~/.config/maintctl/vault``; set ``MAINT_VAULT_DIR`` to move it.
+    """
+    return Path(os.environ.get("MAINT_VAULT_DIR") or Path.home() / ".config" / "maintctl" / "vault")
 
 
 def inventories_dir() -> Path:

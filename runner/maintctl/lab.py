@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, venv_bin
+from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin
 from .errors import LabError
 
 LAB_DIR = PROJECT_DIR / "lab"
@@ -189,9 +189,9 @@ def install_demo_vault_password() -> Path:
 
     The demo client's vault protects lab-only credentials; its password is
     committed in ``lab/demo-vault-password.txt`` for that reason only. Real
-    clients keep theirs in ``$MAINT_HOME/vault/<client>.pass`` (0600), never in git.
+    clients keep theirs in ``<vault dir>/<client>.pass`` (0600), never in git.
     """
-    target = ensure_dir(maint_home() / "vault") / "demo.pass"
+    target = ensure_dir(vault_dir()) / "demo.pass"
     text = (LAB_DIR / "demo-vault-password.txt").read_text(encoding="utf-8")
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         atomic_write(target, text)

@@ -17,6 +17,8 @@ RESULT_COLUMNS = (
     "run_id", "client", "host", "check_id", "area", "item", "status", "severity", "summary",
     "observed", "threshold", "remediation", "changed", "started", "finished",
 )
+# Columns of Store.result_rows(), for reports.
+REPORT_COLUMNS = ("id",) + RESULT_COLUMNS
 
 
 def default_path() -> Path:
@@ -152,3 +154,52 @@ class Store:
             rec.pop("id")
             out.append(rec)
         return out
+
+    # -- read helpers for reports (maintreport) ---------------------------------
+    def result_rows(self, client: str, run_ids: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+        """Yield the results of some runs as lean tuples, in ``REPORT_COLUMNS`` order.
+
+        Reports read hundreds of thousands of rows: tuples with the JSON columns left
+        as text keep memory low; ``id`` is kept so reports can link to each result.
+        """
+        ids = list(run_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self.db.execute(
+                f"SELECT {', '.join(REPORT_COLUMNS)} FROM results WHERE client=? AND run_id IN"
+                f" ({', '.join('?' * len(chunk))}) ORDER BY finished, id",
+                [client, *chunk],
+            ).fetchall()
+
+    def status_counts(self, client: str, since: str, until: str) -> list[tuple[str, str, str, int]]:
+        """Return ``(run_id, bucket, status, count)`` for runs started in [since, until).
+
+        ``bucket`` is the result's area, except ``run.reachability`` which is ``reachability``.
+        """
+        sql = (
+            "SELECT r.run_id, CASE WHEN r.check_id='run.reachability' THEN 'reachability' ELSE r.area END,"
+            " r.status, COUNT(*) FROM results r JOIN runs u ON u.run_id=r.run_id"
+            " WHERE u.client=? AND u.started>=? AND u.started<? GROUP BY 1, 2, 3"
+        )
+        return [tuple(row) for row in self.db.execute(sql, (client, since, until))]  # type: ignore[misc]
+
+    def check_rows(self, client: str, check_id: str, since: str, until: str) -> list[tuple[Any, ...]]:
+        """Return ``(id, run_id, host, item, status, observed, finished)`` of one check.
+
+        Limited to runs started in [since, until), oldest first (``observed`` as JSON text).
+        """
+        sql = (
+            "SELECT r.id, r.run_id, r.host, r.item, r.status, r.observed, r.finished FROM results r"
+            " JOIN runs u ON u.run_id=r.run_id WHERE u.client=? AND u.started>=? AND u.started<?"
+            " AND r.check_id=? ORDER BY r.finished, r.id"
+        )
+        return [tuple(row) for row in self.db.execute(sql, (client, since, until, check_id))]
+
+    def key_history(self, client: str, host: str, check_id: str, item: str, before: str,
+                    limit: int = 50) -> list[tuple[Any, ...]]:
+        """Return ``(id, status, finished)`` of one host/check/item before a time, newest first."""
+        sql = (
+            "SELECT id, status, finished FROM results WHERE client=? AND host=? AND check_id=? AND item=?"
+            " AND finished<? ORDER BY finished DESC, id DESC LIMIT ?"
+        )
+        return [tuple(row) for row in self.db.execute(sql, (client, host, check_id, item, before, limit))]

@@ -1,0 +1,67 @@
+"""``maintctl run``: run the maintenance roles on one client's hosts."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from . import orchestrator
+from .errors import InvalidInput
+from .orchestrator import RunRequest
+from .progress import Progress
+from .store import Store
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``run`` subcommand."""
+    parser = sub.add_parser("run", help="run maintenance on one client's hosts")
+    parser.add_argument("--client", required=True, help="client (inventory) name")
+    parser.add_argument("--only", metavar="AREAS", help="comma-separated: hardware,antivirus,backup,patch")
+    parser.add_argument("--limit", metavar="PATTERN", help="Ansible host pattern to restrict the run")
+    parser.add_argument("--check", action="store_true", help="check mode: change nothing, only look")
+    parser.add_argument("--scan-only", action="store_true", help="scan for patches without installing them")
+    parser.add_argument("--ignore-window", action="store_true",
+                        help="install patches even outside the client's maintenance window")
+    parser.add_argument("--scheduled", action="store_true", help="mark the run as a scheduled window run")
+    parser.add_argument("--resume", metavar="RUN_ID", help="run again what an interrupted run left undone")
+    parser.set_defaults(func=run)
+
+
+def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
+    """Build the run request, reusing an interrupted run's options with --resume."""
+    req = RunRequest(
+        client=args.client, areas=orchestrator.parse_areas(args.only), limit=args.limit, check=args.check,
+        scan_only=args.scan_only, ignore_window=args.ignore_window,
+        kind="scheduled" if args.scheduled else "adhoc",
+    )
+    if args.resume:
+        old = store.run(args.resume)
+        if not old or old["client"] != args.client:
+            raise InvalidInput(f"--resume: no run {args.resume!r} for client {args.client!r}")
+        if old["status"] != "interrupted":
+            raise InvalidInput(f"--resume: run {args.resume} is {old['status']}, not interrupted")
+        req.areas = old["areas"].split(",")
+        req.limit = old["limit_hosts"]
+        req.check = bool(old["check_mode"])
+        req.kind = old["kind"]
+        req.resume = args.resume
+    return req
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, show progress, print a summary and return the exit code."""
+    with Store() as store:
+        req = request_from(args, store)
+        progress = Progress(req.client)
+        try:
+            outcome = orchestrator.execute(req, store, on_event=progress.event, on_start=progress.start)
+        finally:
+            progress.stop()
+    counts = Counter(r["status"] for r in outcome.results)
+    print(f"run {outcome.run_id}: {outcome.status}, {len(outcome.results)} results "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
+    for res in outcome.results:
+        if res["status"] in ("critical", "warning"):
+            print(f"  {res['status'].upper():8} {res['host']:<12} {res['check']} {res['item']}: {res['summary']}")
+    print(f"results: {outcome.run_dir / 'results.jsonl'}")
+    return outcome.exit_code

@@ -1,0 +1,293 @@
+"""Run the maintenance playbooks for one client through ansible-runner.
+
+One run = one private data dir under ``$MAINT_HOME/runs/<client>/<run_id>/`` holding
+the ansible-runner artifacts and ``results.jsonl`` (written by the collector callback as
+results arrive). When the run ends, however it ends, the results are loaded into the
+store with their SLA severity, and the exit code follows DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import clock, policy
+from .config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
+from .errors import InvalidInput, LockHeld
+from .store import Store
+
+AREAS = {
+    "hardware": "hardware_check.yml",
+    "antivirus": "antivirus.yml",
+    "backup": "backup_restore_test.yml",
+    "patch": "patch.yml",
+}
+EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3, 4
+
+
+@dataclass
+class RunRequest:
+    """What a user asked for."""
+
+    client: str
+    areas: list[str] = field(default_factory=list)
+    limit: str | None = None
+    check: bool = False
+    scan_only: bool = False
+    ignore_window: bool = False
+    kind: str = "adhoc"
+    resume: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    exit_code: int
+    results: list[dict[str, Any]]
+    hosts: list[str]
+
+
+def parse_areas(text: str | None) -> list[str]:
+    """Turn ``--only hardware,patch`` into a list, rejecting unknown areas."""
+    if not text:
+        return list(AREAS)
+    areas = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in areas if a not in AREAS]
+    if unknown or not areas:
+        raise InvalidInput(f"--only: unknown area {', '.join(unknown) or text!r}; choose from {', '.join(AREAS)}")
+    return [a for a in AREAS if a in areas]
+
+
+def available_areas(areas: list[str]) -> list[str]:
+    """Keep the areas whose playbook exists in this tree."""
+    return [a for a in areas if (PROJECT_DIR / "playbooks" / AREAS[a]).is_file()]
+
+
+@contextmanager
+def client_lock(client: str) -> Iterator[None]:
+    """Hold the client's lock for the duration of a run (exit 4 when taken)."""
+    path = ensure_dir(maint_home() / "locks") / f"{client}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another run"
+            raise LockHeld(f"client {client!r} is locked by {holder}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def new_run_id(now: dt.datetime) -> str:
+    """Return a sortable, unique run id."""
+    return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Read results.jsonl, tolerating a last line cut by a kill."""
+    out: list[dict[str, Any]] = []
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and rec.get("check") and rec.get("status"):
+            out.append(rec)
+    return out
+
+
+def _shift(stamp: str, delta: dt.timedelta) -> str:
+    if not delta:
+        return stamp
+    try:
+        return clock.to_iso(clock.parse_iso(stamp) + delta)
+    except ValueError:
+        return stamp
+
+
+def finalize_results(results: list[dict[str, Any]], pol: dict[str, Any], delta: dt.timedelta) -> list[dict[str, Any]]:
+    """Add severity from the SLA table and apply the test clock's offset."""
+    for res in results:
+        res["severity"] = policy.severity_for(pol, res["check"], res["status"])
+        res["started"] = _shift(res["started"], delta)
+        res["finished"] = _shift(res["finished"], delta)
+    return results
+
+
+def exit_code_for(status: str, results: list[dict[str, Any]], rc: int) -> int:
+    """Map a finished run to DESIGN.md's exit codes."""
+    if status in ("canceled", "timeout") or any(r["check"].endswith(".deferred") for r in results):
+        return EXIT_INTERRUPTED
+    failed = any(r["check"] in ("run.task_failed", "run.reachability") and r["status"] != "ok" for r in results)
+    if rc != 0 or failed or any(r["status"] == "critical" for r in results):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def scrub_artifacts(run_dir: Path) -> None:
+    """Drop the environment ansible-runner copies into its artifacts.
+
+    ansible-runner records the whole process environment in ``artifacts/*/command``;
+    an operator's environment may hold secrets (SMTP password, cloud tokens), so the
+    environment is removed and the file kept otherwise.
+    """
+    for command in run_dir.glob("artifacts/*/command"):
+        try:
+            data = json.loads(command.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        data.pop("env", None)
+        atomic_write_json(command, data)
+    for path in run_dir.rglob("*"):
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a cancel request for ansible-runner."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.datetime) -> dict[str, Any]:
+    """Check the maintenance window for disruptive work and return the play's window vars.
+
+    Raises InvalidInput (exit 2, nothing ran) when a run that installs patches starts
+    outside a window without ``--ignore-window``.
+    """
+    values: dict[str, Any] = {
+        "maint_window_end": "",
+        "maint_window_min_remaining": int(pol.get("window_min_remaining_minutes", 30)),
+    }
+    if not installs or req.ignore_window:
+        return values
+    from . import mwindows  # the window logic; imported late so scans never depend on it
+
+    schedule = mwindows.load_schedule(pol.get("windows") or [], pol.get("window_exceptions") or [], pol["timezone"])
+    current = schedule.current(now)
+    if current is None:
+        upcoming = schedule.next(now, 1)
+        nxt = (f"next window: {upcoming[0].start.isoformat()} to {upcoming[0].end.isoformat()}"
+               if upcoming else "no upcoming window")
+        raise InvalidInput(
+            f"outside the maintenance window of client {req.client!r} ({nxt}); patch installs need a window: "
+            "use --scan-only or --check to scan now, or --ignore-window"
+        )
+    values["maint_window_end"] = clock.to_iso(current.end)
+    return values
+
+
+def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
+            on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
+    """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
+    import ansible_runner
+
+    problems = policy.validate_policy(req.client)
+    if problems:
+        raise InvalidInput(problems[0] + (f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""))
+    pol = policy.load_policy(req.client)
+    hosts = policy.list_hosts(req.client, req.limit)
+    areas = available_areas(req.areas or list(AREAS))
+    if not areas:
+        raise InvalidInput(f"none of the areas {', '.join(req.areas)} has a playbook in this tree")
+    now = clock.now()
+    delta = clock.offset()
+    installs = "patch" in areas and not req.check and not req.scan_only
+    wvars = window_vars(pol, req, installs, now)
+    vault = policy.vault_password_file(req.client)
+
+    with client_lock(req.client):
+        run_id = new_run_id(now)
+        run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
+        results_file = run_dir / "results.jsonl"
+        playbook = "maintenance.yml" if len(areas) > 1 else AREAS[areas[0]]
+        cmdline = []
+        if req.check:
+            cmdline.append("--check")
+        if vault:
+            cmdline += ["--vault-password-file", str(vault)]
+        if len(areas) > 1 and areas != list(AREAS):
+            cmdline += ["--tags", ",".join(areas)]
+        extravars = {
+            "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
+            "patch_install": installs, **wvars,
+        }
+        meta = {"run_id": run_id, "client": req.client, "kind": req.kind, "areas": ",".join(areas),
+                "limit_hosts": req.limit, "check_mode": req.check, "started": clock.to_iso(now),
+                "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume}
+        atomic_write_json(run_dir / "run.json", meta)
+        store.start_run(meta)
+        if on_start:
+            on_start(run_id, run_dir, hosts)
+        status, rc = "failed", 1
+        with _Interrupt() as interrupt:
+            try:
+                runner = ansible_runner.run(
+                    private_data_dir=str(run_dir),
+                    project_dir=str(PROJECT_DIR),
+                    playbook=str(PROJECT_DIR / "playbooks" / playbook),
+                    inventory=str(policy.client_dir(req.client) / "hosts.yml"),
+                    limit=req.limit,
+                    extravars=extravars,
+                    cmdline=" ".join(cmdline) if cmdline else None,
+                    envvars={
+                        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+                        # ansible-runner prepends its own callback dir to this; keep ours found.
+                        "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
+                        "MAINT_HOME": str(maint_home()),
+                        "MAINT_RESULTS_FILE": str(results_file),
+                        "MAINT_CLIENT": req.client,
+                        "MAINT_RUN_ID": run_id,
+                        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                    },
+                    quiet=True,
+                    event_handler=(lambda ev: (on_event(ev) if on_event else None) or True),
+                    cancel_callback=lambda: interrupt.requested,
+                    ident="ansible",
+                    rotate_artifacts=0,
+                )
+                status, rc = runner.status, int(runner.rc if runner.rc is not None else 1)
+            finally:
+                # However the run ended, keep every result already collected.
+                results = finalize_results(read_results(results_file), pol, delta)
+                store.add_results(results)
+                if interrupt.requested:
+                    status = "canceled"
+                code = exit_code_for(status, results, rc)
+                final = {"successful": "completed", "canceled": "interrupted"}.get(status, "failed")
+                if code == EXIT_INTERRUPTED:
+                    final = "interrupted"
+                store.finish_run(run_id, final, code, clock.to_iso(clock.now()))
+                scrub_artifacts(run_dir)
+        return RunOutcome(run_id, run_dir, final, code, results, hosts)
