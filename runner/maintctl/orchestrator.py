@@ -67,7 +67,7 @@ def parse_areas(text: str | None) -> list[str]:
     areas = [a.strip() for a in text.split(",") if a.strip()]
     unknown = [a for a in areas if a not in AREAS]
     if unknown or not areas:
-        raise InvalidInput(f"--only: unknown area {', '.join(unknown) or text!r}; choose from {', '.join(AREAS)}")
+        raise InvalidInput(f"--only: unknown area {', '.join(unknown) or repr(text)}; choose from {', '.join(AREAS)}")
     return [a for a in AREAS if a in areas]
 
 
@@ -96,7 +96,7 @@ def client_lock(client: str) -> Iterator[None]:
 
 def new_run_id(now: dt.datetime) -> str:
     """Return a sortable, unique run id."""
-    return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -215,7 +215,8 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
 
     problems = policy.validate_policy(req.client)
     if problems:
-        raise InvalidInput(problems[0] + (f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""))
+        more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
+        raise InvalidInput(problems[0] + more)
     pol = policy.load_policy(req.client)
     hosts = policy.list_hosts(req.client, req.limit)
     areas = available_areas(req.areas or list(AREAS))

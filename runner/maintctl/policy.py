@@ -120,7 +120,9 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
         suffix = "avail_pct" if kind == "memory" else "free_pct"
         warn, crit = hw.get(f"{kind}_warn_{suffix}"), hw.get(f"{kind}_crit_{suffix}")
         if warn is not None and crit is not None and warn < crit:
-            errors.append(f"{path}: maint_policy.hardware.{kind}_warn_{suffix}: {warn} is below the critical threshold {crit}")
+            errors.append(
+                f"{path}: maint_policy.hardware.{kind}_warn_{suffix}: {warn} is below the critical threshold {crit}"
+            )
     for section, check in SECTION_VALIDATORS.items():
         if isinstance(policy.get(section), dict):
             errors += [f"{path}: {line}" for line in check(policy[section])]
@@ -163,23 +165,35 @@ def list_hosts(client: str, limit: str | None = None) -> list[str]:
     """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself."""
     inventory = read_yaml(client_dir(client) / "hosts.yml")
     if not isinstance(inventory, dict):
-        raise InvalidInput(f"{_rel(client_dir(client) / 'hosts.yml')}: top level must be a mapping of groups (e.g. all:)")
-    cmd = [venv_bin("ansible"), "all", "-i", str(client_dir(client) / "hosts.yml"), "--list-hosts"]
+        where = _rel(client_dir(client) / "hosts.yml")
+        raise InvalidInput(f"{where}: top level must be a mapping of groups (e.g. all:)")
+    cmd = [venv_bin("ansible-inventory"), "-i", str(client_dir(client) / "hosts.yml"), "--list"]
     if limit:
         cmd += ["--limit", limit]
     vault = vault_password_file(client)
     if vault:
         cmd += ["--vault-password-file", str(vault)]
-    env = {"ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"), "PATH": str(Path(venv_bin("ansible")).parent) + ":/usr/bin:/bin",
-           "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_CALLBACKS_ENABLED": "", "HOME": str(Path.home())}
+    env = {
+        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        "PATH": str(Path(venv_bin("ansible")).parent) + ":/usr/bin:/bin",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+        "HOME": str(Path.home()),
+    }
+    # The parsed inventory (with decrypted vault values) stays in this pipe; it is never written.
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PROJECT_DIR, check=False)
     err = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
-    if proc.returncode != 0 or "No hosts matched" in err or "Unable to parse" in err:
-        msg = re.sub(r"\s+", " ", err) or f"ansible exited {proc.returncode}"
-        if "Decryption failed" in msg:
+    where = _rel(client_dir(client) / "hosts.yml")
+    if proc.returncode != 0 or "Unable to parse" in err:
+        msg = re.sub(r"\s+", " ", err) or f"ansible-inventory exited {proc.returncode}"
+        if "Decryption failed" in msg or "decrypt" in msg.lower():
             msg = "vault decryption failed: wrong vault password for this client"
-        raise InvalidInput(f"{_rel(client_dir(client) / 'hosts.yml')}: {msg[:300]}")
-    lines = [line.strip() for line in proc.stdout.splitlines()[1:] if line.strip()]
-    if not lines:
-        raise InvalidInput(f"{_rel(client_dir(client) / 'hosts.yml')}: no hosts" + (f" match --limit {limit!r}" if limit else ""))
-    return lines
+        raise InvalidInput(f"{where}: {msg[:300]}")
+    try:
+        listing = json.loads(proc.stdout)
+        hosts = sorted(set(listing.get("_meta", {}).get("hostvars", {})).union(
+            *(group.get("hosts", []) for name, group in listing.items() if name != "_meta")))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{where}: ansible-inventory returned no inventory") from exc
+    if not hosts:
+        raise InvalidInput(f"{where}: no hosts" + (f" match --limit {limit!r}" if limit else ""))
+    return hosts

@@ -59,23 +59,25 @@ class Progress:
         elif kind == "playbook_on_task_start":
             self.task = data.get("task", "")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
-            res = data.get("res") or {}
-            for rec in res.get("maint_results") or []:
-                if isinstance(rec, dict) and rec.get("status") in ("warning", "critical", "unknown"):
-                    self.findings[rec["status"]] += 1
-            if kind == "runner_on_unreachable":
-                self.findings["unreachable"] += 1
-                self._line(f"  {data.get('host')}: unreachable")
-            elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-                self._line(f"  {data.get('host')}: task '{data.get('task')}' failed")
-            if res.get("maint_results") or kind != "runner_on_ok":
-                host = data.get("host", "")
-                if host not in self.done:
-                    self.done.add(host)
-                    if not self.tty:
-                        self._line(f"  {host}: done ({len(self.done)}/{self.total}) [{self.play}]")
+            self._host_event(kind, data)
         if self.live:
             self.live.update(self._table())
+
+    def _host_event(self, kind: str, data: dict[str, Any]) -> None:
+        res = data.get("res") or {}
+        for rec in res.get("maint_results") or []:
+            if isinstance(rec, dict) and rec.get("status") in ("warning", "critical", "unknown"):
+                self.findings[rec["status"]] += 1
+        host = data.get("host", "")
+        if kind == "runner_on_unreachable":
+            self.findings["unreachable"] += 1
+            self._line(f"  {host}: unreachable")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            self._line(f"  {host}: task '{data.get('task')}' failed")
+        if (res.get("maint_results") or kind != "runner_on_ok") and host not in self.done:
+            self.done.add(host)
+            if not self.tty:
+                self._line(f"  {host}: done ({len(self.done)}/{self.total}) [{self.play}]")
 
     def stop(self) -> None:
         """Stop the live display."""

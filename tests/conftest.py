@@ -1,0 +1,44 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "schemas" / "check_result.schema.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def project_dir() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def result_validator() -> Draft202012Validator:
+    return Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def assert_valid_results(results: list[dict[str, Any]]) -> None:
+    """Assert every result matches schemas/check_result.schema.json."""
+    validator = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for res in results:
+        errors = sorted(validator.iter_errors(res), key=str)
+        assert not errors, f"{res.get('check')}: {errors[0].message}"
+
+
+@pytest.fixture()
+def maint_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private state folder for tests that must not touch the lab's."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MAINT_HOME", str(home))
+    monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
+    return home
+
+
+os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))

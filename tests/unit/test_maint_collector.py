@@ -1,0 +1,168 @@
+"""The collector callback, exercised through real ansible-playbook runs on localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import assert_valid_results
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cr3t-Value-4711"
+
+PLAYBOOK = f"""
+- name: Collector test
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Reach every host
+      ansible.builtin.ping:
+    - name: Emit two results
+      emit_results:
+        secret: {SECRET}
+        results:
+          - {{check: test.alpha, item: one, status: ok, summary: first}}
+          - {{check: test.beta, item: two, status: critical, summary: second, observed: {{value: 3}}}}
+      when: inventory_hostname == 'localhost'
+    - name: A no_log task's results are never read
+      emit_results:
+        results: [{{check: test.hidden, status: warning, summary: "{SECRET}"}}]
+      no_log: true
+      when: inventory_hostname == 'localhost'
+    - name: Loop items carry results too
+      emit_results:
+        results: [{{check: test.loop, item: "{{{{ item }}}}", status: ok, summary: looped}}]
+      loop: [a, b]
+      when: inventory_hostname == 'localhost'
+    - name: A failing task becomes run.task_failed
+      emit_results:
+        fail: true
+        results: [{{check: test.partial, status: warning, summary: before failing}}]
+      when: inventory_hostname == 'localhost'
+"""
+
+INVENTORY = """
+all:
+  hosts:
+    localhost:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    ghost:
+      ansible_host: 127.0.0.1
+      ansible_port: 1
+      ansible_connection: ssh
+"""
+
+
+def _env(results: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_LIBRARY=str(ROOT / "tests" / "fixtures" / "ansible" / "library"),
+        ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"),
+        MAINT_RESULTS_FILE=str(results),
+        MAINT_CLIENT="acme",
+        MAINT_RUN_ID="run-1",
+    )
+    return env
+
+
+def _playbook(tmp_path: Path, text: str) -> tuple[Path, Path]:
+    book = tmp_path / "play.yml"
+    book.write_text(text, encoding="utf-8")
+    inv = tmp_path / "inv.yml"
+    inv.write_text(INVENTORY, encoding="utf-8")
+    return book, inv
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _ansible_playbook() -> str:
+    return str(Path(sys.executable).parent / "ansible-playbook")
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Path]:
+    tmp = tmp_path_factory.mktemp("collector")
+    book, inv = _playbook(tmp, PLAYBOOK)
+    results = tmp / "results.jsonl"
+    proc = subprocess.run([_ansible_playbook(), "-i", str(inv), str(book)], env=_env(results),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode != 0  # a task failed and a host was unreachable
+    return _read(results), results
+
+
+def test_results_are_collected_with_client_host_and_run(collected: tuple[list[dict[str, Any]], Path]) -> None:
+    records, _ = collected
+    by_check = {(r["host"], r["check"], r["item"]): r for r in records}
+    alpha = by_check[("localhost", "test.alpha", "one")]
+    assert (alpha["client"], alpha["run_id"], alpha["status"]) == ("acme", "run-1", "ok")
+    assert by_check[("localhost", "test.beta", "two")]["observed"] == {"value": 3}
+    assert ("localhost", "test.loop", "a") in by_check and ("localhost", "test.loop", "b") in by_check
+    assert_valid_results(records)
+
+
+def test_failures_and_unreachable_hosts_become_results(collected: tuple[list[dict[str, Any]], Path]) -> None:
+    records, _ = collected
+    failed = [r for r in records if r["check"] == "run.task_failed"]
+    assert len(failed) == 1 and failed[0]["host"] == "localhost" and failed[0]["status"] == "unknown"
+    assert "emit_results was asked to fail" in failed[0]["summary"]
+    # Results carried by the failing task are kept.
+    assert any(r["check"] == "test.partial" for r in records)
+    ghost = [r for r in records if r["host"] == "ghost"]
+    assert [(r["check"], r["status"]) for r in ghost] == [("run.reachability", "critical")]
+    local = [r for r in records if r["host"] == "localhost" and r["check"] == "run.reachability"]
+    assert [r["status"] for r in local] == ["ok"]
+
+
+def test_no_secret_and_no_no_log_result_is_written(collected: tuple[list[dict[str, Any]], Path]) -> None:
+    records, path = collected
+    assert not any(r["check"] == "test.hidden" for r in records)
+    assert SECRET not in path.read_text(encoding="utf-8")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_results_survive_sigkill_of_the_controller(tmp_path: Path) -> None:
+    book, inv = _playbook(tmp_path, """
+- name: Killed mid-run
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Emit
+      emit_results:
+        results: [{check: test.before_kill, status: warning, summary: arrived before the kill}]
+    - name: Wait to be killed
+      ansible.builtin.command: sleep 60
+      changed_when: false
+""")
+    results = tmp_path / "results.jsonl"
+    proc = subprocess.Popen([_ansible_playbook(), "-i", str(inv), str(book)], env=_env(results),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (results.exists() and results.stat().st_size):
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    records = _read(results)
+    assert [r["check"] for r in records] == ["test.before_kill"]
+
+
+def test_collector_is_silent_without_a_results_file(tmp_path: Path) -> None:
+    book, inv = _playbook(tmp_path, PLAYBOOK)
+    env = _env(tmp_path / "unused.jsonl")
+    del env["MAINT_RESULTS_FILE"]
+    subprocess.run([_ansible_playbook(), "-i", str(inv), "--limit", "localhost", str(book)], env=env,
+                   capture_output=True, check=False)
+    assert list(tmp_path.glob("*.jsonl")) == []

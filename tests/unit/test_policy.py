@@ -1,0 +1,110 @@
+"""Client inventories and policies: validation gives one line per problem and exit 2."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from maintctl import cli, policy
+from maintctl.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def inventories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Path) -> Path:
+    """A copy of the demo client as 'acme' in a private inventories folder."""
+    inv = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories" / "demo", inv / "acme")
+    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
+    monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "acme.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
+    return inv
+
+
+def _policy_file(inv: Path) -> Path:
+    return inv / "acme" / "group_vars" / "all" / "policy.yml"
+
+
+def test_demo_policy_is_valid(inventories: Path) -> None:
+    assert policy.validate_policy("acme") == []
+    assert "web01" in policy.list_hosts("acme")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("disk_warn_free_pct: 20", "disk_warn_free_pct: 150", "maint_policy.hardware.disk_warn_free_pct: 150 is greater than the maximum of 100"),
+        ("disk_warn_free_pct: 20", "disk_warn_free_pct: 5", "maint_policy.hardware.disk_warn_free_pct: 5 is below the critical threshold 10"),
+        ("timezone: Europe/Paris", "timezone: Mars/Olympus", "maint_policy.timezone: unknown timezone 'Mars/Olympus'"),
+        ("timezone: Europe/Paris", "timezon: Europe/Paris", "maint_policy: Additional properties are not allowed ('timezon' was unexpected)"),
+        ("{check: \"*\", status: warning, severity: P3}", "{check: \"*\", status: warning, severity: P9}", "maint_policy.sla.rules[4].severity: 'P9' is not one of"),
+    ],
+)
+def test_policy_errors_name_file_key_and_problem(inventories: Path, old: str, new: str, expected: str) -> None:
+    path = _policy_file(inventories)
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    errors = policy.validate_policy("acme")
+    assert errors, "a broken policy must not validate"
+    assert any(expected in e for e in errors), errors
+    assert all(e.startswith("acme/group_vars/all/policy.yml: ") or "policy.yml: " in e for e in errors)
+    assert all("\n" not in e for e in errors)
+
+
+def test_malformed_yaml_is_one_line_with_line_number(inventories: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _policy_file(inventories).write_text("maint_policy:\n  timezone: [unclosed\n")
+    assert cli.main(["validate", "--client", "acme"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "policy.yml: line" in err and "invalid YAML" in err
+
+
+def test_malformed_inventory_is_rejected(inventories: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (inventories / "acme" / "hosts.yml").write_text("- just\n- a list\n")
+    assert cli.main(["validate", "--client", "acme"]) == 2
+    assert "hosts.yml: top level must be a mapping" in capsys.readouterr().err
+
+
+def test_unknown_and_bad_client_names(inventories: Path) -> None:
+    with pytest.raises(InvalidInput, match="unknown client 'nope'"):
+        policy.client_dir("nope")
+    with pytest.raises(InvalidInput, match="invalid"):
+        policy.client_dir("../demo")
+
+
+def test_vault_without_password_file_is_an_error(inventories: Path, tmp_path: Path) -> None:
+    (tmp_path / "vault" / "acme.pass").unlink()
+    (inventories / "acme" / "group_vars" / "all" / "vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n3132\n")
+    with pytest.raises(InvalidInput, match="vault-encrypted but the vault password file .* is missing"):
+        policy.vault_password_file("acme")
+
+
+def test_wrong_vault_password_is_exit_2(inventories: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    vault_file = inventories / "acme" / "group_vars" / "all" / "secret.yml"
+    vault_file.write_text("vault_thing: hunter2\n")
+    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file",
+                    str(tmp_path / "vault" / "acme.pass"), str(vault_file)], check=True, capture_output=True)
+    (tmp_path / "vault" / "acme.pass").write_text("not-the-password\n")
+    assert cli.main(["validate", "--client", "acme"]) == 2
+    err = capsys.readouterr().err
+    assert "wrong vault password" in err and "hunter2" not in err
+
+
+def test_severity_comes_from_the_sla_table() -> None:
+    pol = {"sla": {"rules": [
+        {"check": "backup.*", "status": "critical", "severity": "P1"},
+        {"check": "*", "status": "critical", "severity": "P2"},
+        {"check": "*", "status": "warning", "severity": "P3"},
+    ]}}
+    assert policy.severity_for(pol, "backup.integrity", "critical") == "P1"
+    assert policy.severity_for(pol, "hardware.disk_free", "critical") == "P2"
+    assert policy.severity_for(pol, "hardware.disk_free", "warning") == "P3"
+    assert policy.severity_for(pol, "hardware.disk_free", "ok") is None
+    assert policy.severity_for(pol, "hardware.disk_free", "unknown") is None
