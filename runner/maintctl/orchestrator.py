@@ -228,7 +228,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
     wvars = window_vars(pol, req, installs, now)
     vault = policy.vault_password_file(req.client)
 
-    with client_lock(req.client):
+    with client_lock(req.client), _Interrupt() as interrupt:
         run_id = new_run_id(now)
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"
@@ -252,43 +252,42 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         if on_start:
             on_start(run_id, run_dir, hosts)
         status, rc = "failed", 1
-        with _Interrupt() as interrupt:
-            try:
-                runner = ansible_runner.run(
-                    private_data_dir=str(run_dir),
-                    project_dir=str(PROJECT_DIR),
-                    playbook=str(PROJECT_DIR / "playbooks" / playbook),
-                    inventory=str(policy.client_dir(req.client) / "hosts.yml"),
-                    limit=req.limit,
-                    extravars=extravars,
-                    cmdline=" ".join(cmdline) if cmdline else None,
-                    envvars={
-                        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
-                        # ansible-runner prepends its own callback dir to this; keep ours found.
-                        "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
-                        "MAINT_HOME": str(maint_home()),
-                        "MAINT_RESULTS_FILE": str(results_file),
-                        "MAINT_CLIENT": req.client,
-                        "MAINT_RUN_ID": run_id,
-                        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-                    },
-                    quiet=True,
-                    event_handler=(lambda ev: (on_event(ev) if on_event else None) or True),
-                    cancel_callback=lambda: interrupt.requested,
-                    ident="ansible",
-                    rotate_artifacts=0,
-                )
-                status, rc = runner.status, int(runner.rc if runner.rc is not None else 1)
-            finally:
-                # However the run ended, keep every result already collected.
-                results = finalize_results(read_results(results_file), pol, delta)
-                store.add_results(results)
-                if interrupt.requested:
-                    status = "canceled"
-                code = exit_code_for(status, results, rc)
-                final = {"successful": "completed", "canceled": "interrupted"}.get(status, "failed")
-                if code == EXIT_INTERRUPTED:
-                    final = "interrupted"
-                store.finish_run(run_id, final, code, clock.to_iso(clock.now()))
-                scrub_artifacts(run_dir)
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(run_dir),
+                project_dir=str(PROJECT_DIR),
+                playbook=str(PROJECT_DIR / "playbooks" / playbook),
+                inventory=str(policy.client_dir(req.client) / "hosts.yml"),
+                limit=req.limit,
+                extravars=extravars,
+                cmdline=" ".join(cmdline) if cmdline else None,
+                envvars={
+                    "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+                    # ansible-runner prepends its own callback dir to this; keep ours found.
+                    "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
+                    "MAINT_HOME": str(maint_home()),
+                    "MAINT_RESULTS_FILE": str(results_file),
+                    "MAINT_CLIENT": req.client,
+                    "MAINT_RUN_ID": run_id,
+                    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                },
+                quiet=True,
+                event_handler=(lambda ev: (on_event(ev) if on_event else None) or True),
+                cancel_callback=lambda: interrupt.requested,
+                ident="ansible",
+                rotate_artifacts=0,
+            )
+            status, rc = runner.status, int(runner.rc if runner.rc is not None else 1)
+        finally:
+            # However the run ended, keep every result already collected.
+            results = finalize_results(read_results(results_file), pol, delta)
+            store.add_results(results)
+            if interrupt.requested:
+                status = "canceled"
+            code = exit_code_for(status, results, rc)
+            final = {"successful": "completed", "canceled": "interrupted"}.get(status, "failed")
+            if code == EXIT_INTERRUPTED:
+                final = "interrupted"
+            store.finish_run(run_id, final, code, clock.to_iso(clock.now()))
+            scrub_artifacts(run_dir)
         return RunOutcome(run_id, run_dir, final, code, results, hosts)

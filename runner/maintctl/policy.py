@@ -7,6 +7,7 @@ Every error names the file, the key and the problem on one line, and is raised a
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import re
 import subprocess
@@ -27,8 +28,20 @@ POLICY_FILE = Path("group_vars") / "all" / "policy.yml"
 SCHEMA_DIR = PROJECT_DIR / "schemas" / "policy"
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
 
-# Extra semantic checks an area can register: section name -> function(section) -> errors.
-SECTION_VALIDATORS: dict[str, Callable[[dict[str, Any]], list[str]]] = {}
+# Policy sections whose decide module may add semantic checks beyond the schema: an area's
+# ``maint_utils.<area>_decide.validate_policy(section) -> list[str]`` is called when it exists,
+# so the rules live once, next to the code that applies them.
+SECTION_MODULES = {"hardware": "hardware_decide", "antivirus": "antivirus_decide",
+                   "backup": "backup_decide", "patch": "patch_decide"}
+
+
+def _section_validator(section: str) -> Callable[[dict[str, Any]], list[str]] | None:
+    try:
+        module = importlib.import_module(f"maint_utils.{SECTION_MODULES[section]}")
+    except ImportError:
+        return None
+    check: Callable[[dict[str, Any]], list[str]] | None = getattr(module, "validate_policy", None)
+    return check
 
 
 def client_dir(client: str) -> Path:
@@ -123,8 +136,9 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
             errors.append(
                 f"{path}: maint_policy.hardware.{kind}_warn_{suffix}: {warn} is below the critical threshold {crit}"
             )
-    for section, check in SECTION_VALIDATORS.items():
-        if isinstance(policy.get(section), dict):
+    for section in SECTION_MODULES:
+        check = _section_validator(section)
+        if check and isinstance(policy.get(section), dict):
             errors += [f"{path}: {line}" for line in check(policy[section])]
     return errors
 

@@ -1,0 +1,134 @@
+"""maintctl run against the lab: interruption, resume, lock, check mode, secrets, store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from maintctl import orchestrator
+from maintctl.config import maint_home, vault_dir
+from maintctl.store import Store
+from tests.conftest import assert_valid_results
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[2]
+MAINTCTL = str(Path(sys.executable).parent / "maintctl")
+
+
+def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _run_id(stdout: str) -> str:
+    for line in stdout.splitlines():
+        if line.startswith("run ") and ":" in line:
+            return line.split()[1].rstrip(":")
+    raise AssertionError(f"no run id in output:\n{stdout}")
+
+
+def _jsonl(run_id: str) -> list[dict[str, Any]]:
+    path = maint_home() / "runs" / "demo" / run_id / "results.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _vault_secrets() -> list[str]:
+    """Every string value of the demo client's vault, decrypted."""
+    secrets: list[str] = []
+    for path in (ROOT / "inventories" / "demo").rglob("*.yml"):
+        if not path.read_bytes().startswith(b"$ANSIBLE_VAULT;"):
+            continue
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+             str(vault_dir() / "demo.pass"), str(path)], capture_output=True, text=True, check=True).stdout
+        data = yaml.safe_load(out) or {}
+        secrets += [str(v) for v in data.values() if isinstance(v, str | int) and len(str(v)) >= 6]
+    return secrets
+
+
+def test_hardware_run_lands_in_run_folder_and_store() -> None:
+    proc = _run("run", "--client", "demo", "--only", "hardware")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # db01's full filesystem is critical
+    run_id = _run_id(proc.stdout)
+    records = _jsonl(run_id)
+    assert_valid_results(records)
+    hosts = {r["host"] for r in records if r["check"] == "run.reachability" and r["status"] == "ok"}
+    assert hosts == {"web01", "db01", "files01", "app01", "web02"}
+    with Store() as store:
+        stored = store.results("demo", run_id=run_id)
+        run = store.run(run_id)
+    assert run is not None and (run["status"], run["exit_code"]) == ("completed", 1)
+    assert len(stored) == len(records)
+    crit = [r for r in stored if r["status"] == "critical" and r["check"] == "hardware.disk_free"]
+    assert crit and all(r["severity"] == "P2" for r in crit)
+    run_dir = maint_home() / "runs" / "demo" / run_id
+    assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in run_dir.rglob("*") if p.is_file())
+    command = json.loads((run_dir / "artifacts" / "ansible" / "command").read_text())
+    assert "env" not in command
+
+
+def test_no_vault_secret_reaches_the_run_folder_or_store() -> None:
+    secrets = _vault_secrets()
+    if not secrets:
+        pytest.skip("the demo client has no vault yet")
+    proc = _run("run", "--client", "demo")
+    run_id = _run_id(proc.stdout)
+    run_dir = maint_home() / "runs" / "demo" / run_id
+    blobs = [p.read_bytes() for p in run_dir.rglob("*") if p.is_file()]
+    blobs.append((maint_home() / "store.db").read_bytes())
+    for secret in secrets:
+        assert not any(secret.encode() in blob for blob in blobs), "a vault secret leaked into the run folder"
+
+
+def test_check_mode_changes_nothing_and_is_recorded() -> None:
+    proc = _run("run", "--client", "demo", "--only", "hardware", "--check", "--limit", "web01")
+    run_id = _run_id(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Store() as store:
+        run = store.run(run_id)
+    assert run is not None and run["check_mode"] == 1
+    assert not any(r["changed"] for r in _jsonl(run_id))
+
+
+def test_sigterm_interrupts_keeps_results_and_resumes() -> None:
+    env = dict(os.environ)
+    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    runs = maint_home() / "runs" / "demo"
+    before = set(runs.iterdir()) if runs.exists() else set()
+    deadline = time.monotonic() + 60
+    new: set[Path] = set()
+    while time.monotonic() < deadline and not new:
+        new = {p for p in runs.iterdir() if (p / "run.json").exists()} - before if runs.exists() else set()
+        time.sleep(0.05)
+    assert new, "the run never started"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    run_id = _run_id(out)
+    with Store() as store:
+        run = store.run(run_id)
+        stored = store.results("demo", run_id=run_id)
+    assert run is not None and run["status"] == "interrupted"
+    assert len(stored) == len(_jsonl(run_id))  # nothing collected is lost
+    resumed = _run("run", "--client", "demo", "--resume", run_id)
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    assert any(r["check"] == "hardware.disk_free" for r in _jsonl(_run_id(resumed.stdout)))
+    again = _run("run", "--client", "demo", "--resume", _run_id(resumed.stdout))
+    assert again.returncode == 2 and "not interrupted" in again.stderr
+
+
+def test_second_run_on_a_locked_client_exits_4() -> None:
+    with orchestrator.client_lock("demo"):
+        proc = _run("run", "--client", "demo", "--only", "hardware")
+    assert proc.returncode == 4
+    assert "locked by pid" in proc.stderr
