@@ -19,7 +19,9 @@ from typing import Any
 from .errors import InvalidInput
 
 # kind -> "module:function"; the function takes (text, source) and returns results.
-KINDS: dict[str, str] = {}
+KINDS: dict[str, str] = {
+    "smart": "maint_utils.smart_decide:evaluate_text",
+}
 
 
 def _loader(kind: str) -> Callable[[str, str], list[dict[str, Any]]]:

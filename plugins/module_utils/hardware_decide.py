@@ -1,0 +1,482 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Decide the hardware checks from raw facts (pure Python, no I/O).
+
+``hardware_facts`` (Linux) collects raw facts in one call per host and hands them to
+``decide_linux``; ``windows_hardware_decide`` reuses the graders below. Thresholds
+come from the client policy's ``hardware`` section; ``DEFAULTS`` holds the only
+copy of the defaults (documented in ``schemas/policy/hardware.schema.json`` and the
+role's ``meta/argument_specs.yml``; a unit test keeps the three in sync).
+
+Check ids:
+
+* ``hardware.disk_free``: one result per mount, free space in % of the usable size;
+* ``hardware.inode_free``: one result per mount, free inodes in % (its own check id,
+  so that an SLA rule can treat it apart; ``skipped`` for filesystems without a
+  fixed inode table, such as btrfs);
+* ``hardware.smart``: one result per disk (see ``smart_decide``);
+* ``hardware.temperature``: one result per host, the hottest sensor graded;
+* ``hardware.memory``, ``hardware.load``, ``hardware.uptime``: one result per host;
+* ``hardware.pending_reboot``: one result per host;
+* ``hardware.raid``: one result per md array (``skipped`` when there is none).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+try:
+    from ansible.module_utils.maint_result import grade_high, grade_low, make_result, worst
+except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
+    from maint_utils.maint_result import grade_high, grade_low, make_result, worst
+
+try:
+    from ansible.module_utils import smart_decide
+except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
+    from maint_utils import smart_decide
+
+DEFAULTS = {
+    "disk_warn_free_pct": 20,
+    "disk_crit_free_pct": 10,
+    "inode_warn_free_pct": 20,
+    "inode_crit_free_pct": 10,
+    "temp_warn_c": 60,
+    "temp_crit_c": 75,
+    "memory_warn_avail_pct": 10,
+    "memory_crit_avail_pct": 5,
+    "load_warn_per_cpu": 2.0,
+    "load_crit_per_cpu": 4.0,
+    "uptime_warn_days": 180,
+    "mount_exclude": [],
+}
+DEFAULTS.update(smart_decide.DEFAULTS)
+
+# Filesystems that hold no user data: never checked for free space.
+PSEUDO_FSTYPES = frozenset((
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
+    "devtmpfs", "efivarfs", "fuse.gvfsd-fuse", "fuse.lxcfs", "fuse.portal", "fusectl",
+    "hugetlbfs", "mqueue", "nsfs", "proc", "pstore", "ramfs", "rpc_pipefs", "securityfs",
+    "selinuxfs", "sysfs", "tracefs", "iso9660", "udf", "squashfs", "overlay.lower", "nfsd",
+))
+# tmpfs is checked (a full /tmp or a RAM-backed data folder is real), except where
+# the system keeps its own runtime files.
+SYSTEM_TMPFS_PREFIXES = ("/dev", "/run", "/sys", "/proc", "/var/run", "/var/lock")
+
+MD_LINE_RE = re.compile(r"^(md\S+)\s*:\s*(\S+)\s*(?:\((\S+)\)\s*)?(\S+)?")
+MD_MAP_RE = re.compile(r"\[(\d+)/(\d+)\]\s*\[([U_]+)\]")
+MD_LEVEL_RE = re.compile(r"^(raid\d+|linear|multipath|faulty)$")
+MD_ACTION_RE = re.compile(r"\b(recovery|resync|reshape|check|repair)\s*=\s*([\d.]+)%")
+
+
+class PolicyError(ValueError):
+    """Raised when the hardware policy section holds an unusable value."""
+
+
+def resolve_policy(policy=None):
+    """Return the thresholds: ``DEFAULTS`` overlaid with the policy's keys.
+
+    Raises:
+        PolicyError: for an unknown key or a value of the wrong type, with the key named.
+    """
+    policy = policy or {}
+    if not isinstance(policy, dict):
+        raise PolicyError("hardware policy must be a mapping, got %s" % type(policy).__name__)
+    merged = dict(DEFAULTS)
+    for key, value in policy.items():
+        if key not in DEFAULTS:
+            raise PolicyError("hardware policy: unknown key %r (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
+        if value is None:
+            continue
+        if key == "mount_exclude":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise PolicyError("hardware policy: mount_exclude must be a list of strings")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PolicyError("hardware policy: %s must be a number, got %r" % (key, value))
+        elif value < 0:
+            raise PolicyError("hardware policy: %s must not be negative, got %r" % (key, value))
+        merged[key] = value
+    for warn, crit in (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
+                       ("memory_warn_avail_pct", "memory_crit_avail_pct")):
+        if merged[crit] > merged[warn]:
+            raise PolicyError("hardware policy: %s (%s) must not exceed %s (%s)"
+                              % (crit, merged[crit], warn, merged[warn]))
+    return merged
+
+
+# -- disks -------------------------------------------------------------------
+def wanted_mount(fstype, mountpoint, options=()):
+    """Return True when a mount holds data worth a free-space check.
+
+    Pseudo filesystems, read-only mounts and the system's runtime tmpfs are left out.
+    """
+    if fstype in PSEUDO_FSTYPES or fstype.startswith("fuse.") and fstype != "fuse.sshfs":
+        return False
+    if "ro" in options:
+        return False
+    if fstype in ("tmpfs", "devtmpfs"):
+        for prefix in SYSTEM_TMPFS_PREFIXES:
+            if mountpoint == prefix or mountpoint.startswith(prefix + "/"):
+                return False
+    return True
+
+
+def _pct(part, whole):
+    if part is None or not whole:
+        return None
+    return round(100.0 * part / whole, 2)
+
+
+def human_bytes(nbytes):
+    """Return a byte count as a short human string (1024 based): ``2.0 MiB``, ``77.6 GiB``."""
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024.0 or unit == "TiB":
+            return "%.1f %s" % (value, unit) if unit != "B" else "%d B" % value
+        value /= 1024.0
+    return "%.1f PiB" % value  # pragma: no cover - unreachable
+
+
+def _excluded(mountpoint, patterns):
+    return any(fnmatch.fnmatchcase(mountpoint, pattern) for pattern in patterns or ())
+
+
+def disk_free_result(point, avail_bytes, size_bytes, observed, thr, remediation):
+    """Return one ``hardware.disk_free`` result for ``avail_bytes`` free of ``size_bytes`` usable.
+
+    ``remediation`` is used only when the status is warning or critical.
+    """
+    threshold = {"warn_free_pct": thr["disk_warn_free_pct"], "crit_free_pct": thr["disk_crit_free_pct"]}
+    free_pct = _pct(avail_bytes, size_bytes)
+    status = grade_low(free_pct, thr["disk_warn_free_pct"], thr["disk_crit_free_pct"])
+    if status == "unknown":
+        return make_result("hardware.disk_free", point, "unknown", "%s: free space not read (size 0)" % point,
+                           observed=observed, threshold=threshold,
+                           remediation="Check that the volume is mounted and answers.")
+    observed = dict(observed, free_pct=free_pct, size_bytes=size_bytes, avail_bytes=avail_bytes,
+                    used_bytes=size_bytes - avail_bytes)
+    summary = "%s: %.1f %% free (%s of %s)" % (point, free_pct, human_bytes(avail_bytes), human_bytes(size_bytes))
+    return make_result("hardware.disk_free", point, status, summary, observed=observed, threshold=threshold,
+                       remediation=remediation if status in ("warning", "critical") else "")
+
+
+def decide_disk_free(mounts, thr):
+    """Return ``hardware.disk_free`` and ``hardware.inode_free`` results, one each per mount.
+
+    Each mount is a dict with ``mount``, ``fstype``, ``device`` and the statvfs
+    numbers (``frsize``, ``blocks``, ``bfree``, ``bavail``, ``files``, ``ffree``,
+    ``favail``), or ``error`` when statvfs failed or timed out.
+    """
+    results = []
+    for mount in mounts or []:
+        point = mount.get("mount") or "?"
+        if _excluded(point, thr.get("mount_exclude")):
+            continue
+        base = {"fstype": mount.get("fstype"), "device": mount.get("device")}
+        disk_thr = {"warn_free_pct": thr["disk_warn_free_pct"], "crit_free_pct": thr["disk_crit_free_pct"]}
+        inode_thr = {"warn_free_pct": thr["inode_warn_free_pct"], "crit_free_pct": thr["inode_crit_free_pct"]}
+        if mount.get("error") or not mount.get("blocks"):
+            reason = mount.get("error") or "the filesystem reports a size of 0"
+            results.append(make_result("hardware.disk_free", point, "unknown",
+                                       "%s: free space not read: %s" % (point, reason),
+                                       observed=base, threshold=disk_thr,
+                                       remediation="Check that the mount answers (stale network mount?)."))
+            continue
+        frsize = mount.get("frsize") or 1
+        used = mount["blocks"] - mount.get("bfree", 0)
+        avail = mount.get("bavail", 0)
+        remediation = ("Free space on %s: find large files (du -xh --max-depth=2 %s), rotate logs, "
+                       "clean package caches, or grow the filesystem." % (point, point))
+        results.append(disk_free_result(point, avail * frsize, (used + avail) * frsize, base, thr, remediation))
+        files = mount.get("files") or 0
+        if not files:
+            results.append(make_result("hardware.inode_free", point, "skipped",
+                                       "%s: %s has no fixed inode table" % (point, mount.get("fstype")),
+                                       observed=base, threshold=inode_thr))
+            continue
+        ifree = mount.get("favail", mount.get("ffree", 0))
+        ipct = _pct(ifree, files)
+        istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
+        iremediation = ""
+        if istatus in ("warning", "critical"):
+            iremediation = ("Inodes run out on %s: find folders with many small files "
+                            "(du --inodes -x %s | sort -n | tail) and clean them." % (point, point))
+        results.append(make_result(
+            "hardware.inode_free", point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
+            observed=dict(base, free_pct=ipct, inodes_free=ifree, inodes_total=files),
+            threshold=inode_thr, remediation=iremediation))
+    if not results:
+        results.append(make_result("hardware.disk_free", "", "unknown", "no mounted filesystem was read",
+                                   remediation="Check the mount table of this host (/proc/mounts)."))
+    return results
+
+
+def decide_smart(smart, thr):
+    """Return ``hardware.smart`` results from the module's SMART facts.
+
+    ``smart`` holds ``smartctl`` (its path, or None when absent), ``scan_error``,
+    and ``devices``: a list of ``{name, info_name, type, output, error}`` where
+    ``output`` is the parsed ``smartctl --json --xall`` of the device.
+    """
+    smart = smart or {}
+    if not smart.get("smartctl"):
+        return [make_result("hardware.smart", "", "unknown", "smartctl is not installed: SMART not read",
+                            remediation="Install smartmontools on this host.")]
+    if smart.get("scan_error"):
+        return [make_result("hardware.smart", "", "unknown",
+                            "smartctl --scan-open failed: %s" % smart["scan_error"],
+                            remediation="Run smartctl --scan-open as root on the host and fix the error.")]
+    results = []
+    for device in smart.get("devices") or []:
+        item = device.get("info_name") or device.get("name") or "?"
+        if device.get("output") is None:
+            reason = device.get("error") or "no output"
+            results.append(make_result(
+                "hardware.smart", item, "unknown", "%s: SMART not read: %s" % (item, reason),
+                observed={"device": device.get("name"), "type": device.get("type")},
+                remediation="Check the device with smartctl --xall -d TYPE as root."))
+            continue
+        results.append(smart_decide.evaluate_device(device["output"], thr, item=item))
+    if not results:
+        results.append(make_result(
+            "hardware.smart", "", "unknown", "no disk answered SMART (smartctl --scan-open found no device)",
+            observed={"devices": 0},
+            remediation=("On a VM or container SMART is read on the hypervisor; on hardware behind a RAID "
+                         "controller, give smartctl the controller type (-d megaraid,N).")))
+    return results
+
+
+# -- host-wide checks ----------------------------------------------------------
+def _plausible(celsius):
+    return celsius is not None and -30.0 < celsius < 150.0
+
+
+def decide_temperature(sensors, thr):
+    """Return one ``hardware.temperature`` result: the hottest readable sensor graded.
+
+    ``sensors`` holds ``readings``: ``[{source, chip, label, millicelsius}]`` from
+    hwmon and thermal zones. No plausible reading gives ``unknown``.
+    """
+    readings = []
+    for reading in (sensors or {}).get("readings") or []:
+        raw = reading.get("millicelsius")
+        celsius = raw / 1000.0 if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+        if _plausible(celsius):
+            name = "/".join(x for x in (reading.get("source"), reading.get("chip"), reading.get("label")) if x)
+            readings.append((celsius, name))
+    threshold = {"warn_c": thr["temp_warn_c"], "crit_c": thr["temp_crit_c"]}
+    if not readings:
+        return [make_result("hardware.temperature", "", "unknown",
+                            "no temperature sensor readable (no hwmon or thermal zone)",
+                            observed={"sensors": 0}, threshold=threshold,
+                            remediation="Nothing to do on a VM; on hardware, load the sensor drivers "
+                                        "(sensors-detect) or read the BMC/iLO/iDRAC.")]
+    readings.sort(reverse=True)
+    hottest, name = readings[0]
+    status = grade_high(hottest, thr["temp_warn_c"], thr["temp_crit_c"])
+    observed = {"max_c": round(hottest, 1), "hottest": name, "sensors": len(readings),
+                "readings": [{"sensor": n, "celsius": round(c, 1)} for c, n in readings[:20]]}
+    remediation = ""
+    if status in ("warning", "critical"):
+        remediation = "Check the fans, the air flow and the room temperature; clean dust filters."
+    return [make_result("hardware.temperature", "", status,
+                        "hottest sensor %s at %.1f C (%d sensors)" % (name, hottest, len(readings)),
+                        observed=observed, threshold=threshold, remediation=remediation)]
+
+
+def decide_memory(meminfo, thr, remediation=None):
+    """Return one ``hardware.memory`` result from ``/proc/meminfo`` values (kB).
+
+    ``remediation`` replaces the Linux hint for other systems.
+    """
+    meminfo = meminfo or {}
+    total, avail = meminfo.get("MemTotal"), meminfo.get("MemAvailable")
+    threshold = {"warn_avail_pct": thr["memory_warn_avail_pct"], "crit_avail_pct": thr["memory_crit_avail_pct"]}
+    if not total or avail is None:
+        return [make_result("hardware.memory", "", "unknown", "available memory not read (MemAvailable missing)",
+                            threshold=threshold, remediation="Check /proc/meminfo on this host.")]
+    pct = _pct(avail, total)
+    status = grade_low(pct, thr["memory_warn_avail_pct"], thr["memory_crit_avail_pct"])
+    observed = {"avail_pct": pct, "total_mib": total // 1024, "avail_mib": avail // 1024}
+    if meminfo.get("SwapTotal"):
+        observed["swap_used_pct"] = _pct(meminfo["SwapTotal"] - meminfo.get("SwapFree", 0), meminfo["SwapTotal"])
+    hint = remediation or "Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM."
+    remediation = hint if status in ("warning", "critical") else ""
+    return [make_result("hardware.memory", "", status, "%.1f %% memory available (%d of %d MiB)"
+                        % (pct, avail // 1024, total // 1024), observed=observed, threshold=threshold,
+                        remediation=remediation)]
+
+
+def decide_load(load, thr):
+    """Return one ``hardware.load`` result: the 15-minute load average per CPU graded."""
+    load = load or {}
+    cpus, load15 = load.get("cpus"), load.get("load15")
+    threshold = {"warn_per_cpu": thr["load_warn_per_cpu"], "crit_per_cpu": thr["load_crit_per_cpu"]}
+    if not cpus or load15 is None:
+        return [make_result("hardware.load", "", "unknown", "load average not read", threshold=threshold,
+                            remediation="Check /proc/loadavg on this host.")]
+    per_cpu = round(load15 / cpus, 2)
+    status = grade_high(per_cpu, thr["load_warn_per_cpu"], thr["load_crit_per_cpu"])
+    observed = {"load1": load.get("load1"), "load5": load.get("load5"), "load15": load15, "cpus": cpus,
+                "load15_per_cpu": per_cpu}
+    remediation = ""
+    if status in ("warning", "critical"):
+        remediation = "Find what keeps the host busy (top, iotop); a high load with idle CPUs points at I/O waits."
+    return [make_result("hardware.load", "", status, "load %.2f over 15 min on %d CPUs (%.2f per CPU)"
+                        % (load15, cpus, per_cpu), observed=observed, threshold=threshold,
+                        remediation=remediation)]
+
+
+def decide_uptime(uptime_seconds, thr):
+    """Return one ``hardware.uptime`` result: a very long uptime means kernel updates never applied."""
+    threshold = {"warn_days": thr["uptime_warn_days"]}
+    if uptime_seconds is None:
+        return [make_result("hardware.uptime", "", "unknown", "uptime not read", threshold=threshold,
+                            remediation="Check /proc/uptime on this host.")]
+    days = round(uptime_seconds / 86400.0, 1)
+    status = grade_high(days, thr["uptime_warn_days"], None)
+    remediation = ""
+    if status == "warning":
+        remediation = "Plan a reboot in a maintenance window so that kernel and library updates take effect."
+    return [make_result("hardware.uptime", "", status, "up %.1f days" % days,
+                        observed={"uptime_days": days, "uptime_seconds": int(uptime_seconds)},
+                        threshold=threshold, remediation=remediation)]
+
+
+def _version_key(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def decide_pending_reboot(reboot, thr=None):
+    """Return one ``hardware.pending_reboot`` result.
+
+    Sources, each used only when it could be read: ``/var/run/reboot-required``
+    (Debian family), ``needs-restarting -r`` (Red Hat family; exit 1 means a reboot
+    is needed) and the running kernel against the newest one in ``/boot``.
+    No usable source gives ``unknown``.
+    """
+    reboot = reboot or {}
+    reasons, sources = [], []
+    observed = {}
+    if reboot.get("reboot_required_file"):
+        pkgs = reboot.get("reboot_required_pkgs") or []
+        reasons.append("/var/run/reboot-required exists" + (" (%s)" % ", ".join(pkgs[:10]) if pkgs else ""))
+        observed["reboot_required_pkgs"] = pkgs
+        sources.append("reboot-required")
+    elif reboot.get("debian_like"):
+        sources.append("reboot-required")
+    needs = reboot.get("needs_restarting")
+    if isinstance(needs, dict) and needs.get("rc") in (0, 1):
+        sources.append("needs-restarting")
+        if needs["rc"] == 1:
+            reasons.append("needs-restarting -r reports that a reboot is required")
+    running = reboot.get("running_kernel")
+    installed = sorted(reboot.get("installed_kernels") or [], key=_version_key)
+    if running and installed:
+        sources.append("kernel")
+        observed.update(running_kernel=running, newest_kernel=installed[-1])
+        if running not in installed:
+            reasons.append("running kernel %s is no longer installed (newest %s)" % (running, installed[-1]))
+        elif _version_key(installed[-1]) > _version_key(running):
+            reasons.append("running kernel %s, newer %s installed" % (running, installed[-1]))
+    observed["sources"] = sources
+    if reasons:
+        return [make_result("hardware.pending_reboot", "", "warning", "reboot pending: " + "; ".join(reasons),
+                            observed=observed,
+                            remediation="Reboot the host in its next maintenance window.")]
+    if not sources:
+        return [make_result("hardware.pending_reboot", "", "unknown",
+                            "no reboot indicator readable (no reboot-required mechanism, needs-restarting "
+                            "or kernel in /boot)", observed=observed,
+                            remediation="Install needs-restarting (dnf-utils) or check manually.")]
+    return [make_result("hardware.pending_reboot", "", "ok", "no reboot pending (%s)" % ", ".join(sources),
+                        observed=observed)]
+
+
+def parse_mdstat(text):
+    """Parse ``/proc/mdstat`` into ``[{name, state, level, devices, active, map, action, progress_pct}]``."""
+    arrays = []
+    current = None
+    for line in (text or "").splitlines():
+        match = MD_LINE_RE.match(line)
+        if match:
+            level = match.group(4) or ""
+            current = {"name": match.group(1), "state": match.group(2),
+                       "level": level if MD_LEVEL_RE.match(level) else "",
+                       "failed_members": line.count("(F)")}
+            if match.group(3):  # "active (auto-read-only) raid1"
+                current["mode"] = match.group(3)
+            arrays.append(current)
+            continue
+        if current is None:
+            continue
+        found = MD_MAP_RE.search(line)
+        if found:
+            current.update(devices=int(found.group(1)), active=int(found.group(2)), map=found.group(3))
+        action = MD_ACTION_RE.search(line)
+        if action:
+            current.update(action=action.group(1), progress_pct=float(action.group(2)))
+    return arrays
+
+
+def decide_raid(mdstat_text):
+    """Return ``hardware.raid`` results, one per md array; ``skipped`` when there is none."""
+    if mdstat_text is None:
+        return [make_result("hardware.raid", "", "skipped", "no software RAID (/proc/mdstat absent)")]
+    arrays = parse_mdstat(mdstat_text)
+    if not arrays:
+        return [make_result("hardware.raid", "", "skipped", "no md array in /proc/mdstat")]
+    results = []
+    for array in arrays:
+        name = "/dev/" + array["name"]
+        observed = dict((k, v) for k, v in array.items() if k != "name")
+        if array["state"] == "inactive":
+            status, what = "critical", "inactive"
+        elif ("devices" in array and array.get("active", 0) < array["devices"]) or "_" in array.get("map", ""):
+            status, what = "critical", "degraded: %s of %s members active [%s]" % (
+                array.get("active"), array.get("devices"), array.get("map"))
+            if array.get("action") in ("recovery", "resync"):
+                what += ", %s at %.1f %%" % (array["action"], array["progress_pct"])
+        elif array.get("failed_members"):
+            status, what = "warning", "%d failed member(s) kept as faulty" % array["failed_members"]
+        elif array.get("action") in ("recovery", "resync", "reshape"):
+            status, what = "warning", "%s at %.1f %%" % (array["action"], array["progress_pct"])
+        elif "map" in array or array.get("level") in ("raid0", "linear"):
+            status, what = "ok", "healthy" + (" [%s]" % array["map"] if "map" in array else "")
+        else:
+            status, what = "unknown", "member map not read"
+        remediation = ""
+        if status == "critical":
+            remediation = ("Replace the failed disk and re-add it (mdadm --manage %s --add DEVICE); "
+                           "check mdadm --detail %s first." % (name, name))
+        elif status == "warning":
+            remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
+        results.append(make_result("hardware.raid", name, status, "%s %s: %s" % (name, array.get("level", ""), what),
+                                   observed=observed, remediation=remediation))
+    return results
+
+
+def decide_linux(facts, policy=None):
+    """Return every hardware result of one Linux host from ``hardware_facts``' raw facts.
+
+    Raises:
+        PolicyError: when the policy holds an unusable value.
+    """
+    thr = resolve_policy(policy)
+    facts = facts or {}
+    results = []
+    results.extend(decide_disk_free(facts.get("mounts"), thr))
+    results.extend(decide_smart(facts.get("smart"), thr))
+    results.extend(decide_temperature(facts.get("sensors"), thr))
+    results.extend(decide_memory(facts.get("meminfo"), thr))
+    results.extend(decide_load(facts.get("load"), thr))
+    results.extend(decide_uptime(facts.get("uptime_seconds"), thr))
+    results.extend(decide_pending_reboot(facts.get("reboot"), thr))
+    results.extend(decide_raid(facts.get("mdstat")))
+    return results
+
+
+def overall(results):
+    """Return the worst status of ``results``."""
+    return worst([r["status"] for r in results], default="unknown")

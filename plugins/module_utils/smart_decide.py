@@ -1,0 +1,419 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Turn ``smartctl --json --xall`` output into ``hardware.smart`` results (pure, no I/O).
+
+The same code serves the ``hardware_facts`` module (one result per device a host
+answered for) and ``maintctl evaluate smart FILE...`` (a customer's saved output).
+
+What is evaluated, per device:
+
+* the overall verdict (``smart_status.passed``): failing is ``critical``;
+* ATA attributes 5 (reallocated), 187 (reported uncorrectable), 188 (command
+  timeout), 197 (pending) and 198 (offline uncorrectable), and any attribute whose
+  ``when_failed`` is ``now`` (``critical``) or ``past`` (``warning``);
+* NVMe ``critical_warning`` bits (``critical``), ``media_errors`` and ``percentage_used``;
+* SCSI grown defects and uncorrected read/write/verify errors;
+* the drive temperature;
+* ``smartctl.exit_status`` bits, decoded (see ``EXIT_BITS``).
+
+A device for which nothing about its health could be read gives ``unknown``, never
+``ok``. Bad input (not JSON, not a smartctl output, truncated) gives one
+``unknown`` result with a one-line reason; this code never raises on input data.
+"""
+
+from __future__ import annotations
+
+import json
+
+try:
+    from ansible.module_utils.maint_result import make_result, worst
+except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
+    from maint_utils.maint_result import make_result, worst
+
+CHECK = "hardware.smart"
+
+# Defaults of the SMART keys of the hardware policy section
+# (documented in schemas/policy/hardware.schema.json and meta/argument_specs.yml).
+DEFAULTS = {
+    "smart_reallocated_crit": 100,
+    "smart_error_count_crit": 10,
+    "smart_command_timeout_warn": 100,
+    "smart_wear_warn_pct": 80,
+    "smart_wear_crit_pct": 100,
+    "disk_temp_warn_c": 55,
+    "disk_temp_crit_c": 65,
+    "nvme_temp_warn_c": 70,
+    "nvme_temp_crit_c": 80,
+}
+
+# smartctl(8) "RETURN VALUES": bit -> (status, meaning).
+EXIT_BITS = {
+    0: ("unknown", "command line did not parse"),
+    1: ("unknown", "device open failed or the device did not identify itself"),
+    2: ("warning", "a SMART or other command to the disk failed, or a SMART data checksum was wrong"),
+    3: ("critical", "SMART status check returned DISK FAILING"),
+    4: ("critical", "prefail attributes are at or below their threshold"),
+    5: ("warning", "some attributes were at or below their threshold in the past"),
+    6: ("warning", "the device error log contains records of errors"),
+    7: ("critical", "the device self-test log contains records of errors"),
+}
+
+# NVMe SMART/Health log byte 0, critical warning bits.
+NVME_CRITICAL_BITS = {
+    0: "available spare below threshold",
+    1: "temperature outside the allowed range",
+    2: "NVM subsystem reliability degraded",
+    3: "media placed in read-only mode",
+    4: "volatile memory backup device failed",
+    5: "persistent memory region read-only",
+}
+
+# ATA attributes read by id: id -> (short name, policy key for critical or None).
+ATA_ATTRS = {
+    5: ("reallocated_sectors", "smart_reallocated_crit"),
+    187: ("reported_uncorrectable", None),
+    188: ("command_timeouts", None),
+    197: ("pending_sectors", "smart_error_count_crit"),
+    198: ("offline_uncorrectable", "smart_error_count_crit"),
+}
+
+_HEALTH_KEYS = ("smart_status", "ata_smart_attributes", "nvme_smart_health_information_log",
+                "scsi_grown_defect_list", "scsi_error_counter_log")
+
+
+class _Findings(object):
+    """Collect (status, text) findings of one device."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, status, text):
+        self.items.append((status, text))
+
+    def status(self, default):
+        return worst([s for s, _ in self.items], default=default)
+
+    def texts(self, minimum="warning"):
+        ranks = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
+        return [t for s, t in self.items if ranks.get(s, 0) >= ranks[minimum]]
+
+
+def _int(value):
+    """Return ``value`` as an int, or None when it is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    return None
+
+
+def _counter(raw):
+    """Read an ATA counter attribute's raw value.
+
+    Some vendors pack three 16-bit counters into the 48-bit raw value (Seagate's
+    188 Command_Timeout reads 8590065666 for "2 2 2"); a raw value that cannot be a
+    plain count (over 32 bits) is read as the largest of its 16-bit words.
+    """
+    value = _int(raw.get("value")) if isinstance(raw, dict) else None
+    if value is None or value < 0:
+        return None
+    if value > 0xFFFFFFFF:
+        return max((value >> shift) & 0xFFFF for shift in (0, 16, 32))
+    return value
+
+
+def resolve(policy=None):
+    """Return the SMART thresholds: ``DEFAULTS`` overlaid with ``policy``'s keys."""
+    merged = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if policy and policy.get(key) is not None:
+            merged[key] = policy[key]
+    return merged
+
+
+def decode_exit_status(code):
+    """Return ``[(bit, status, meaning)]`` for every bit set in ``code``."""
+    code = _int(code) or 0
+    return [(bit,) + EXIT_BITS[bit] for bit in sorted(EXIT_BITS) if code & (1 << bit)]
+
+
+def _identity(data):
+    device = data.get("device") if isinstance(data.get("device"), dict) else {}
+    model = data.get("model_name") or data.get("scsi_model_name") or device.get("model") or ""
+    item = device.get("info_name") or device.get("name") or ""
+    return {
+        "device": device.get("name") or "",
+        "type": device.get("type") or "",
+        "protocol": device.get("protocol") or "",
+        "model": str(model).strip(),
+        "serial": str(data.get("serial_number") or "").strip(),
+    }, str(item)
+
+
+def _check_ata(data, thr, found, observed):
+    table = (data.get("ata_smart_attributes") or {}).get("table")
+    if not isinstance(table, list):
+        return
+    counters = {}
+    failing = []
+    for attr in table:
+        if not isinstance(attr, dict):
+            continue
+        attr_id = _int(attr.get("id"))
+        name = attr.get("name") or "attribute %s" % attr_id
+        when = attr.get("when_failed") or ""
+        if when == "now":
+            failing.append("%s %s" % (attr_id, name))
+            found.add("critical", "attribute %s %s is failing now (normalised %s <= threshold %s)"
+                      % (attr_id, name, attr.get("value"), attr.get("thresh")))
+        elif when == "past":
+            failing.append("%s %s (past)" % (attr_id, name))
+            found.add("warning", "attribute %s %s failed in the past" % (attr_id, name))
+        if attr_id in ATA_ATTRS:
+            value = _counter(attr.get("raw"))
+            if value is not None:
+                counters[ATA_ATTRS[attr_id][0]] = value
+    observed["ata"] = counters
+    if failing:
+        observed["failing_attributes"] = failing
+    _grade_ata_counters(counters, thr, found)
+    found.add("ok", "ATA attributes read")
+
+
+def _grade_ata_counters(counters, thr, found):
+    for attr_id, (key, crit_key) in sorted(ATA_ATTRS.items()):
+        value = counters.get(key)
+        if not value:
+            continue
+        if attr_id == 188:
+            if value >= thr["smart_command_timeout_warn"]:
+                found.add("warning", "%d command timeouts (188)" % value)
+            continue
+        crit = thr[crit_key] if crit_key else None
+        status = "critical" if crit is not None and value >= crit else "warning"
+        found.add(status, "%d %s (%d)" % (value, key.replace("_", " "), attr_id))
+
+
+def _check_nvme(data, thr, found, observed):
+    log = data.get("nvme_smart_health_information_log")
+    if not isinstance(log, dict):
+        return
+    nvme = {}
+    for key in ("critical_warning", "media_errors", "percentage_used", "available_spare",
+                "available_spare_threshold", "num_err_log_entries", "unsafe_shutdowns"):
+        value = _int(log.get(key))
+        if value is not None:
+            nvme[key] = value
+    observed["nvme"] = nvme
+    warning = nvme.get("critical_warning")
+    if warning:
+        bits = [text for bit, text in sorted(NVME_CRITICAL_BITS.items()) if warning & (1 << bit)]
+        found.add("critical", "NVMe critical warning 0x%02x: %s" % (warning, ", ".join(bits) or "unknown bit"))
+    media = nvme.get("media_errors")
+    if media:
+        status = "critical" if media >= thr["smart_error_count_crit"] else "warning"
+        found.add(status, "%d NVMe media errors" % media)
+    used = nvme.get("percentage_used")
+    if used is not None:
+        if used >= thr["smart_wear_crit_pct"]:
+            found.add("critical", "%d %% of rated endurance used" % used)
+        elif used >= thr["smart_wear_warn_pct"]:
+            found.add("warning", "%d %% of rated endurance used" % used)
+    if warning is not None or media is not None:
+        found.add("ok", "NVMe health log read")
+
+
+def _check_scsi(data, thr, found, observed):
+    grown = _int(data.get("scsi_grown_defect_list"))
+    if grown is not None:
+        observed["scsi_grown_defects"] = grown
+        if grown:
+            status = "critical" if grown >= thr["smart_reallocated_crit"] else "warning"
+            found.add(status, "%d grown defects" % grown)
+        else:
+            found.add("ok", "no grown defect")
+    counters = data.get("scsi_error_counter_log")
+    if isinstance(counters, dict):
+        uncorrected = {}
+        for kind in ("read", "write", "verify"):
+            value = _int((counters.get(kind) or {}).get("total_uncorrected_errors"))
+            if value is not None:
+                uncorrected[kind] = value
+        observed["scsi_uncorrected_errors"] = uncorrected
+        total = sum(uncorrected.values())
+        if uncorrected and not total:
+            found.add("ok", "no uncorrected SCSI error")
+        if total:
+            status = "critical" if total >= thr["smart_error_count_crit"] else "warning"
+            found.add(status, "%d uncorrected SCSI errors (%s)" % (
+                total, ", ".join("%s %d" % kv for kv in sorted(uncorrected.items()) if kv[1])))
+
+
+def _check_temperature(data, thr, found, observed, protocol):
+    temp = data.get("temperature") if isinstance(data.get("temperature"), dict) else {}
+    current = _int(temp.get("current"))
+    if current is None:
+        return
+    observed["temperature_c"] = current
+    if protocol == "NVMe":
+        warn, crit = thr["nvme_temp_warn_c"], thr["nvme_temp_crit_c"]
+    else:
+        warn, crit = thr["disk_temp_warn_c"], thr["disk_temp_crit_c"]
+    trip = _int(temp.get("drive_trip"))
+    if trip:
+        crit = min(crit, trip)
+    observed["temperature_limits_c"] = {"warn": warn, "crit": crit}
+    if current >= crit:
+        found.add("critical", "temperature %d C (limit %d C)" % (current, crit))
+    elif current >= warn:
+        found.add("warning", "temperature %d C (warning at %d C)" % (current, warn))
+
+
+def _messages(smartctl):
+    out = []
+    for msg in smartctl.get("messages") or []:
+        if isinstance(msg, dict) and msg.get("string"):
+            out.append(" ".join(str(msg["string"]).split()))
+    return out[:5]
+
+
+def _remediation(status):
+    if status == "critical":
+        return ("Back up the data on this disk now and replace the disk; "
+                "check the full output with smartctl --xall.")
+    if status == "warning":
+        return ("Watch this disk: compare the counters with the previous run, run a long self-test "
+                "(smartctl -t long) and plan a replacement if they grow.")
+    if status == "unknown":
+        return ("Make the disk's SMART data readable (smartctl -d TYPE for RAID controllers or USB "
+                "bridges, run as root), or check the disk with the vendor's tool.")
+    return ""
+
+
+def _no_health_reason(data, bits, messages):
+    """Say why an output holds no health data."""
+    support = data.get("smart_support") if isinstance(data.get("smart_support"), dict) else {}
+    if any(bit in (0, 1) for bit, _, _ in bits):
+        return "smartctl could not read the device (%s)" % ("; ".join(messages) or bits[0][2])
+    if support.get("available") is False:
+        return "the device does not support SMART"
+    if support.get("enabled") is False:
+        return "SMART is disabled on the device (smartctl -s on)"
+    return "; ".join(messages) or "no health data in the output"
+
+
+def evaluate_device(data, policy=None, item=None):
+    """Return one ``hardware.smart`` result for one device's parsed smartctl JSON.
+
+    Args:
+        data: the parsed output of ``smartctl --json --xall`` for one device.
+        policy: the hardware policy section (SMART keys of ``DEFAULTS``).
+        item: the result's item; by default the device's ``info_name``.
+
+    Returns:
+        A result dict from ``make_result``; ``unknown`` when no health value was read.
+    """
+    thr = resolve(policy)
+    if not isinstance(data, dict) or not isinstance(data.get("smartctl"), dict):
+        return make_result(CHECK, item or "", "unknown",
+                           "not a smartctl JSON output: no 'smartctl' section",
+                           remediation="Send the output of smartctl --json --xall DEVICE.")
+    smartctl = data["smartctl"]
+    ident, default_item = _identity(data)
+    item = item or default_item
+    code = _int(smartctl.get("exit_status"))
+    bits = decode_exit_status(code)
+    observed = dict((k, v) for k, v in ident.items() if v)
+    observed["exit_status"] = code
+    observed["exit_status_bits"] = ["bit %d: %s" % (bit, text) for bit, _, text in bits]
+    messages = _messages(smartctl)
+    if messages:
+        observed["messages"] = messages
+    name = " ".join(x for x in (ident["model"], ident["serial"]) if x) or item or "device"
+
+    if not any(key in data for key in _HEALTH_KEYS):
+        return make_result(CHECK, item, "unknown", "%s: SMART not read: %s" % (name, _no_health_reason(data, bits,
+                                                                                                    messages)),
+                           observed=observed, threshold=thr, remediation=_remediation("unknown"))
+
+    found = _Findings()
+    status_section = data.get("smart_status")
+    if isinstance(status_section, dict) and isinstance(status_section.get("passed"), bool):
+        observed["smart_passed"] = status_section["passed"]
+        if status_section["passed"]:
+            found.add("ok", "overall PASSED")
+        else:
+            found.add("critical", "overall health FAILED")
+    _check_ata(data, thr, found, observed)
+    _check_nvme(data, thr, found, observed)
+    _check_scsi(data, thr, found, observed)
+    _check_temperature(data, thr, found, observed, ident["protocol"])
+    for bit, status, text in bits:
+        if bit in (0, 1):
+            continue  # reading failed; health data present is judged on its own
+        found.add(status, "smartctl exit status bit %d: %s" % (bit, text))
+    power_on = data.get("power_on_time")
+    if isinstance(power_on, dict) and _int(power_on.get("hours")) is not None:
+        observed["power_on_hours"] = _int(power_on["hours"])
+
+    status = found.status(default="unknown")
+    problems = found.texts()
+    if status == "ok":
+        summary = "%s: SMART PASSED, no problem found" % name
+    elif status == "unknown":
+        summary = "%s: SMART health not read" % name
+    else:
+        summary = "%s: %s" % (name, "; ".join(problems))
+    return make_result(CHECK, item, status, summary, observed=observed, threshold=thr,
+                       remediation=_remediation(status))
+
+
+def evaluate_text(text, source="input", policy=None):
+    """Evaluate saved smartctl output; the entry point of ``maintctl evaluate smart``.
+
+    Args:
+        text: the file's content: one ``smartctl --json --xall`` object, or a JSON
+            list of such objects.
+        source: where the text came from (a file name), used in messages.
+        policy: optional hardware policy section.
+
+    Returns:
+        One result per device; one ``unknown`` result when the text is not usable.
+    """
+    stripped = (text or "").strip()
+    if not stripped:
+        return [make_result(CHECK, source, "unknown", "%s: empty input, no smartctl output" % source,
+                            remediation="Send the output of smartctl --json --xall DEVICE.")]
+    try:
+        data = json.loads(stripped)
+    except ValueError as exc:
+        hint = ""
+        if "smartctl" in stripped[:400] and not stripped.startswith(("{", "[")):
+            hint = " (this looks like smartctl's text output: rerun it with --json --xall)"
+        elif stripped.startswith(("{", "[")):
+            hint = " (truncated or damaged JSON)"
+        return [make_result(CHECK, source, "unknown", "%s: not valid JSON%s: %s" % (source, hint, exc),
+                            remediation="Send the complete output of smartctl --json --xall DEVICE.")]
+    documents = data if isinstance(data, list) else [data]
+    results = []
+    for index, document in enumerate(documents):
+        label = source if len(documents) == 1 else "%s[%d]" % (source, index)
+        if isinstance(document, dict) and isinstance(document.get("smartctl"), dict):
+            if "devices" in document and not any(key in document for key in _HEALTH_KEYS + ("device",)):
+                results.append(make_result(
+                    CHECK, label, "unknown",
+                    "%s: this is a device list (smartctl --scan), not a device's health output" % label,
+                    remediation="Run smartctl --json --xall on each device listed."))
+                continue
+            results.append(evaluate_device(document, policy))
+        else:
+            results.append(make_result(
+                CHECK, label, "unknown", "%s: not a smartctl JSON output (no 'smartctl' section)" % label,
+                remediation="Send the output of smartctl --json --xall DEVICE."))
+    if not results:
+        results.append(make_result(CHECK, source, "unknown", "%s: empty JSON list, no device" % source,
+                                   remediation="Send the output of smartctl --json --xall DEVICE."))
+    return results

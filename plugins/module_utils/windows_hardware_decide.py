@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Decide the hardware checks of a Windows host from ``win_hardware_facts`` output (pure).
+
+The PowerShell module only collects; this file decides, with the thresholds and
+graders of ``hardware_decide``. Field values follow Microsoft's documentation of
+the Storage Management API classes:
+
+* ``MSFT_PhysicalDisk.HealthStatus``: 0 Healthy, 1 Warning, 2 Unhealthy, 5 Unknown;
+* ``OperationalStatus`` (an array): 0 Unknown, 1 Other, 2 OK, 3 Degraded, 4 Stressed,
+  5 Predictive Failure, 6 Error, 7 Non-Recoverable Error, 8 Starting, 9 Stopping,
+  10 Stopped, 11 In Service, 12 No Contact, 13 Lost Communication, 14 Aborted,
+  15 Dormant, 16 Supporting Entity in Error, 17 Completed, 18 Power Mode, 19 Relocating;
+  other values (Microsoft- and vendor-reserved) are reported as a warning with the
+  module's ``OperationalDetails`` text;
+* ``MSFT_StorageReliabilityCounter``: Temperature, ReadErrorsUncorrected,
+  WriteErrorsUncorrected, Wear (percent of rated life used), PowerOnHours;
+* ``Win32_Volume.DriveType`` 3 = local disk (only those are checked).
+
+Checks: ``hardware.disk_free`` (per volume with a drive letter or mount folder),
+``hardware.smart`` (per physical disk), ``hardware.pending_reboot``,
+``hardware.memory`` and ``hardware.uptime``. ``PendingFileRenameOperations`` is
+deliberately not a reboot indicator: antivirus and installers set it all the time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+try:
+    from ansible.module_utils.hardware_decide import (
+        decide_memory,
+        decide_uptime,
+        disk_free_result,
+        resolve_policy,
+    )
+    from ansible.module_utils.maint_result import make_result, worst
+except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
+    from maint_utils.hardware_decide import decide_memory, decide_uptime, disk_free_result, resolve_policy
+    from maint_utils.maint_result import make_result, worst
+
+HEALTH_STATUS = {0: ("ok", "Healthy"), 1: ("warning", "Warning"), 2: ("critical", "Unhealthy"),
+                 5: ("unknown", "Unknown")}
+OPERATIONAL_STATUS = {
+    0: ("unknown", "Unknown"), 1: ("warning", "Other"), 2: ("ok", "OK"), 3: ("warning", "Degraded"),
+    4: ("warning", "Stressed"), 5: ("critical", "Predictive Failure"), 6: ("critical", "Error"),
+    7: ("critical", "Non-Recoverable Error"), 8: ("warning", "Starting"), 9: ("warning", "Stopping"),
+    10: ("critical", "Stopped"), 11: ("warning", "In Service"), 12: ("critical", "No Contact"),
+    13: ("critical", "Lost Communication"), 14: ("critical", "Aborted"), 15: ("warning", "Dormant"),
+    16: ("critical", "Supporting Entity in Error"), 17: ("ok", "Completed"), 18: ("ok", "Power Mode"),
+    19: ("warning", "Relocating"),
+}
+MEDIA_TYPE = {0: "Unspecified", 3: "HDD", 4: "SSD", 5: "SCM"}
+BUS_TYPE = {1: "SCSI", 2: "ATAPI", 3: "ATA", 4: "1394", 5: "SSA", 6: "Fibre Channel", 7: "USB", 8: "RAID",
+            9: "iSCSI", 10: "SAS", 11: "SATA", 12: "SD", 13: "MMC", 15: "File Backed Virtual",
+            16: "Storage Spaces", 17: "NVMe"}
+LOCAL_DISK = 3
+
+
+def _num(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def decide_volumes(volumes, thr, error=None):
+    """Return ``hardware.disk_free`` results for the local volumes that have an access path."""
+    if error:
+        return [make_result("hardware.disk_free", "", "unknown", "volumes not read: %s" % error,
+                            remediation="Run Get-CimInstance Win32_Volume on the host and fix the error.")]
+    results = []
+    for volume in volumes or []:
+        name = volume.get("name") or ""
+        if volume.get("drive_type") != LOCAL_DISK or not name or name.startswith("\\\\?\\"):
+            continue  # removable, network, optical, or no drive letter / mount folder (recovery, EFI)
+        if any(fnmatch.fnmatchcase(name, p) for p in thr.get("mount_exclude") or ()):
+            continue
+        capacity, free = _num(volume.get("capacity")), _num(volume.get("free_space"))
+        observed = {"label": volume.get("label") or "", "fstype": volume.get("file_system") or ""}
+        if capacity is None or free is None:
+            results.append(make_result("hardware.disk_free", name, "unknown", "%s: free space not read" % name,
+                                       observed=observed, remediation="Check that the volume is online."))
+            continue
+        remediation = ("Free space on %s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
+                       "clear old update files (DISM /Online /Cleanup-Image /StartComponentCleanup), "
+                       "or extend the volume." % name)
+        results.append(disk_free_result(name, int(free), int(capacity), observed, thr, remediation))
+    if not results:
+        results.append(make_result("hardware.disk_free", "", "unknown", "no local volume with a drive letter read",
+                                   remediation="Run Get-CimInstance Win32_Volume on the host."))
+    return results
+
+
+def _disk_name(disk):
+    name = (disk.get("friendly_name") or "").strip() or "disk %s" % disk.get("device_id")
+    serial = (disk.get("serial_number") or "").strip()
+    return "%s %s" % (name, serial) if serial else name
+
+
+def _reliability(rel, thr, media, findings, observed):
+    if not isinstance(rel, dict):
+        return
+    counters = dict((k, v) for k, v in rel.items() if _num(v) is not None)
+    observed["reliability"] = counters
+    temp = counters.get("temperature")
+    if temp:  # 0 means "not reported" for this counter
+        warn, crit = (thr["nvme_temp_warn_c"], thr["nvme_temp_crit_c"]) if media == "NVMe" else (
+            thr["disk_temp_warn_c"], thr["disk_temp_crit_c"])
+        if temp >= crit:
+            findings.append(("critical", "temperature %d C (limit %d C)" % (temp, crit)))
+        elif temp >= warn:
+            findings.append(("warning", "temperature %d C (warning at %d C)" % (temp, warn)))
+    uncorrected = sum(counters.get(k) or 0 for k in ("read_errors_uncorrected", "write_errors_uncorrected"))
+    if uncorrected:
+        status = "critical" if uncorrected >= thr["smart_error_count_crit"] else "warning"
+        findings.append((status, "%d uncorrected read/write errors" % uncorrected))
+    wear = counters.get("wear")
+    if wear is not None:
+        if wear >= thr["smart_wear_crit_pct"]:
+            findings.append(("critical", "%d %% of rated endurance used" % wear))
+        elif wear >= thr["smart_wear_warn_pct"]:
+            findings.append(("warning", "%d %% of rated endurance used" % wear))
+
+
+def _operational(disk, findings, observed):
+    """Grade the OperationalStatus codes of one disk; return their names."""
+    op_texts = []
+    details = [d for d in disk.get("operational_details") or [] if d]
+    for code in disk.get("operational_status") or []:
+        default = ("warning", "code 0x%X" % code if isinstance(code, int) else "code %s" % code)
+        status, text = OPERATIONAL_STATUS.get(code, default)
+        op_texts.append(text)
+        if status in ("warning", "critical"):
+            findings.append((status, "operational status %s%s" % (
+                text, " (%s)" % ", ".join(details) if details else "")))
+    observed["operational_status"] = op_texts
+    if details:
+        observed["operational_details"] = details
+    return op_texts
+
+
+def decide_disks(disks, thr, error=None):
+    """Return one ``hardware.smart`` result per physical disk (MSFT_PhysicalDisk + reliability counters)."""
+    if error:
+        return [make_result("hardware.smart", "", "unknown", "physical disks not read: %s" % error,
+                            remediation="Run Get-PhysicalDisk as an administrator and fix the error.")]
+    results = []
+    for disk in disks or []:
+        item = _disk_name(disk)
+        bus = BUS_TYPE.get(disk.get("bus_type"), str(disk.get("bus_type")))
+        observed = {"device_id": disk.get("device_id"), "media_type": MEDIA_TYPE.get(disk.get("media_type"), "?"),
+                    "bus_type": bus, "size_bytes": disk.get("size")}
+        findings = []
+        health = disk.get("health_status")
+        health_status, health_text = HEALTH_STATUS.get(health, ("unknown", "code %s" % health))
+        observed["health_status"] = health_text
+        if health_status == "ok":
+            findings.append(("ok", "Healthy"))
+        elif health_status != "unknown":
+            findings.append((health_status, "health status %s" % health_text))
+        op_texts = _operational(disk, findings, observed)
+        _reliability(disk.get("reliability"), thr, "NVMe" if bus == "NVMe" else "", findings, observed)
+        if disk.get("reliability_error"):
+            observed["reliability_error"] = disk["reliability_error"]
+        status = worst([s for s, _ in findings], default="unknown")
+        if health_status == "unknown" and status == "ok":
+            status = "unknown"  # a Healthy reading is needed before a disk is ok
+        problems = [t for s, t in findings if s in ("warning", "critical")]
+        if status == "ok":
+            summary = "%s: Healthy, operational status %s" % (item, ", ".join(op_texts) or "not reported")
+            remediation = ""
+        elif status == "unknown":
+            summary = "%s: health not read (HealthStatus %s)" % (item, health_text)
+            remediation = "Check the disk in Server Manager or with the vendor's tool (storage behind RAID?)."
+        else:
+            summary = "%s: %s" % (item, "; ".join(problems))
+            remediation = ("Back up the data on this disk now and replace it." if status == "critical" else
+                           "Watch this disk and plan a replacement; check Get-StorageReliabilityCounter.")
+        results.append(make_result("hardware.smart", item, status, summary, observed=observed,
+                                   threshold={k: thr[k] for k in ("smart_error_count_crit", "smart_wear_warn_pct",
+                                                                  "smart_wear_crit_pct", "disk_temp_warn_c",
+                                                                  "disk_temp_crit_c")},
+                                   remediation=remediation))
+    if not results:
+        results.append(make_result("hardware.smart", "", "unknown", "no physical disk listed by Get-PhysicalDisk",
+                                   remediation="On a VM the disks' health is read on the hypervisor."))
+    return results
+
+
+def decide_pending_reboot(reboot):
+    """Return one ``hardware.pending_reboot`` result from the registry indicators read."""
+    if not isinstance(reboot, dict) or reboot.get("error"):
+        reason = reboot.get("error") if isinstance(reboot, dict) else "not collected"
+        return [make_result("hardware.pending_reboot", "", "unknown", "reboot indicators not read: %s" % reason,
+                            remediation="Check the registry keys under Component Based Servicing and WindowsUpdate.")]
+    reasons = []
+    if reboot.get("cbs_reboot_pending"):
+        reasons.append("Component Based Servicing RebootPending")
+    if reboot.get("wu_reboot_required"):
+        reasons.append("Windows Update RebootRequired")
+    active, pending = reboot.get("active_computer_name"), reboot.get("pending_computer_name")
+    if active and pending and active.lower() != pending.lower():
+        reasons.append("computer rename %s -> %s" % (active, pending))
+    observed = dict((k, reboot.get(k)) for k in ("cbs_reboot_pending", "wu_reboot_required",
+                                                  "active_computer_name", "pending_computer_name"))
+    if reasons:
+        return [make_result("hardware.pending_reboot", "", "warning", "reboot pending: " + "; ".join(reasons),
+                            observed=observed, remediation="Reboot the host in its next maintenance window.")]
+    return [make_result("hardware.pending_reboot", "", "ok",
+                        "no reboot pending (CBS, Windows Update, computer name)", observed=observed)]
+
+
+def decide_windows(facts, policy=None):
+    """Return every hardware result of one Windows host from ``win_hardware_facts`` output.
+
+    Raises:
+        PolicyError: when the policy holds an unusable value.
+    """
+    thr = resolve_policy(policy)
+    facts = facts or {}
+    osinfo = facts.get("os") if isinstance(facts.get("os"), dict) else {}
+    results = []
+    results.extend(decide_volumes(facts.get("volumes"), thr, facts.get("volumes_error")))
+    results.extend(decide_disks(facts.get("physical_disks"), thr, facts.get("physical_disks_error")))
+    results.extend(decide_pending_reboot(facts.get("reboot")))
+    results.extend(decide_memory({"MemTotal": _num(osinfo.get("total_visible_memory_kb")),
+                                  "MemAvailable": _num(osinfo.get("free_physical_memory_kb"))}, thr,
+                                 remediation="Find the processes using memory (Task Manager, Get-Process | "
+                                             "Sort-Object WS -Descending) and plan more RAM."))
+    results.extend(decide_uptime(_num(osinfo.get("uptime_seconds")), thr))
+    return results

@@ -1,0 +1,355 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Collect a Linux host's hardware facts in one call and decide the hardware checks."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: hardware_facts
+short_description: Read a Linux host's disks, SMART, sensors, memory, load, uptime, reboot and RAID state
+description:
+  - Reads, in one call, everything the hardware checks need, and returns it as raw
+    facts under RV(hardware_facts) and as check results under RV(maint_results).
+  - "Mounts: C(/proc/mounts) with C(statvfs) (space and inodes); pseudo filesystems,
+    read-only mounts, the system's runtime tmpfs (C(/dev), C(/run), ...), mount points
+    that are files and second mounts of one filesystem are left out. A mount whose
+    statvfs does not answer within O(statvfs_timeout) seconds gives C(unknown)."
+  - "SMART: C(smartctl --scan-open --json), then C(smartctl --json --xall -d TYPE DEVICE)
+    for every device found. Without smartctl, or when no device answers, the result is
+    C(unknown), never C(ok)."
+  - "Temperatures: C(/sys/class/hwmon/*/temp*_input) and C(/sys/class/thermal/thermal_zone*/temp);
+    C(unknown) when there is neither (VMs, containers)."
+  - "Memory (C(/proc/meminfo)), load (C(/proc/loadavg) and the CPUs this process may use),
+    uptime (C(/proc/uptime)), pending reboot (C(/var/run/reboot-required),
+    C(needs-restarting -r), running against installed kernels) and md RAID (C(/proc/mdstat))."
+  - The decisions are made by C(plugins/module_utils/hardware_decide.py) against the
+    policy thresholds; see C(schemas/policy/hardware.schema.json) for the keys and defaults.
+  - Never changes anything on the host; C(changed) is always false.
+version_added: "0.1.0"
+options:
+  policy:
+    description:
+      - The C(hardware) section of the client policy (thresholds). Omitted keys take
+        the defaults of C(hardware_decide.DEFAULTS).
+    type: dict
+    default: {}
+  smartctl_timeout:
+    description: Seconds allowed for each smartctl call.
+    type: int
+    default: 60
+  statvfs_timeout:
+    description: Seconds allowed for each mount's statvfs (a hung network mount gives C(unknown)).
+    type: int
+    default: 10
+notes:
+  - Needs root (C(become)) to read SMART data; without it every disk gives C(unknown).
+  - Supports check mode; it reads only.
+author:
+  - maintctl contributors
+"""
+
+EXAMPLES = r"""
+- name: Read hardware facts and decide the hardware checks
+  hardware_facts:
+    policy: "{{ maint_policy.hardware | default({}) }}"
+  register: hw
+
+- name: Show the worst findings
+  ansible.builtin.debug:
+    msg: "{{ hw.maint_results | selectattr('status', 'in', ['warning', 'critical']) | list }}"
+"""
+
+RETURN = r"""
+maint_results:
+  description: Check results in the shape of schemas/check_result.schema.json (without client, host and run_id).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - check: hardware.disk_free
+      item: /srv/data
+      status: critical
+      summary: "/srv/data: 6.2 % free (0.00 GiB of 0.03 GiB)"
+      observed: {free_pct: 6.25, fstype: tmpfs}
+      threshold: {warn_free_pct: 20, crit_free_pct: 10}
+      remediation: "Free space on /srv/data: ..."
+      changed: false
+      started: "2026-11-22T21:00:00Z"
+      finished: "2026-11-22T21:00:00Z"
+hardware_facts:
+  description: The raw facts the results were decided from.
+  returned: always
+  type: dict
+  contains:
+    mounts:
+      description: One entry per mount checked, with its statvfs numbers or an error.
+      type: list
+      elements: dict
+    smart:
+      description: smartctl path, scan error, and per device the parsed smartctl JSON or an error.
+      type: dict
+    sensors:
+      description: Temperature readings (millidegrees Celsius) from hwmon and thermal zones.
+      type: dict
+    meminfo:
+      description: Selected /proc/meminfo values in kB.
+      type: dict
+    load:
+      description: Load averages and usable CPU count.
+      type: dict
+    uptime_seconds:
+      description: Seconds since boot.
+      type: float
+    reboot:
+      description: Reboot indicators read.
+      type: dict
+    mdstat:
+      description: The text of /proc/mdstat, or null when absent.
+      type: str
+"""
+
+import glob
+import json
+import os
+import stat
+import subprocess
+import threading
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.hardware_decide import PolicyError, decide_linux, wanted_mount
+
+MEMINFO_KEYS = ("MemTotal", "MemAvailable", "MemFree", "SwapTotal", "SwapFree")
+REBOOT_REQUIRED = "/var/run/reboot-required"
+
+
+def _read(path):
+    try:
+        with open(path, "r") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def _unescape(field):
+    r"""Undo the octal escapes of /proc/mounts (\040 for a space)."""
+    return field.encode("latin-1").decode("unicode_escape") if "\\" in field else field
+
+
+def _statvfs(path, timeout):
+    """Run statvfs in a daemon thread so that a hung network mount cannot block the module."""
+    box = {}
+
+    def target():
+        try:
+            box["st"] = os.statvfs(path)
+        except OSError as exc:
+            box["error"] = exc.strerror or str(exc)
+
+    thread = threading.Thread(target=target)
+    thread.daemon = True
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return None, "statvfs did not answer within %d s" % timeout
+    return box.get("st"), box.get("error")
+
+
+def collect_mounts(timeout):
+    """Return the mounts worth checking, each with its statvfs numbers or an error."""
+    mounts, seen = [], set()
+    text = _read("/proc/self/mounts") or _read("/proc/mounts") or ""
+    rows = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        device, point, fstype, options = _unescape(fields[0]), _unescape(fields[1]), fields[2], fields[3].split(",")
+        if not wanted_mount(fstype, point, options):
+            continue
+        rows.append((device, point, fstype))
+    # Shortest paths first, so that a second mount of one filesystem (bind mounts) is dropped.
+    for device, point, fstype in sorted(rows, key=lambda r: (len(r[1]), r[1])):
+        try:
+            info = os.stat(point)
+        except OSError:
+            info = None
+        if info is not None:
+            if not stat.S_ISDIR(info.st_mode):
+                continue  # a file bind-mounted over a file (/etc/hosts in a container)
+            if info.st_dev in seen:
+                continue
+            seen.add(info.st_dev)
+        entry = {"mount": point, "device": device, "fstype": fstype}
+        st, error = _statvfs(point, timeout)
+        if st is None:
+            entry["error"] = error or "statvfs failed"
+        else:
+            entry.update(frsize=st.f_frsize, blocks=st.f_blocks, bfree=st.f_bfree, bavail=st.f_bavail,
+                         files=st.f_files, ffree=st.f_ffree, favail=st.f_favail)
+        mounts.append(entry)
+    return mounts
+
+
+def _run(argv, timeout):
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        return None, "", exc.strerror or str(exc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None, "", "timed out after %d s" % timeout
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def collect_smart(module, timeout):
+    """Scan for devices with smartctl and read each one's --xall JSON."""
+    smartctl = module.get_bin_path("smartctl", opt_dirs=["/usr/sbin", "/sbin", "/usr/local/sbin"])
+    facts = {"smartctl": smartctl, "devices": []}
+    if not smartctl:
+        return facts
+    rc, out, err = _run([smartctl, "--scan-open", "--json"], timeout)
+    try:
+        scan = json.loads(out) if out else None
+    except ValueError:
+        scan = None
+    if not isinstance(scan, dict):
+        lines = (err or out or "").strip().splitlines()
+        facts["scan_error"] = lines[0][:300] if lines else "no JSON output (rc %s)" % rc
+        return facts
+    for dev in scan.get("devices") or []:
+        name, dtype = dev.get("name"), dev.get("type")
+        if not name:
+            continue
+        entry = {"name": name, "info_name": dev.get("info_name") or name, "type": dtype, "output": None}
+        if dev.get("open_error"):
+            entry["error"] = dev["open_error"]
+            facts["devices"].append(entry)
+            continue
+        argv = [smartctl, "--json", "--xall"]
+        if dtype:
+            argv += ["-d", dtype]
+        argv.append(name)
+        rc, out, err = _run(argv, timeout)
+        try:
+            entry["output"] = json.loads(out)
+        except ValueError:
+            entry["error"] = (err.strip() or "smartctl gave no JSON (rc %s)" % rc)[:300]
+        facts["devices"].append(entry)
+    return facts
+
+
+def collect_sensors():
+    """Read every temperature from hwmon and thermal zones (millidegrees Celsius)."""
+    readings = []
+    for path in sorted(glob.glob("/sys/class/hwmon/hwmon*/temp*_input")):
+        raw = _read(path)
+        if raw is None or not raw.strip().lstrip("-").isdigit():
+            continue
+        base = path[:-len("_input")]
+        chip = (_read(os.path.join(os.path.dirname(path), "name")) or "").strip()
+        label = (_read(base + "_label") or "").strip() or os.path.basename(base)
+        readings.append({"source": "hwmon", "chip": chip, "label": label, "millicelsius": int(raw.strip())})
+    for path in sorted(glob.glob("/sys/class/thermal/thermal_zone*/temp")):
+        raw = _read(path)
+        if raw is None or not raw.strip().lstrip("-").isdigit():
+            continue
+        zone = os.path.dirname(path)
+        kind = (_read(os.path.join(zone, "type")) or "").strip()
+        readings.append({"source": "thermal", "chip": os.path.basename(zone), "label": kind,
+                         "millicelsius": int(raw.strip())})
+    return {"hwmon_present": os.path.isdir("/sys/class/hwmon"),
+            "thermal_present": bool(glob.glob("/sys/class/thermal/thermal_zone*")),
+            "readings": readings}
+
+
+def collect_meminfo():
+    """Return the /proc/meminfo values the memory check needs (kB)."""
+    values = {}
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        key, _, rest = line.partition(":")
+        if key in MEMINFO_KEYS:
+            fields = rest.split()
+            if fields and fields[0].isdigit():
+                values[key] = int(fields[0])
+    return values
+
+
+def collect_load():
+    """Return the load averages and the number of CPUs this process may run on."""
+    facts = {}
+    fields = (_read("/proc/loadavg") or "").split()
+    if len(fields) >= 3:
+        try:
+            facts.update(load1=float(fields[0]), load5=float(fields[1]), load15=float(fields[2]))
+        except ValueError:
+            facts["error"] = "unparsable /proc/loadavg"
+    try:
+        facts["cpus"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        facts["cpus"] = os.cpu_count()
+    return facts
+
+
+def collect_uptime():
+    """Return the seconds since boot, or None."""
+    fields = (_read("/proc/uptime") or "").split()
+    try:
+        return float(fields[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def collect_reboot(module):
+    """Read the reboot indicators: reboot-required, needs-restarting, kernels."""
+    facts = {"reboot_required_file": os.path.exists(REBOOT_REQUIRED),
+             "debian_like": os.path.exists("/etc/debian_version"),
+             "running_kernel": os.uname()[2]}
+    pkgs = _read(REBOOT_REQUIRED + ".pkgs")
+    if pkgs:
+        facts["reboot_required_pkgs"] = sorted(set(p.strip() for p in pkgs.splitlines() if p.strip()))
+    kernels = [os.path.basename(p)[len("vmlinuz-"):] for p in glob.glob("/boot/vmlinuz-*")]
+    facts["installed_kernels"] = sorted(k for k in kernels if k and not k.endswith((".old", "-rescue")) and
+                                        "rescue" not in k)
+    tool = module.get_bin_path("needs-restarting")
+    if tool:
+        rc, _, err = _run([tool, "-r"], 60)
+        facts["needs_restarting"] = {"path": tool, "rc": rc, "error": err.strip()[:200] if rc not in (0, 1) else ""}
+    return facts
+
+
+def main():
+    """Collect, decide, return."""
+    module = AnsibleModule(
+        argument_spec=dict(
+            policy=dict(type="dict", default={}),
+            smartctl_timeout=dict(type="int", default=60),
+            statvfs_timeout=dict(type="int", default=10),
+        ),
+        supports_check_mode=True,
+    )
+    facts = {
+        "mounts": collect_mounts(module.params["statvfs_timeout"]),
+        "smart": collect_smart(module, module.params["smartctl_timeout"]),
+        "sensors": collect_sensors(),
+        "meminfo": collect_meminfo(),
+        "load": collect_load(),
+        "uptime_seconds": collect_uptime(),
+        "reboot": collect_reboot(module),
+        "mdstat": _read("/proc/mdstat"),
+    }
+    try:
+        results = decide_linux(facts, module.params["policy"])
+    except PolicyError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, maint_results=results, hardware_facts=facts)
+
+
+if __name__ == "__main__":
+    main()
