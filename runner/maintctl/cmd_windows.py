@@ -1,0 +1,93 @@
+"""``maintctl windows --client NAME``: show the client's current and next maintenance windows.
+
+Times are shown in the client's timezone and in UTC. "Now" comes from ``maintctl.clock``
+(``MAINT_TEST_NOW`` fixes it in tests). Exit 2 when the policy's windows are malformed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from typing import Any
+
+from . import clock, mwindows
+from .errors import InvalidInput
+from .policy import load_policy
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``windows`` subcommand."""
+    parser = sub.add_parser("windows", help="show a client's next maintenance windows (local time and UTC)")
+    parser.add_argument("--client", required=True, metavar="NAME", help="client (inventory) name")
+    parser.add_argument("--count", type=int, default=5, metavar="N", help="how many windows to show (default 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(func=run)
+
+
+def schedule_for(policy: dict[str, Any]) -> mwindows.Schedule:
+    """Build the schedule of a ``maint_policy`` mapping (exit 2 on malformed values)."""
+    return mwindows.load_schedule(
+        policy.get("windows") or [],
+        policy.get("window_exceptions") or [],
+        policy.get("timezone") or "",
+    )
+
+
+def _fmt(when: dt.datetime, tz: dt.tzinfo) -> str:
+    local = when.astimezone(tz)
+    return local.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _span(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}"
+
+
+def _as_dict(window: mwindows.Window, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "start_utc": clock.to_iso(window.start),
+        "end_utc": clock.to_iso(window.end),
+        "duration_minutes": int(window.duration.total_seconds() // 60),
+        "remaining_minutes": int(window.remaining(now).total_seconds() // 60) if window.contains(now) else None,
+        "sources": list(window.sources),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the client's current window (if any) and the next ``--count`` windows."""
+    if args.count < 1:
+        raise InvalidInput(f"--count {args.count}: must be at least 1")
+    policy = load_policy(args.client)
+    schedule = schedule_for(policy)
+    now = clock.now()
+    current = schedule.current(now)
+    upcoming = schedule.next(now, args.count)
+    if args.json:
+        print(json.dumps({
+            "client": args.client,
+            "timezone": str(schedule.tz),
+            "now": clock.to_iso(now),
+            "current": _as_dict(current, now) if current else None,
+            "next": [_as_dict(w, now) for w in upcoming],
+        }, indent=2))
+        return 0
+    utc = dt.UTC
+    print(f"client {args.client}: timezone {schedule.tz}, now {_fmt(now, schedule.tz)} ({_fmt(now, utc)})")
+    print("windows: " + ("; ".join(s.text for s in schedule.specs) or "none")
+          + "; exceptions: " + (", ".join(sorted(str(d) for d in schedule.exceptions)) or "none"))
+    if current:
+        print(f"now: inside a window until {_fmt(current.end, schedule.tz)} ({_fmt(current.end, utc)}), "
+              f"{_span(current.remaining(now))} left")
+    else:
+        print("now: outside any window")
+    if not upcoming:
+        print("next windows: none")
+        return 0
+    print("next windows:")
+    for window in upcoming:
+        print(f"  {_fmt(window.start, schedule.tz)} -> {_fmt(window.end, schedule.tz)}"
+              f"   ({_fmt(window.start, utc)} -> {_fmt(window.end, utc)})   {_span(window.duration)}")
+    return 0
