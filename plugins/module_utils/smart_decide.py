@@ -408,7 +408,9 @@ def evaluate_text(text, source="input", policy=None):
                     "%s: this is a device list (smartctl --scan), not a device's health output" % label,
                     remediation="Run smartctl --json --xall on each device listed."))
                 continue
-            results.append(evaluate_device(document, policy))
+            result = evaluate_device(document, policy)
+            result["item"] = result["item"] or label
+            results.append(result)
         else:
             results.append(make_result(
                 CHECK, label, "unknown", "%s: not a smartctl JSON output (no 'smartctl' section)" % label,
