@@ -17,12 +17,12 @@ export ANSIBLE_ROLES_PATH := $(PROJECT)/roles
 # Debian packages the controller, the lab and the tests need (one list, one place).
 APT_PACKAGES := podman runc mmdebstrap uidmap netavark aardvark-dns openssh-client \
 	smartmontools clamav clamav-testfiles restic borgbackup dpkg-dev apt-utils \
-	chromium poppler-utils
+	chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps lab lab-down lint unit integration molecule clean
+.PHONY: demo test deps lab lab-down lint unit integration molecule clean bench
 
 demo: deps lab
 	$(VENV)/bin/maintctl demo
@@ -70,3 +70,7 @@ molecule: deps lab
 
 clean: lab-down
 	rm -rf $(MAINT_HOME)/runs $(MAINT_HOME)/store.db $(MAINT_HOME)/reports
+
+# Report benchmark (not part of make test): 10,000 hosts x 30 checks, see reports/README.md.
+bench: deps
+	$(PY) tests/benchmarks/bench_report.py

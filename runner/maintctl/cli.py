@@ -19,6 +19,7 @@ COMMANDS = (
     "maintctl.cmd_validate",
     "maintctl.cmd_lab",
     "maintctl.cmd_evaluate",
+    "maintctl.cmd_report",
     "maintctl.cmd_windows",
 )
 

@@ -1,0 +1,343 @@
+"""Public API of the reports: read the store, build the JSON document, validate it, render it.
+
+``write_report`` is what ``maintctl report`` and ``maintctl demo`` call. All computation
+happens while the JSON document is built (:mod:`maintreport.build`); HTML, PDF, Markdown
+and CSV are rendered from that document only (:mod:`maintreport.render`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from maintctl import clock
+from maintctl.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
+from maintctl.errors import InvalidInput
+from maintctl.store import Store
+
+from . import build
+from .i18n import LOCALES, Text
+from .policy import load_client_policy, report_settings, sla_hours
+
+SCHEMA_PATH = PROJECT_DIR / "schemas" / "report.schema.json"
+FORMATS = ("html", "pdf", "json", "csv", "md")
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SCHEMA_VERSION = 1
+
+
+# -- periods ---------------------------------------------------------------------------------
+def check_period(period: str) -> tuple[int, int]:
+    """Return (year, month) of a ``YYYY-MM`` period, or raise InvalidInput."""
+    match = PERIOD_RE.match(period or "")
+    if not match:
+        raise InvalidInput(f"period {period!r} is malformed: use YYYY-MM, e.g. 2026-11")
+    return int(match.group(1)), int(match.group(2))
+
+
+def shift_month(period: str, months: int) -> str:
+    """Return the period ``months`` away from ``period`` (negative: earlier)."""
+    year, month = check_period(period)
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_bounds(period: str, tz: str) -> tuple[str, str]:
+    """Return the UTC ISO bounds [since, until) of a calendar month in the client's timezone."""
+    year, month = check_period(period)
+    zone = zoneinfo.ZoneInfo(tz)
+    start = dt.datetime(year, month, 1, tzinfo=zone)
+    nyear, nmonth = check_period(shift_month(period, 1))
+    end = dt.datetime(nyear, nmonth, 1, tzinfo=zone)
+    return clock.to_iso(start), clock.to_iso(end)
+
+
+def current_period() -> str:
+    """Return the current month in UTC (``maintctl.clock.now()``) as ``YYYY-MM``."""
+    return clock.now().strftime("%Y-%m")
+
+
+def check_formats(formats: Sequence[str]) -> list[str]:
+    """Return the formats in canonical order, or raise InvalidInput for an unknown one."""
+    wanted = [f.strip().lower() for f in formats if f.strip()]
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad or not wanted:
+        raise InvalidInput(f"unknown format {', '.join(bad) or '(none)'}: use any of {','.join(FORMATS)}")
+    return [f for f in FORMATS if f in wanted]
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Validate a report document against ``schemas/report.schema.json`` (raises on error)."""
+    _validator().validate(doc)
+
+
+# -- the client report -------------------------------------------------------------------------
+def build_document(store: Store, client: str, *, period: str | None = None, run_id: str | None = None,
+                   locale: str = "en") -> dict[str, Any]:
+    """Build (and return) the report document of one client for a month or one run."""
+    if locale not in LOCALES:
+        raise InvalidInput(f"unknown locale {locale!r}: use one of {', '.join(LOCALES)}")
+    policy = load_client_policy(client)
+    settings = report_settings(policy)
+    tz = str(policy.get("timezone") or "UTC")
+    text = Text(locale)
+    if run_id:
+        run = store.run(run_id)
+        if not run or run["client"] != client:
+            raise InvalidInput(f"unknown run {run_id!r} for client {client!r}")
+        runs = [run]
+        month = dt.datetime.fromisoformat(run["started"].replace("Z", "+00:00")).astimezone(
+            zoneinfo.ZoneInfo(tz)).strftime("%Y-%m")
+        since, until = run["started"], run["finished"] or run["started"]
+        label, kind = run_id, "run"
+    else:
+        month = period or current_period()
+        since, until = month_bounds(month, tz)
+        runs = store.runs(client, since, until)
+        if not runs:
+            raise InvalidInput(f"no runs for client {client!r} in period {month}")
+        label, kind = month, "month"
+    now = clock.to_iso(clock.now())
+    as_of = min(now, month_bounds(month, tz)[1]) if kind == "month" else until
+    rows = list(store.result_rows(client, [r["run_id"] for r in runs]))
+
+    def lookback(host: str, check: str, item: str, before: str) -> str | None:
+        earliest = None
+        for _rid, status, finished in store.key_history(client, host, check, item, before):
+            if status == "ok":
+                break
+            if status in build.FINDING_STATUSES:
+                earliest = finished
+        return earliest
+
+    findings, latest = build.track(rows, sla_hours(policy), as_of, lookback)
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    by_check: dict[str, list[build.Row]] = defaultdict(list)
+    hosts: set[str] = set()
+    for row in rows:
+        counts[(row[build.RUN], build.bucket_of(row[build.CHECK], row[build.AREA]), row[build.STATUS])] += 1
+        hosts.add(row[build.HOST])
+        if row[build.CHECK] == "backup.restore_sample":
+            by_check["backup.restore_sample"].append(row)
+    scores = build.area_scores((r, b, s, n) for (r, b, s), n in counts.items())
+    weights = {k: float(v) for k, v in settings["score_weights"].items()}
+    score = build.compliance_score(scores, weights)
+    recs = build.recommendations(findings, latest, settings, text)
+    summary_areas = _summary_areas(scores, findings, latest, weights)
+    trends = _trends(store, client, month, tz, settings, score, scores, counts, kind)
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "client_report",
+        "client": client,
+        "client_name": str(policy.get("client_name") or client),
+        "locale": locale,
+        "timezone": tz,
+        "period": {"kind": kind, "label": label, "month": month, "since": since, "until": until},
+        "generated_at": now,
+        "as_of": as_of,
+        "runs": [_run_entry(r) for r in runs],
+        "summary": {
+            "score": score,
+            "weights": weights,
+            "points": build.POINTS,
+            "areas": summary_areas,
+            "hosts": len(hosts),
+            "runs": len(runs),
+            "results": len(rows),
+            "latest_status": build.status_totals(latest),
+            "open_findings": sum(1 for f in findings if not f["resolved"]),
+            "open_critical": sum(1 for f in findings if not f["resolved"] and f["status"] == "critical"),
+            "top_recommendations": [{k: r[k] for k in ("rank", "title", "severity", "status")} for r in recs[:3]],
+        },
+        "availability": build.availability(rows),
+        "findings": _number_findings(findings),
+        "sla": {**build.sla_summary(findings), "response_hours": sla_hours(policy)},
+        "interventions": build.interventions(rows),
+        "areas": build.area_sections(latest, by_check, findings, len(hosts)),
+        "trends": trends,
+        "recommendations": recs,
+        "cost_settings": {k: settings[k] for k in (
+            "currency", "technician_rate", "emergency_multiplier", "staff_cost_per_hour", "staff_count",
+            "outage_hours", "emergency_hours", "planned_fix_hours", "disk_part_cost")},
+        "appendix": build.appendix(rows),
+    }
+    return doc
+
+
+def _number_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for n, f in enumerate(findings, 1):
+        f["id"] = f"f{n}"
+    return findings
+
+
+def _run_entry(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run.get(k) for k in ("run_id", "kind", "areas", "started", "finished", "status",
+                                    "exit_code", "hosts_total")} | {"check_mode": bool(run.get("check_mode"))}
+
+
+def _summary_areas(scores: dict[str, float | None], findings: list[dict[str, Any]],
+                   latest: dict[tuple[str, str, str], build.Row], weights: dict[str, float]) -> list[dict[str, Any]]:
+    open_st: dict[str, list[str]] = defaultdict(list)
+    for f in findings:
+        if not f["resolved"]:
+            open_st[f["area"]].append(f["status"])
+    unknown: dict[str, int] = defaultdict(int)
+    for (_h, check, _i), row in latest.items():
+        if row[build.STATUS] == "unknown":
+            bucket = build.bucket_of(check, row[build.AREA])
+            unknown[bucket] += 1
+            open_st[bucket].append("unknown")
+    return [{
+        "area": a, "score": scores[a], "weight": weights.get(a, 0.0),
+        "light": build.traffic_light(scores[a], open_st[a]),
+        "open_critical": open_st[a].count("critical"), "open_warning": open_st[a].count("warning"),
+        "unknown": unknown[a],
+    } for a in build.SCORED_AREAS]
+
+
+def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, Any], score: float | None,
+            scores: dict[str, float | None], counts: dict[tuple[str, str, str], int], kind: str) -> dict[str, Any]:
+    """Score, findings per area and disk free space over this period and the previous ones."""
+    n = max(1, int(settings["trend_months"]))
+    months = [shift_month(month, -i) for i in range(n - 1, -1, -1)]
+    weights = {k: float(v) for k, v in settings["score_weights"].items()}
+    periods = []
+    for m in months:
+        since, until = month_bounds(m, tz)
+        if m == month and kind == "month":
+            cur = [(r, b, s, c) for (r, b, s), c in counts.items()]
+            p_scores, p_score = scores, score
+        else:
+            cur = store.status_counts(client, since, until)
+            p_scores = build.area_scores(cur)
+            p_score = build.compliance_score(p_scores, weights)
+        findings: dict[str, int] = {a: 0 for a in build.SCORED_AREAS}
+        runs = set()
+        for run_id, bucket, status, c in cur:
+            runs.add(run_id)
+            if status in build.FINDING_STATUSES and bucket in findings:
+                findings[bucket] += c
+        periods.append({"period": m, "runs": len(runs), "score": p_score, "areas": p_scores, "findings": findings})
+    since = month_bounds(months[0], tz)[0]
+    until = month_bounds(month, tz)[1]
+    disk = build.disk_free_series(store.check_rows(client, "hardware.disk_free", since, until))
+    return {"periods": periods, "disk_free": disk}
+
+
+# -- writing ---------------------------------------------------------------------------------
+def default_out_dir(client: str, label: str) -> Path:
+    """Return ``$MAINT_HOME/reports/<client>/<label>/``."""
+    return maint_home() / "reports" / client / label
+
+
+def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) -> dict[str, Path]:
+    from . import render  # jinja2 and weasyprint are loaded only when rendering
+
+    ensure_dir(out)
+    written: dict[str, Path] = {}
+    html = None
+    for fmt in formats:
+        path = out / f"{stem}.{fmt}"
+        if fmt == "json":
+            data: str | bytes = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+        elif fmt == "html":
+            data = html = html or render.render_html(doc)
+        elif fmt == "pdf":
+            html = html or render.render_html(doc)
+            data = render.render_pdf(html)
+        elif fmt == "csv":
+            data = render.render_csv(doc)
+        else:
+            data = render.render_md(doc)
+        atomic_write(path, data)
+        written[fmt] = path
+    return written
+
+
+def write_report(store: Store, client: str, *, period: str | None = None, run_id: str | None = None,
+                 formats: Sequence[str] = ("html", "json"), out_dir: Path | None = None,
+                 locale: str = "en") -> dict[str, Path]:
+    """Build, validate and write a client's report; return the paths written by format.
+
+    Files are 0600 in folders 0700, written atomically, by default under
+    ``$MAINT_HOME/reports/<client>/<period or run_id>/``.
+    """
+    return write_report_doc(store, client, period=period, run_id=run_id, formats=formats,
+                            out_dir=out_dir, locale=locale)[1]
+
+
+def write_report_doc(store: Store, client: str, *, period: str | None = None, run_id: str | None = None,
+                     formats: Sequence[str] = ("html", "json"), out_dir: Path | None = None,
+                     locale: str = "en") -> tuple[dict[str, Any], dict[str, Path]]:
+    """Like :func:`write_report`, and also return the document (for delivery)."""
+    if period and run_id:
+        raise InvalidInput("give either --run or --period, not both")
+    if period:
+        check_period(period)
+    wanted = check_formats(formats)
+    doc = build_document(store, client, period=period, run_id=run_id, locale=locale)
+    validate(doc)
+    out = out_dir or default_out_dir(client, doc["period"]["label"])
+    return doc, _write(doc, wanted, out, "report")
+
+
+# -- the fleet overview ------------------------------------------------------------------------
+def build_fleet(store: Store, clients: Sequence[str], *, period: str | None = None,
+                locale: str = "en") -> dict[str, Any]:
+    """One row per client: score, open criticals, last run and age of the last restore test."""
+    month = period or current_period()
+    check_period(month)
+    now = clock.now()
+    rows = []
+    for client in clients:
+        policy = load_client_policy(client)
+        tz = str(policy.get("timezone") or "UTC")
+        since, until = month_bounds(month, tz)
+        row: dict[str, Any] = {"client": client, "client_name": str(policy.get("client_name") or client),
+                               "runs": 0, "score": None, "light": "grey", "open_critical": 0,
+                               "hosts": 0, "last_run": None, "backup_test": None, "backup_test_age_days": None}
+        earlier = store.runs(client, None, until)
+        if earlier:
+            row["last_run"] = earlier[-1]["started"]
+        tests = store.check_rows(client, "backup.restore_sample", "0000", until)
+        if tests:
+            last = tests[-1][6]
+            row["backup_test"] = last
+            as_of = min(now, clock.parse_iso(until))
+            row["backup_test_age_days"] = round((as_of - clock.parse_iso(last)).total_seconds() / 86400, 1)
+        if store.runs(client, since, until):
+            doc = build_document(store, client, period=month, locale=locale)
+            summary = doc["summary"]
+            row.update(runs=summary["runs"], score=summary["score"], open_critical=summary["open_critical"],
+                       hosts=summary["hosts"], light=build.traffic_light(
+                           summary["score"], ["critical"] if summary["open_critical"] else []))
+        rows.append(row)
+    return {"schema_version": SCHEMA_VERSION, "kind": "fleet_report", "locale": locale,
+            "period": {"kind": "month", "label": month, "month": month},
+            "generated_at": clock.to_iso(now), "clients": rows}
+
+
+def write_fleet(store: Store, clients: Sequence[str], *, period: str | None = None,
+                formats: Sequence[str] = ("html", "json"), out_dir: Path | None = None,
+                locale: str = "en") -> tuple[dict[str, Any], dict[str, Path]]:
+    """Build, validate and write the fleet overview under ``$MAINT_HOME/reports/_fleet/<period>/``.
+
+    Returns the document and the paths written by format.
+    """
+    wanted = check_formats(formats)
+    doc = build_fleet(store, clients, period=period, locale=locale)
+    validate(doc)
+    out = out_dir or maint_home() / "reports" / "_fleet" / doc["period"]["label"]
+    return doc, _write(doc, wanted, out, "fleet")

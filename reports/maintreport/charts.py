@@ -1,0 +1,101 @@
+"""Inline SVG charts drawn on the server from the report document: no script, no request.
+
+Each function takes plain series from the JSON document and returns one ``<svg>`` element
+as text; the HTML template places it as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7d8c", "#57606a")
+W, H = 640, 250
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 52
+PAD = 30  # keeps the first and last points and labels inside the frame
+
+
+def _frame(title: str, y_max: float, y_unit: str, ticks: int = 4) -> list[str]:
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg"'
+        f' preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>',
+        f'<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>',
+    ]
+    for i in range(ticks + 1):
+        value = y_max * i / ticks
+        y = _y(value, y_max)
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"'
+                     ' stroke-width="1"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end"'
+                     f' fill="#57606a">{value:g}{escape(y_unit)}</text>')
+    return parts
+
+
+def _y(value: float, y_max: float) -> float:
+    return TOP + (H - TOP - BOTTOM) * (1 - (value / y_max if y_max else 0))
+
+
+def _x(pos: float) -> float:
+    return LEFT + PAD + (W - LEFT - RIGHT - 2 * PAD) * pos
+
+
+def line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+               y_max: float = 100.0, y_unit: str = "") -> str:
+    """A line chart: x positions in [0, 1], labels spread evenly along the x axis."""
+    parts = _frame(title, y_max, y_unit)
+    n = len(x_labels)
+    for i, label in enumerate(x_labels):
+        x = _x(i / (n - 1) if n > 1 else 0.5)
+        parts.append(f'<text x="{x:.1f}" y="{H - BOTTOM + 16}" font-size="11" text-anchor="middle"'
+                     f' fill="#57606a">{escape(label)}</text>')
+    for k, (name, points) in enumerate(series):
+        color = PALETTE[k % len(PALETTE)]
+        coords = " ".join(f"{_x(px):.1f},{_y(py, y_max):.1f}" for px, py in points)
+        if len(points) > 1:
+            parts.append(f'<polyline class="series" fill="none" stroke="{color}" stroke-width="2"'
+                         f' points="{coords}"><title>{escape(name)}</title></polyline>')
+        for px, py in points:
+            parts.append(f'<circle cx="{_x(px):.1f}" cy="{_y(py, y_max):.1f}" r="3" fill="{color}">'
+                         f'<title>{escape(name)}: {py:g}{escape(y_unit)}</title></circle>')
+    if len(series) > 1:
+        for k, (name, _points) in enumerate(series):
+            x = LEFT + (k % 4) * 150
+            y = H - 8 - (k // 4) * 0
+            parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{PALETTE[k % len(PALETTE)]}"/>'
+                         f'<text x="{x + 14}" y="{y}" font-size="11">{escape(name[:20])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bar_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
+              y_unit: str = "") -> str:
+    """A grouped bar chart: one group per x label, one bar per series."""
+    y_max = max([v for _n, values in series for v in values] + [1.0])
+    y_max = float(_nice(y_max))
+    parts = _frame(title, y_max, y_unit)
+    n = max(len(x_labels), 1)
+    group_w = (W - LEFT - RIGHT) / n
+    bar_w = group_w * 0.8 / max(len(series), 1)
+    for i, label in enumerate(x_labels):
+        gx = LEFT + i * group_w
+        parts.append(f'<text x="{gx + group_w / 2:.1f}" y="{H - BOTTOM + 16}" font-size="11"'
+                     f' text-anchor="middle" fill="#57606a">{escape(label)}</text>')
+        for k, (name, values) in enumerate(series):
+            value = values[i]
+            y = _y(value, y_max)
+            parts.append(f'<rect class="bar" x="{gx + group_w * 0.1 + k * bar_w:.1f}" y="{y:.1f}"'
+                         f' width="{bar_w:.1f}" height="{H - BOTTOM - y:.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
+                         f'<title>{escape(name)} {escape(label)}: {value:g}</title></rect>')
+    for k, (name, _values) in enumerate(series):
+        x = LEFT + k * 120
+        parts.append(f'<rect x="{x}" y="{H - 17}" width="10" height="10" fill="{PALETTE[k % len(PALETTE)]}"/>'
+                     f'<text x="{x + 14}" y="{H - 8}" font-size="11">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _nice(value: float) -> int:
+    for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000):
+        if value <= step * 4:
+            return step * 4
+    return int(value) + 1

@@ -1,0 +1,79 @@
+"""``maintctl report``: a client's report for a month or one run, or the fleet overview.
+
+The work is done by the ``maintreport`` package (reports/maintreport); this module only
+parses the command line, checks it and prints the paths written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import InvalidInput
+from .store import Store
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` subcommand."""
+    parser = sub.add_parser(
+        "report", help="write a client's report (HTML, PDF, JSON, CSV, Markdown) or the fleet overview",
+        description="Aggregate every run of a month (or one run) from the store into a report.",
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--client", metavar="NAME", help="the client (inventory name)")
+    who.add_argument("--all", action="store_true", help="fleet overview: one row per client")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--run", metavar="RUN_ID", dest="run_id", help="report on one run")
+    when.add_argument("--period", metavar="YYYY-MM", help="report on a month (default: this month, UTC)")
+    parser.add_argument("--format", default="html,json", metavar="FORMATS",
+                        help="comma-separated: html,pdf,json,csv,md (default: html,json)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder to write into (default: $MAINT_HOME/reports/<client>/<period>/)")
+    parser.add_argument("--locale", choices=("en", "fr"),
+                        help="language of the report (default: the policy's report.locale, else en)")
+    parser.add_argument("--email", action="store_true",
+                        help="send by SMTP (STARTTLS): PDF and HTML attached, Markdown as the body")
+    parser.add_argument("--webhook", metavar="URL", help="POST the JSON summary to this URL")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report, deliver it if asked, and print the paths written."""
+    from maintreport import api, deliver
+    from maintreport.policy import load_client_policy, report_settings
+
+    formats = api.check_formats(args.format.split(","))
+    if args.email:
+        formats = api.check_formats(formats + ["html", "pdf", "md"])
+        settings = deliver.smtp_settings()  # fail on missing settings before any work
+    if args.webhook and not args.webhook.startswith(("http://", "https://")):
+        raise InvalidInput(f"--webhook: {args.webhook!r} is not an http(s) URL")
+    if args.period:
+        api.check_period(args.period)
+    with Store() as store:
+        if args.all:
+            if args.run_id:
+                raise InvalidInput("--all reports on a period, not on one run")
+            from .policy import clients
+
+            names = clients()
+            doc, paths = api.write_fleet(store, names, period=args.period, formats=formats,
+                                         out_dir=args.out, locale=args.locale or "en")
+            subject = f"Fleet overview {doc['period']['label']}"
+        else:
+            locale = args.locale or report_settings(load_client_policy(args.client))["locale"]
+            doc, paths = api.write_report_doc(store, args.client, period=args.period, run_id=args.run_id,
+                                              formats=formats, out_dir=args.out, locale=locale)
+            subject = (f"Maintenance report {doc['client_name']} {doc['period']['label']}"
+                       f" (score {doc['summary']['score']})")
+    for fmt, path in paths.items():
+        print(f"{fmt}: {path}")
+    if args.email:
+        message = deliver.build_message(subject, paths["md"].read_text(encoding="utf-8"),
+                                        [paths["pdf"], paths["html"]], settings["from"], settings["to"])
+        deliver.send_email(message, settings)
+        print(f"email: sent to {', '.join(settings['to'])}")
+    if args.webhook:
+        status = deliver.post_webhook(args.webhook, deliver.webhook_summary(doc, paths))
+        print(f"webhook: HTTP {status}")
+    return 0
