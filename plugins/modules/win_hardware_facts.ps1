@@ -1,0 +1,127 @@
+#!powershell
+# Copyright: contributors to this project
+# Apache-2.0
+
+#AnsibleRequires -CSharpUtil Ansible.Basic
+
+# Collect only: volumes, physical disks with their reliability counters, reboot
+# indicators, memory and uptime. The decisions are made in Python on the controller
+# (plugins/module_utils/windows_hardware_decide.py, called by the role's
+# win_hardware_facts action plugin). Enum values are returned as their numbers.
+# PendingFileRenameOperations is deliberately not read: antivirus and installers
+# set it all the time, so it says nothing about a pending reboot.
+
+$spec = @{
+    options = @{
+        policy = @{ type = 'dict'; default = @{} }
+    }
+    supports_check_mode = $true
+}
+$module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
+
+function ConvertTo-NullableInt64 {
+    param($Value)
+    # A missing value stays null: casting null to a number would read as 0 (Healthy).
+    if ($null -eq $Value) { return $null }
+    return [int64]$Value
+}
+
+function Get-RegistryString {
+    param([string]$Path, [string]$Name)
+    $item = Get-ItemProperty -LiteralPath $Path -Name $Name -ErrorAction Stop
+    return [string]$item.$Name
+}
+
+$facts = [ordered]@{}
+
+try {
+    $facts.volumes = @(Get-CimInstance -ClassName Win32_Volume -ErrorAction Stop | ForEach-Object {
+        [ordered]@{
+            name = $_.Name
+            label = $_.Label
+            file_system = $_.FileSystem
+            drive_type = ConvertTo-NullableInt64 $_.DriveType
+            capacity = ConvertTo-NullableInt64 $_.Capacity
+            free_space = ConvertTo-NullableInt64 $_.FreeSpace
+        }
+    })
+}
+catch {
+    $facts.volumes = @()
+    $facts.volumes_error = $_.Exception.Message
+}
+
+try {
+    $disks = @(Get-CimInstance -Namespace 'root/Microsoft/Windows/Storage' -ClassName MSFT_PhysicalDisk -ErrorAction Stop)
+    $facts.physical_disks = @(foreach ($disk in $disks) {
+        $entry = [ordered]@{
+            device_id = [string]$disk.DeviceId
+            friendly_name = $disk.FriendlyName
+            serial_number = if ($disk.SerialNumber) { $disk.SerialNumber.Trim() } else { $null }
+            media_type = ConvertTo-NullableInt64 $disk.MediaType
+            bus_type = ConvertTo-NullableInt64 $disk.BusType
+            health_status = ConvertTo-NullableInt64 $disk.HealthStatus
+            operational_status = @($disk.OperationalStatus | Where-Object { $null -ne $_ } | ForEach-Object { [int64]$_ })
+            operational_details = @($disk.OperationalDetails | Where-Object { $_ })
+            size = ConvertTo-NullableInt64 $disk.Size
+            reliability = $null
+        }
+        try {
+            $counter = Get-StorageReliabilityCounter -PhysicalDisk $disk -ErrorAction Stop
+            if ($counter) {
+                $entry.reliability = [ordered]@{
+                    temperature = ConvertTo-NullableInt64 $counter.Temperature
+                    temperature_max = ConvertTo-NullableInt64 $counter.TemperatureMax
+                    read_errors_total = ConvertTo-NullableInt64 $counter.ReadErrorsTotal
+                    read_errors_uncorrected = ConvertTo-NullableInt64 $counter.ReadErrorsUncorrected
+                    write_errors_total = ConvertTo-NullableInt64 $counter.WriteErrorsTotal
+                    write_errors_uncorrected = ConvertTo-NullableInt64 $counter.WriteErrorsUncorrected
+                    wear = ConvertTo-NullableInt64 $counter.Wear
+                    power_on_hours = ConvertTo-NullableInt64 $counter.PowerOnHours
+                    start_stop_cycle_count = ConvertTo-NullableInt64 $counter.StartStopCycleCount
+                }
+            }
+        }
+        catch {
+            $entry.reliability_error = $_.Exception.Message
+        }
+        $entry
+    })
+}
+catch {
+    $facts.physical_disks = @()
+    $facts.physical_disks_error = $_.Exception.Message
+}
+
+$reboot = [ordered]@{}
+try {
+    $cbs = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
+    $wu = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
+    $names = 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName'
+    $reboot.cbs_reboot_pending = Test-Path -LiteralPath $cbs
+    $reboot.wu_reboot_required = Test-Path -LiteralPath $wu
+    $reboot.active_computer_name = Get-RegistryString -Path "$names\ActiveComputerName" -Name 'ComputerName'
+    $reboot.pending_computer_name = Get-RegistryString -Path "$names\ComputerName" -Name 'ComputerName'
+}
+catch {
+    $reboot.error = $_.Exception.Message
+}
+$facts.reboot = $reboot
+
+try {
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem -ErrorAction Stop
+    $facts.os = [ordered]@{
+        caption = $os.Caption
+        version = $os.Version
+        total_visible_memory_kb = ConvertTo-NullableInt64 $os.TotalVisibleMemorySize
+        free_physical_memory_kb = ConvertTo-NullableInt64 $os.FreePhysicalMemory
+        uptime_seconds = [int64]((Get-Date) - $os.LastBootUpTime).TotalSeconds
+    }
+}
+catch {
+    $facts.os = [ordered]@{ error = $_.Exception.Message }
+}
+
+$module.Result.changed = $false
+$module.Result.hardware_facts = $facts
+$module.ExitJson()
