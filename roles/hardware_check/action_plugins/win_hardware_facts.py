@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
 """Run win_hardware_facts.ps1 on a Windows host, then decide the checks in Python here.
@@ -8,9 +7,7 @@ PowerShell collects, Python decides: the decide code is the pure, unit-tested
 The task result carries ``maint_results`` for the maint_collector callback.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import importlib.util
 import os
@@ -43,9 +40,9 @@ def _load_decide():
         return sys.modules["ansible.module_utils.windows_hardware_decide"]
     try:
         from maint_utils import windows_hardware_decide
-    except ImportError:
-        raise AnsibleActionFail("windows_hardware_decide.py not found in the module_utils paths %s"
-                                % (C.DEFAULT_MODULE_UTILS_PATH,))
+    except ImportError as exc:
+        raise AnsibleActionFail(
+            f"windows_hardware_decide.py not found in the module_utils paths {C.DEFAULT_MODULE_UTILS_PATH}") from exc
     return windows_hardware_decide
 
 
@@ -56,14 +53,15 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("policy",))
 
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
+        """Validate the policy, run the PowerShell collector, decide, return maint_results."""
+        result = super().run(tmp, task_vars)
         del tmp
         policy = self._task.args.get("policy") or {}
         decide = _load_decide()
         try:
             decide.resolve_policy(policy)
         except ValueError as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(str(exc)) from exc
         module_result = self._execute_module(module_name="win_hardware_facts", module_args={"policy": policy},
                                              task_vars=task_vars)
         result.update(module_result)
