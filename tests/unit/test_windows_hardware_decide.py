@@ -1,0 +1,201 @@
+"""Windows hardware decisions (windows_hardware_decide.py) and the role's win_hardware_facts action plugin.
+
+The inputs are reconstructed from Microsoft's documentation (see
+tests/fixtures/windows/hardware/README.md); the behaviour on a real Windows host is
+verified only by roles/hardware_check/molecule/windows.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from maint_utils import windows_hardware_decide as wd
+from maint_utils.hardware_decide import PolicyError
+
+from tests.conftest import assert_valid_results
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "windows" / "hardware"
+
+# file -> {(check, item): status}: every result expected, no more, no less.
+EXPECTED: dict[str, dict[tuple[str, str], str]] = {
+    "healthy_server.json": {
+        ("hardware.disk_free", "C:\\"): "ok",
+        ("hardware.disk_free", "D:\\"): "ok",
+        ("hardware.smart", "SAMSUNG MZVL2512HCJQ-00B00 S64KNX0T123456"): "ok",
+        ("hardware.smart", "WDC WD20EFRX-68EUZN0 WD-WCC4M0000000"): "ok",
+        ("hardware.pending_reboot", ""): "ok",
+        ("hardware.memory", ""): "ok",
+        ("hardware.uptime", ""): "ok",
+    },
+    "failing_disk.json": {
+        ("hardware.disk_free", "C:\\"): "critical",
+        ("hardware.disk_free", "C:\\Mount\\Archive\\"): "warning",
+        ("hardware.smart", "ST1000DM003-1ER162 Z4Y00000"): "critical",
+        ("hardware.pending_reboot", ""): "warning",
+        ("hardware.memory", ""): "warning",
+        ("hardware.uptime", ""): "ok",
+    },
+    "lost_disk.json": {
+        ("hardware.disk_free", "C:\\"): "ok",
+        ("hardware.smart", "HGST HUS726040ALA610 K4K00000"): "critical",
+        ("hardware.smart", "Generic USB Disk"): "unknown",
+        ("hardware.pending_reboot", ""): "warning",
+        ("hardware.memory", ""): "unknown",
+        ("hardware.uptime", ""): "unknown",
+    },
+    "vm_no_disks.json": {
+        ("hardware.disk_free", ""): "unknown",
+        ("hardware.smart", ""): "unknown",
+        ("hardware.pending_reboot", ""): "unknown",
+        ("hardware.memory", ""): "ok",
+        ("hardware.uptime", ""): "warning",
+    },
+    "worn_ssd_maintenance.json": {
+        ("hardware.disk_free", "C:\\"): "ok",
+        ("hardware.smart", "INTEL SSDSC2KB480G8 PHYF000000"): "warning",
+        ("hardware.smart", "INTEL SSDSC2KB480G8 PHYF000001"): "critical",
+        ("hardware.pending_reboot", ""): "ok",
+        ("hardware.memory", ""): "critical",
+        ("hardware.uptime", ""): "ok",
+    },
+}
+
+
+def _facts(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    assert "NOT recorded on a real host" in data["_source"]
+    facts: dict[str, Any] = data["hardware_facts"]
+    return facts
+
+
+def _stamp(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for res in results:
+        res.update(client="c", host="h", run_id="r")
+    return results
+
+
+def test_every_fixture_has_expectations() -> None:
+    assert sorted(p.name for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture(name: str) -> None:
+    results = wd.decide_windows(_facts(name), {})
+    assert_valid_results(_stamp(results))
+    got = {(r["check"], r["item"]): r["status"] for r in results}
+    assert got == EXPECTED[name]
+    for res in results:
+        assert bool(res["remediation"]) == (res["status"] in ("warning", "critical", "unknown")), res
+
+
+def test_summaries_say_why() -> None:
+    by = {(r["check"], r["item"]): r for r in wd.decide_windows(_facts("failing_disk.json"))}
+    disk = by[("hardware.smart", "ST1000DM003-1ER162 Z4Y00000")]
+    assert "Predictive Failure" in disk["summary"]
+    assert "12 uncorrected read/write errors" in disk["summary"]
+    assert "health status Warning" in disk["summary"]
+    reboot = by[("hardware.pending_reboot", "")]
+    assert "Component Based Servicing" in reboot["summary"] and "OLDNAME -> WS17" in reboot["summary"]
+    assert by[("hardware.disk_free", "C:\\")]["observed"]["free_pct"] == 8.0
+    lost = {(r["check"], r["item"]): r for r in wd.decide_windows(_facts("lost_disk.json"))}
+    assert "Lost Communication" in lost[("hardware.smart", "HGST HUS726040ALA610 K4K00000")]["summary"]
+    worn = {(r["check"], r["item"]): r for r in wd.decide_windows(_facts("worn_ssd_maintenance.json"))}
+    first = worn[("hardware.smart", "INTEL SSDSC2KB480G8 PHYF000000")]["summary"]
+    assert "85 % of rated endurance" in first and "temperature 58 C (warning at 55 C)" in first
+    second = worn[("hardware.smart", "INTEL SSDSC2KB480G8 PHYF000001")]["summary"]
+    assert "code 0xD010 (In Maintenance Mode)" in second and "100 % of rated endurance" in second
+
+
+def test_temperature_from_reliability_counters() -> None:
+    facts = _facts("healthy_server.json")
+    facts["physical_disks"][1]["reliability"]["temperature"] = 58
+    by = {r["item"]: r for r in wd.decide_windows(facts) if r["check"] == "hardware.smart"}
+    assert by["WDC WD20EFRX-68EUZN0 WD-WCC4M0000000"]["status"] == "warning"
+    facts["physical_disks"][0]["reliability"]["temperature"] = 72  # NVMe: warning from 70
+    by = {r["item"]: r for r in wd.decide_windows(facts) if r["check"] == "hardware.smart"}
+    assert by["SAMSUNG MZVL2512HCJQ-00B00 S64KNX0T123456"]["status"] == "warning"
+
+
+def test_missing_health_is_never_ok() -> None:
+    facts = _facts("healthy_server.json")
+    del facts["physical_disks"][0]["health_status"]
+    by = {r["item"]: r for r in wd.decide_windows(facts) if r["check"] == "hardware.smart"}
+    assert by["SAMSUNG MZVL2512HCJQ-00B00 S64KNX0T123456"]["status"] == "unknown"
+
+
+def test_pending_file_rename_is_ignored() -> None:
+    facts = _facts("healthy_server.json")
+    facts["reboot"]["pending_file_rename_operations"] = ["\\??\\C:\\ProgramData\\AV\\x.tmp"]
+    res = [r for r in wd.decide_windows(facts) if r["check"] == "hardware.pending_reboot"][0]
+    assert res["status"] == "ok"
+
+
+def test_policy_applies_and_is_checked() -> None:
+    facts = _facts("healthy_server.json")  # C: 40.2 % free
+    results = wd.decide_windows(facts, {"disk_warn_free_pct": 45, "disk_crit_free_pct": 10})
+    assert [r["status"] for r in results if r["item"] == "C:\\"] == ["warning"]
+    excluded = wd.decide_windows(facts, {"mount_exclude": ["D:*"]})
+    assert "D:\\" not in {r["item"] for r in excluded}
+    with pytest.raises(PolicyError):
+        wd.decide_windows(facts, {"disk_free": 3})
+
+
+def test_empty_facts_give_unknowns() -> None:
+    results = wd.decide_windows({}, None)
+    assert {r["status"] for r in results} == {"unknown"}
+    assert_valid_results(_stamp(results))
+
+
+# -- the role's action plugin --------------------------------------------------------
+def _action_module() -> Any:
+    path = ROOT / "roles" / "hardware_check" / "action_plugins" / "win_hardware_facts.py"
+    spec = importlib.util.spec_from_file_location("hardware_check_win_action", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run_action(module_output: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    plugin = _action_module()
+    task = mock.MagicMock()
+    task.args = {"policy": policy}
+    task.async_val = 0
+    task.check_mode = False
+    action = plugin.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None,
+                                 shared_loader_obj=None)
+    with mock.patch.object(plugin.ActionBase, "run", return_value={}), \
+            mock.patch.object(plugin.ActionModule, "_execute_module", return_value=copy.deepcopy(module_output)) as run:
+        result: dict[str, Any] = action.run(task_vars={})
+    run.assert_called_once()
+    assert run.call_args.kwargs["module_name"] == "win_hardware_facts"
+    return result
+
+
+def test_action_plugin_adds_results_to_the_module_output() -> None:
+    output = json.loads((FIXTURES / "failing_disk.json").read_text(encoding="utf-8"))
+    result = _run_action(output, {"disk_crit_free_pct": 5})
+    assert result["changed"] is False
+    got = {(r["check"], r["item"]): r["status"] for r in result["maint_results"]}
+    assert got[("hardware.disk_free", "C:\\")] == "warning"  # 8 % free, critical only at 5 %
+    assert got[("hardware.smart", "ST1000DM003-1ER162 Z4Y00000")] == "critical"
+    assert "hardware_facts" in result
+
+
+def test_action_plugin_passes_module_failures_through() -> None:
+    result = _run_action({"failed": True, "msg": "Access is denied"}, {})
+    assert result["failed"] and "maint_results" not in result
+
+
+def test_action_plugin_rejects_bad_policy() -> None:
+    from ansible.errors import AnsibleActionFail
+
+    with pytest.raises(AnsibleActionFail, match="unknown key"):
+        _run_action({}, {"nope": 1})
