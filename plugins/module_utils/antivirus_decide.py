@@ -55,6 +55,7 @@ DEFAULTS = {
     "update_timeout_seconds": 60,
     "quick_scan_after_days": 0,
 }
+_MINIMUM = {"threat_days": 1, "update_timeout_seconds": 1}
 _STATUS_CHOICES = {
     "remediated_threat_status": ("ok", "warning", "critical"),
     "tamper_protection_off_status": ("ok", "warning", "critical"),
@@ -101,8 +102,9 @@ def effective_policy(policy):
             if not isinstance(value, bool):
                 raise PolicyError("antivirus.%s must be true or false, not %r" % (key, value))
         elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise PolicyError("antivirus.%s must be a number >= 0, not %r" % (key, value))
+            minimum = _MINIMUM.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+                raise PolicyError("antivirus.%s must be a number >= %s, not %r" % (key, minimum, value))
         elif not isinstance(value, str):
             raise PolicyError("antivirus.%s must be a string, not %r" % (key, value))
         if key in _STATUS_CHOICES and value not in _STATUS_CHOICES[key]:
@@ -1082,3 +1084,16 @@ def evaluate_defender_text(text, source="input"):
                             {"source": source}, {},
                             "Save the output of: Get-MpComputerStatus | ConvertTo-Json")]
     return evaluate_defender(facts)
+
+
+def validate_policy(section):
+    """Semantic checks of the policy's ``antivirus`` section for ``maintctl validate``.
+
+    Returns:
+        One line per problem (empty when the section is valid).
+    """
+    try:
+        effective_policy(section)
+    except PolicyError as exc:
+        return ["maint_policy.antivirus: %s" % exc]
+    return []

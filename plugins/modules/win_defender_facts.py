@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+
+# Documentation of win_defender_facts.ps1, as ansible.windows ships it: no code here.
+
+DOCUMENTATION = r"""
+module: win_defender_facts
+short_description: Read Microsoft Defender's state, recent threats and SecurityCenter2 products in one call
+description:
+  - Collects, in one PowerShell call, what the antivirus checks need on Windows and returns it
+    under RV(defender), dates as ISO 8601 UTC strings and enums as numbers.
+  - "C(Get-MpComputerStatus): AMServiceEnabled, AntivirusEnabled, RealTimeProtectionEnabled,
+    OnAccessProtectionEnabled, IoavProtectionEnabled, BehaviorMonitorEnabled, IsTamperProtected,
+    AntivirusSignatureAge, AntivirusSignatureLastUpdated, AntivirusSignatureVersion, QuickScanAge,
+    FullScanAge (4294967295 means never), AMRunningMode (Normal, Passive Mode, EDR Block Mode,
+    SxS Passive Mode), the engine and product versions and DefenderSignaturesOutOfDate."
+  - "C(Get-MpThreatDetection) entries of the last O(threat_days) days (status ids, action
+    success, times, resources) and C(Get-MpThreat) for the threat names and IsActive."
+  - "C(root/SecurityCenter2 AntiVirusProduct) entries with their C(productState), so that a
+    third-party antivirus is recognised and Defender in passive mode is not a false alarm.
+    SecurityCenter2 exists on client editions only: on Windows Server RV(defender.products)
+    is null."
+  - "Remediation, never in check mode: when O(update_signatures) is true and the signatures
+    are O(update_if_age_days) days old or out of date, runs C(Update-MpSignature); when
+    O(quick_scan_after_days) is above 0 and no scan ran for that many days, runs a quick scan
+    (C(Start-MpScan -ScanType QuickScan), which waits for the scan to end). The status is read
+    again afterwards and RV(changed) is true when something changed."
+  - Used from roles/antivirus, the role's C(win_defender_facts) action plugin computes these
+    options from the client policy, runs this module and adds RV(maint_results), decided in
+    Python by C(plugins/module_utils/antivirus_decide.py) on the controller.
+options:
+  threat_days:
+    description: Report threat detections of this many past days.
+    type: int
+    default: 30
+  update_signatures:
+    description: Allow C(Update-MpSignature) when the signatures are stale.
+    type: bool
+    default: false
+  update_if_age_days:
+    description: Signature age (days) from which an update is started.
+    type: int
+    default: 3
+  quick_scan_after_days:
+    description: Start a quick scan when no scan ran for this many days; 0 never starts one.
+    type: int
+    default: 0
+notes:
+  - Verified only against Microsoft's documented fields and reconstructed outputs
+    (tests/fixtures/defender/); its syntax is checked with tree-sitter-powershell. Run
+    roles/antivirus/molecule/windows against a real Windows host to verify it there.
+  - Needs an administrator for Update-MpSignature and Start-MpScan.
+author:
+  - maintctl contributors
+"""
+
+EXAMPLES = r"""
+- name: Read Defender's state (no remediation)
+  win_defender_facts:
+    threat_days: 30
+  register: av
+
+- name: Read Defender's state and update stale signatures
+  win_defender_facts:
+    update_signatures: true
+    update_if_age_days: 3
+"""
+
+RETURN = r"""
+defender:
+  description: The raw facts read.
+  returned: always
+  type: dict
+  contains:
+    collected:
+      description: When the facts were read (ISO 8601 UTC).
+      type: str
+    computer_status:
+      description: Get-MpComputerStatus fields; null when it failed (see RV(defender.error)).
+      type: dict
+    threats:
+      description: Get-MpThreatDetection entries of the last O(threat_days) days; null when not readable.
+      type: list
+      elements: dict
+    active_threats:
+      description: Get-MpThreat entries (names, IsActive); null when not readable.
+      type: list
+      elements: dict
+    products:
+      description: SecurityCenter2 AntiVirusProduct entries (displayName, productState); null on Windows Server.
+      type: list
+      elements: dict
+    remediation:
+      description: What was done, under C(signatures) and C(quick_scan) (attempted, before, after, error, changed).
+      type: dict
+    errors:
+      description: Non-fatal errors met while collecting.
+      type: list
+      elements: str
+changed:
+  description: True when signatures were updated or a quick scan ran.
+  returned: always
+  type: bool
+"""
