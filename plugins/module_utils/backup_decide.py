@@ -687,12 +687,33 @@ def integrity(facts):
                        observed, threshold)
 
 
+def normalize_facts(facts):
+    """Fill what a collector may leave to this code: error kinds and integrity error lines.
+
+    The PowerShell collector returns raw messages and output tails; the kinds and lines
+    are derived here, once, with the same rules as on Linux.
+    """
+    facts = dict(facts)
+    error = facts.get("error")
+    if error and not error.get("kind"):
+        facts["error"] = dict(error, kind=classify_error(error.get("message")))
+    check = facts.get("integrity") or {}
+    if check.get("ran") and check.get("output") and not check.get("errors"):
+        check = dict(check, errors=error_lines(check["output"]))
+        if check.get("rc") not in (0, 1) and not check.get("error_kind"):
+            kind = classify_error(check["output"])
+            check["error_kind"] = kind if kind in ("locked", "tool_missing") else None
+        facts["integrity"] = check
+    return facts
+
+
 def decide(facts, now):
     """Return the three results of one source from its raw facts.
 
     ``facts`` is what a collector returns for one source (see the module's RETURN
     block); ``now`` is epoch seconds.
     """
+    facts = normalize_facts(facts)
     return [freshness(facts, now), restore_sample(facts), integrity(facts)]
 
 
