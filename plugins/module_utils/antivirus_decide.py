@@ -499,7 +499,7 @@ def _clamav_update(facts, policy):
     update = facts.get("update")
     if not update:
         return None
-    observed = {key: update.get(key) for key in ("command", "rc", "duration_s", "timeout_s", "error")
+    observed = {key: update.get(key) for key in ("command", "rc", "duration_s", "timeout_s", "error", "cleaned")
                 if update.get(key) is not None}
     if update.get("skipped"):
         return make_result(CHECK_UPDATE, "signatures", "skipped", "freshclam not run: %s" % update["skipped"],
@@ -804,12 +804,26 @@ def _onoff(value):
     return {True: "on", False: "off"}.get(value, "unknown")
 
 
+_PASSIVE_MODES = ("passive", "sxs_passive", "edr_block")
+
+
 def _defender_protection(st, third):
     if st["AMRunningMode"] != "normal" and third:
         return make_result(CHECK_PROTECTION, "third_party", "ok",
                            "real-time protection by %s (SecurityCenter2 reports it on)"
                            % ", ".join(p["name"] for p in third),
                            {"products": [p["name"] for p in third], "defender_mode": st["AMRunningMode"]})
+    if st["AMRunningMode"] in _PASSIVE_MODES:
+        observed = {"defender_mode": st["AMRunningMode"], "securitycenter": third is not None}
+        if third is None:
+            return make_result(CHECK_PROTECTION, "defender", "unknown",
+                               "Microsoft Defender in %s mode and SecurityCenter2 not available: the active "
+                               "product's real-time protection cannot be read" % st["AMRunningMode"], observed, {},
+                               "Check the third-party antivirus' console for this host.")
+        return make_result(CHECK_PROTECTION, "defender", "critical",
+                           "no real-time protection: Microsoft Defender in %s mode and no other product enabled"
+                           % st["AMRunningMode"], observed, {},
+                           "Re-enable the third-party antivirus, or return Defender to normal mode.")
     observed = {key: st[key] for key in ("RealTimeProtectionEnabled", "OnAccessProtectionEnabled",
                                          "IoavProtectionEnabled", "BehaviorMonitorEnabled", "AMRunningMode")}
     rtp = st["RealTimeProtectionEnabled"]
@@ -874,6 +888,11 @@ def _defender_scan(st, third, policy):
         return make_result(CHECK_SCAN, "third_party", "skipped",
                            "scan history of %s is not exposed to Windows; Defender is passive"
                            % ", ".join(p["name"] for p in third), {}, threshold)
+    if st["AMRunningMode"] in _PASSIVE_MODES and third is None:
+        return make_result(CHECK_SCAN, "defender", "unknown",
+                           "Microsoft Defender in %s mode does not scan, and the active product is not "
+                           "readable (no SecurityCenter2)" % st["AMRunningMode"], {}, threshold,
+                           "Check the third-party antivirus' scan schedule for this host.")
     quick, full = st["QuickScanAge"], st["FullScanAge"]
     observed = {"QuickScanAge": "never" if quick == float("inf") else quick,
                 "FullScanAge": "never" if full == float("inf") else full,
@@ -894,7 +913,7 @@ def _defender_scan(st, third, policy):
 
 
 def _defender_tamper(st, third, policy):
-    if st["AMRunningMode"] != "normal" and third:
+    if st["AMRunningMode"] in _PASSIVE_MODES or (st["AMRunningMode"] != "normal" and third):
         return make_result(CHECK_TAMPER, "defender", "skipped",
                            "Defender is passive; tamper protection belongs to the active product")
     value = st["IsTamperProtected"]

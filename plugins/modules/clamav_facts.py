@@ -72,6 +72,7 @@ clamav:
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -242,16 +243,35 @@ def detection_test(bins, database_dir, daemon_running):
     return test
 
 
-def freshclam_update(bins, procs, timeout):
+def remove_stale_tmp(database_dir, since):
+    """Remove the tmp.<hex> folders a killed freshclam left in the database folder since ``since``."""
+    removed = []
+    try:
+        names = os.listdir(database_dir)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(database_dir, name)
+        if (re.match(r"^tmp\.[0-9a-f]+$", name) and os.path.isdir(path) and not os.path.islink(path)
+                and os.stat(path).st_mtime >= since - 1):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def freshclam_update(bins, procs, timeout, database_dir):
     """Run freshclam once, bounded by timeout."""
     if not bins.get("freshclam"):
         return {"blocked": "freshclam is not installed"}
     if procs and procs.get("freshclam"):
         return {"blocked": "a freshclam process (the update service?) is already running"}
     argv = [bins["freshclam"], "--stdout"]
+    started = time.time()
     rc, out, timed_out, duration = run_bounded(argv, timeout)
     update = {"command": " ".join(argv), "rc": rc, "duration_s": duration, "timeout_s": timeout,
               "timed_out": timed_out}
+    if timed_out:
+        update["cleaned"] = remove_stale_tmp(database_dir, started)
     errors = [line.split("ERROR:", 1)[1].strip() for line in out.splitlines() if "ERROR:" in line]
     if errors:
         update["error"] = errors[-1][:200]
@@ -320,7 +340,7 @@ def main():
             facts["update"] = {"skipped": "check mode"}
         else:
             before = [(db["file"], db["version"], db["build_time"]) for db in facts["databases"]]
-            update = freshclam_update(bins, procs, int(policy["update_timeout_seconds"]))
+            update = freshclam_update(bins, procs, int(policy["update_timeout_seconds"]), facts["database_dir"])
             facts["databases"] = databases(module, facts["database_dir"], bins.get("sigtool"))
             after = [(db["file"], db["version"], db["build_time"]) for db in facts["databases"]]
             update["changed"] = before != after

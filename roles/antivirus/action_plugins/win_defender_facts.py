@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
 """Run win_defender_facts.ps1 on a Windows host, then decide the antivirus checks in Python here.
@@ -9,10 +8,6 @@ module_utils, run on the controller. The policy is turned into the module's opti
 here, so its defaults live in one place. The task result carries ``maint_results``
 for the maint_collector callback.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import importlib.util
 import os
@@ -45,9 +40,9 @@ def _load_decide():
         return sys.modules["ansible.module_utils.antivirus_decide"]
     try:
         from maint_utils import antivirus_decide
-    except ImportError:
-        raise AnsibleActionFail("antivirus_decide.py not found in the module_utils paths %s"
-                                % (C.DEFAULT_MODULE_UTILS_PATH,))
+    except ImportError as exc:
+        raise AnsibleActionFail(
+            f"antivirus_decide.py not found in the module_utils paths {C.DEFAULT_MODULE_UTILS_PATH}") from exc
     return antivirus_decide
 
 
@@ -58,14 +53,15 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("policy",))
 
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
+        """Compute the module's options from the policy, run it, decide the results."""
+        result = super().run(tmp, task_vars)
         del tmp
         policy = self._task.args.get("policy") or {}
         decide = _load_decide()
         try:
             module_args = decide.defender_remediation_args(policy)
         except ValueError as exc:
-            raise AnsibleActionFail("invalid antivirus policy: %s" % exc)
+            raise AnsibleActionFail(f"invalid antivirus policy: {exc}") from exc
         module_result = self._execute_module(module_name="win_defender_facts", module_args=module_args,
                                              task_vars=task_vars)
         result.update(module_result)
