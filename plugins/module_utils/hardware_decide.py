@@ -63,6 +63,9 @@ PSEUDO_FSTYPES = frozenset((
 # tmpfs is checked (a full /tmp or a RAM-backed data folder is real), except where
 # the system keeps its own runtime files.
 SYSTEM_TMPFS_PREFIXES = ("/dev", "/run", "/sys", "/proc", "/var/run", "/var/lock")
+# Mounts that container runtimes make for their containers (checked inside the containers).
+RUNTIME_PREFIXES = ("/var/lib/docker/", "/var/lib/containers/", "/var/lib/kubelet/", "/run/containers/",
+                    "/run/docker/", "/run/k3s/", "/var/lib/rancher/")
 
 MD_LINE_RE = re.compile(r"^(md\S+)\s*:\s*(\S+)\s*(?:\((\S+)\)\s*)?(\S+)?")
 MD_MAP_RE = re.compile(r"\[(\d+)/(\d+)\]\s*\[([U_]+)\]")
@@ -109,13 +112,20 @@ def resolve_policy(policy=None):
 def wanted_mount(fstype, mountpoint, options=()):
     """Return True when a mount holds data worth a free-space check.
 
-    Pseudo filesystems, read-only mounts and the system's runtime tmpfs are left out.
+    Pseudo filesystems, read-only mounts, the system's runtime tmpfs and the mounts a
+    container runtime makes for its containers (overlay roots, shm) are left out.
     """
     if fstype in PSEUDO_FSTYPES or fstype.startswith("fuse.") and fstype != "fuse.sshfs":
         return False
     if "ro" in options:
         return False
+    if fstype == "overlay" and mountpoint != "/":
+        return False  # a container's root seen from its host: the same disk as the runtime's folder
+    if mountpoint.startswith(RUNTIME_PREFIXES):
+        return False
     if fstype in ("tmpfs", "devtmpfs"):
+        if mountpoint.endswith("/shm"):
+            return False  # a container's /dev/shm seen from its host
         for prefix in SYSTEM_TMPFS_PREFIXES:
             if mountpoint == prefix or mountpoint.startswith(prefix + "/"):
                 return False

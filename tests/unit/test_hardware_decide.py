@@ -82,6 +82,11 @@ def test_defaults_match_schema_and_argument_specs() -> None:
     ("nfs4", "/mnt/share", ["rw"], True),
     ("fuse.lxcfs", "/proc/cpuinfo", ["rw"], False),
     ("fuse.sshfs", "/mnt/remote", ["rw"], True),
+    ("overlay", "/var/lib/docker/overlay2/0123/merged", ["rw"], False),
+    ("overlay", "/srv/podman/storage/overlay/0123/merged", ["rw"], False),
+    ("tmpfs", "/srv/podman/storage/overlay-containers/0123/userdata/shm", ["rw"], False),
+    ("tmpfs", "/var/lib/kubelet/pods/0123/volumes/kubernetes.io~secret/token", ["rw"], False),
+    ("ext4", "/var/lib/docker", ["rw"], True),
 ])
 def test_wanted_mount(fstype: str, point: str, options: list[str], wanted: bool) -> None:
     assert hd.wanted_mount(fstype, point, options) is wanted
