@@ -73,6 +73,13 @@ MD_LEVEL_RE = re.compile(r"^(raid\d+|linear|multipath|faulty)$")
 MD_ACTION_RE = re.compile(r"\b(recovery|resync|reshape|check|repair)\s*=\s*([\d.]+)%")
 
 
+LOW_IS_BAD_PAIRS = (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
+                    ("memory_warn_avail_pct", "memory_crit_avail_pct"))
+HIGH_IS_BAD_PAIRS = (("temp_warn_c", "temp_crit_c"), ("load_warn_per_cpu", "load_crit_per_cpu"),
+                     ("smart_wear_warn_pct", "smart_wear_crit_pct"), ("disk_temp_warn_c", "disk_temp_crit_c"),
+                     ("nvme_temp_warn_c", "nvme_temp_crit_c"))
+
+
 class PolicyError(ValueError):
     """Raised when the hardware policy section holds an unusable value."""
 
@@ -100,12 +107,32 @@ def resolve_policy(policy=None):
         elif value < 0:
             raise PolicyError("hardware policy: %s must not be negative, got %r" % (key, value))
         merged[key] = value
-    for warn, crit in (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
-                       ("memory_warn_avail_pct", "memory_crit_avail_pct")):
+    for warn, crit in LOW_IS_BAD_PAIRS:
         if merged[crit] > merged[warn]:
             raise PolicyError("hardware policy: %s (%s) must not exceed %s (%s)"
                               % (crit, merged[crit], warn, merged[warn]))
+    errors = validate_policy(merged)
+    if errors:
+        raise PolicyError("hardware policy: " + errors[0])
     return merged
+
+
+def validate_policy(section):
+    """Return the semantic errors of a hardware policy section, one line each (``maintctl validate``).
+
+    The schema checks types and ranges; this checks that each warning threshold of
+    a value where high is bad (temperatures, load, wear) is not above its critical
+    threshold. (maintctl's policy module checks the low-is-bad pairs.)
+    """
+    merged = dict(DEFAULTS)
+    merged.update(dict((k, v) for k, v in (section or {}).items() if k in DEFAULTS and v is not None))
+    errors = []
+    for warn, crit in HIGH_IS_BAD_PAIRS:
+        values = merged[warn], merged[crit]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values[0] > values[1]:
+            errors.append("maint_policy.hardware.%s: %s is above the critical threshold %s (%s)"
+                          % (warn, values[0], values[1], crit))
+    return errors
 
 
 # -- disks -------------------------------------------------------------------

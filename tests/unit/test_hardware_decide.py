@@ -50,6 +50,20 @@ def test_policy_errors(policy: Any, needle: str) -> None:
         hd.resolve_policy(policy)
 
 
+def test_validate_policy_for_maintctl() -> None:
+    assert hd.validate_policy({}) == []
+    assert hd.validate_policy(hd.DEFAULTS) == []
+    errors = hd.validate_policy({"temp_warn_c": 80, "load_warn_per_cpu": 5, "nvme_temp_crit_c": 60})
+    assert errors == [
+        "maint_policy.hardware.temp_warn_c: 80 is above the critical threshold 75 (temp_crit_c)",
+        "maint_policy.hardware.load_warn_per_cpu: 5 is above the critical threshold 4.0 (load_crit_per_cpu)",
+        "maint_policy.hardware.nvme_temp_warn_c: 70 is above the critical threshold 60 (nvme_temp_crit_c)",
+    ]
+    assert hd.validate_policy({"temp_warn_c": "hot"}) == []  # types are the schema's job
+    with pytest.raises(hd.PolicyError, match="temp_warn_c: 80 is above"):
+        hd.resolve_policy({"temp_warn_c": 80})
+
+
 def test_defaults_match_schema_and_argument_specs() -> None:
     """The defaults live in Python; the schema and the role's argument specs document them."""
     schema = json.loads((ROOT / "schemas" / "policy" / "hardware.schema.json").read_text(encoding="utf-8"))
