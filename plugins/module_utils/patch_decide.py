@@ -1,0 +1,729 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Patch decisions: pure Python, no I/O, no Ansible import.
+
+Collect code (``apt_patch_facts``, ``dnf_patch_facts``, the Windows tasks) reads raw facts;
+this module turns them into a plan (which package goes to which version) and into check
+results (``patch.*``). It is unit-tested on recorded inputs (tests/unit/test_patch_decide.py).
+
+Policy (``maint_policy.patch``, schema in schemas/policy/patch.schema.json), defaults in
+``DEFAULTS``:
+
+* ``mode``: ``security`` installs only updates published by a security source; ``all``
+  installs every pending update.
+* ``exclude``: package globs never installed (Linux); ``exclude_kbs``/``exclude_titles``
+  (KB numbers, title regexes) for Windows. Exclusions always win.
+* ``accept``: package globs whose updates are installed even in security mode.
+* Held packages (``apt-mark hold``/``dpkg --set-selections``, dnf versionlock) are never
+  installed, whatever the policy says.
+* ``reboot``: ``never``, ``if_required`` or ``always``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import re
+
+try:
+    from ansible.module_utils.maint_result import grade_high, make_result, worst
+except ImportError:  # pragma: no cover - used outside Ansible (maintctl, tests)
+    from maint_utils.maint_result import grade_high, make_result, worst
+
+MODES = ("security", "all")
+REBOOT_POLICIES = ("never", "if_required", "always")
+DEFAULTS = {
+    "mode": "security",
+    "exclude": [],
+    "accept": [],
+    "exclude_kbs": [],
+    "exclude_titles": [],
+    "categories": ["CriticalUpdates", "SecurityUpdates", "UpdateRollups"],
+    "reboot": "if_required",
+    "min_free_mb": 500,
+    "critical_services": [],
+    "require_backup_within_rpo": False,
+    "security_pattern": "(?i)security",
+    "security_max_age_days": 14,
+    "last_patched_warn_days": 35,
+    "last_patched_crit_days": 90,
+}
+LIST_KEYS = ("exclude", "accept", "exclude_kbs", "exclude_titles", "categories", "critical_services")
+LOCK_FILES = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock")
+
+
+class PolicyError(ValueError):
+    """The patch policy holds a value the role cannot act on (one-line message)."""
+
+
+def effective_policy(policy):
+    """Return ``policy`` merged over ``DEFAULTS``, checked; raise PolicyError if malformed.
+
+    Keys the role does not use here (``canary``, ``serial``, ``max_fail_percentage``) are
+    kept as they are: they are play keywords.
+    """
+    if policy is None:
+        policy = {}
+    if not isinstance(policy, dict):
+        raise PolicyError("patch policy must be a mapping, got %s" % type(policy).__name__)
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in policy.items() if v is not None})
+    if merged["mode"] not in MODES:
+        raise PolicyError("patch policy mode %r: use one of %s" % (merged["mode"], ", ".join(MODES)))
+    if merged["reboot"] not in REBOOT_POLICIES:
+        raise PolicyError("patch policy reboot %r: use one of %s" % (merged["reboot"], ", ".join(REBOOT_POLICIES)))
+    for key in LIST_KEYS:
+        value = merged[key]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise PolicyError("patch policy %s: expected a list of strings" % key)
+        merged[key] = [str(v) for v in value]
+    for key in ("min_free_mb", "security_max_age_days", "last_patched_warn_days", "last_patched_crit_days"):
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise PolicyError("patch policy %s: expected a number >= 0, got %r" % (key, value))
+    for regex in merged["exclude_titles"] + [merged["security_pattern"]]:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise PolicyError("patch policy regex %r: %s" % (regex, exc)) from exc
+    return merged
+
+
+# -- sources and selection -------------------------------------------------------------------
+
+def is_security_origin(origin, pattern=DEFAULTS["security_pattern"]):
+    """Return True when an apt origin (label, suite/archive, codename, origin) is a security source.
+
+    Debian publishes security updates from the ``bookworm-security`` suite labelled
+    ``Debian-Security``; Ubuntu from ``jammy-security``. The lab uses ``lab-security``.
+    """
+    regex = re.compile(pattern)
+    return any(regex.search(str(origin.get(key) or ""))
+               for key in ("label", "archive", "suite", "codename", "origin"))
+
+
+def _matches(name, globs):
+    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+
+
+def _version_is_security(version, pattern):
+    if "security" in version:
+        return bool(version["security"])
+    return any(is_security_origin(o, pattern) for o in version.get("origins") or [])
+
+
+def classify(upgradable, held, policy):
+    """Classify pending updates and choose the target version of each.
+
+    Args:
+        upgradable: one dict per package with a newer version available: ``name``,
+            ``installed``, ``candidate``, ``versions`` (newer versions, best first, each with
+            ``version`` and ``origins`` or a precomputed ``security`` flag).
+        held: names of held packages.
+        policy: an ``effective_policy()``.
+
+    Returns:
+        A list of dicts ``name, installed, candidate, security, security_version, held,
+        target, reason``: ``target`` is the version to install, or None with the reason.
+    """
+    held = set(held or [])
+    pattern = policy["security_pattern"]
+    out = []
+    for pkg in sorted(upgradable, key=lambda p: p["name"]):
+        versions = pkg.get("versions") or [{"version": pkg["candidate"], "origins": pkg.get("origins") or []}]
+        sec_versions = [v["version"] for v in versions if _version_is_security(v, pattern)]
+        entry = {
+            "name": pkg["name"],
+            "installed": pkg.get("installed"),
+            "candidate": pkg.get("candidate"),
+            "security": bool(sec_versions),
+            "security_version": sec_versions[0] if sec_versions else None,
+            "held": pkg["name"] in held,
+            "target": None,
+            "reason": "",
+        }
+        if entry["held"]:
+            entry["reason"] = "held"
+        elif _matches(pkg["name"], policy["exclude"]):
+            entry["reason"] = "excluded by policy"
+        elif policy["mode"] == "all" or _matches(pkg["name"], policy["accept"]):
+            entry["target"] = pkg.get("candidate")
+            entry["reason"] = "mode all" if policy["mode"] == "all" else "accepted by policy"
+        elif entry["security"]:
+            # The best version from a security source, not the candidate: the candidate may
+            # come from an ordinary updates suite that security-only mode must not install.
+            entry["target"] = entry["security_version"]
+            entry["reason"] = "security update"
+        else:
+            entry["reason"] = "not a security update (mode security)"
+        out.append(entry)
+    return out
+
+
+def install_specs(classified):
+    """Return ``name=version`` pins for the packages that have a target."""
+    return ["%s=%s" % (p["name"], p["target"]) for p in classified if p["target"]]
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+_HIST_DATE = re.compile(r"^Start-Date:\s*(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})", re.M)
+
+
+def _parse_local(date_text):
+    return datetime.datetime.strptime(date_text, "%Y-%m-%d %H:%M:%S")
+
+
+def last_upgrade_from_history(text):
+    """Return the naive local time of the last apt transaction that upgraded without error.
+
+    ``text`` is /var/log/apt/history.log (rotated files concatenated, any order). Returns
+    None when no such transaction is recorded.
+    """
+    best = None
+    for block in re.split(r"\n\s*\n", text or ""):
+        match = _HIST_DATE.search(block)
+        if not match or not re.search(r"^Upgrade:", block, re.M) or re.search(r"^Error:", block, re.M):
+            continue
+        when = _parse_local("%s %s" % match.groups())
+        best = when if best is None or when > best else best
+    return best
+
+
+def last_upgrade_from_dpkg_log(text):
+    """Return the naive local time of the last ``upgrade`` action in dpkg.log, or None."""
+    best = None
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "upgrade":
+            try:
+                when = _parse_local("%s %s" % (parts[0], parts[1]))
+            except ValueError:
+                continue
+            best = when if best is None or when > best else best
+    return best
+
+
+def parse_release_date(text):
+    """Parse a Release file's ``Date:`` (RFC 2822) into an aware UTC datetime, or None."""
+    if not text:
+        return None
+    for fmt in ("%a, %d %b %Y %H:%M:%S %Z", "%a, %d %b %Y %H:%M:%S %z"):
+        try:
+            parsed = datetime.datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        return parsed.astimezone(datetime.timezone.utc)
+    return None
+
+
+def _days(delta):
+    return round(delta.total_seconds() / 86400.0, 1)
+
+
+def security_age_days(pending, releases, now):
+    """Return the age in days of the oldest pending security update, or None if unknown.
+
+    apt metadata carries no per-package date; the ``Date`` of the Release file of the suite
+    that offers the update is the latest time the suite changed, so the age is a LOWER
+    bound. ``pending`` entries need ``security_origins`` (origins of the security version);
+    ``releases`` are dicts with origin/label/suite/codename and ``date`` (RFC 2822 text).
+    """
+    ages = []
+    for pkg in pending:
+        for origin in pkg.get("security_origins") or []:
+            for rel in releases or []:
+                if (rel.get("suite") or rel.get("codename")) in (origin.get("archive"), origin.get("codename")) \
+                        and (rel.get("label") or "") == (origin.get("label") or "") \
+                        and (rel.get("origin") or "") == (origin.get("origin") or ""):
+                    date = parse_release_date(rel.get("date"))
+                    if date is not None:
+                        ages.append(max(_days(now - date), 0.0))
+    return max(ages) if ages else None
+
+
+# -- results ---------------------------------------------------------------------------------
+
+def scan_results(facts, policy, now):
+    """Return the state results of a scan: pending, pending_security, reboot_required, last_patched.
+
+    Args:
+        facts: dict from a collect module: ``manager``, ``refresh_error`` (str or None),
+            ``pending`` (output of ``classify`` plus optional ``security_origins``),
+            ``releases``, ``reboot_required`` (bool or None), ``reboot_required_pkgs``,
+            ``last_upgrade`` (aware datetime or None) and ``logs_since`` (text or None).
+        policy: an ``effective_policy()``.
+        now: aware datetime.
+    """
+    results = []
+    pending = facts.get("pending") or []
+    stale = facts.get("refresh_error")
+    free = [p for p in pending if not p["held"]]
+    held = [p for p in pending if p["held"]]
+    sec = [p for p in free if p["security"]]
+    held_sec = [p for p in held if p["security"]]
+    installable = [p for p in free if p["target"]]
+    listing = [{"name": p["name"], "installed": p["installed"], "candidate": p["candidate"],
+                "security": p["security"], "target": p["target"], "reason": p["reason"]} for p in pending]
+    stale_note = " (package lists could not be refreshed: %s)" % stale if stale else ""
+
+    if stale:
+        status = "unknown"
+    elif free and policy["mode"] == "all":
+        status = "warning"
+    else:
+        status = "ok"
+    results.append(make_result(
+        "patch.pending", "", status,
+        "%d pending update(s), %d installable by policy, %d held%s"
+        % (len(free), len(installable), len(held), stale_note),
+        observed={"count": len(free), "installable": len(installable), "held": [p["name"] for p in held],
+                  "packages": listing, "manager": facts.get("manager")},
+        threshold={"mode": policy["mode"], "exclude": policy["exclude"], "accept": policy["accept"]},
+        remediation=("Refresh the host's package sources and scan again." if stale else
+                     "Install the pending updates in the next maintenance window." if status == "warning" else ""),
+    ))
+
+    age = security_age_days(sec + held_sec, facts.get("releases"), now)
+    if stale:
+        status = "unknown"
+    elif sec and age is not None and age >= policy["security_max_age_days"]:
+        status = "critical"
+    elif sec or held_sec:
+        status = "warning"
+    else:
+        status = "ok"
+    summary = "%d pending security update(s)" % len(sec)
+    if held_sec:
+        summary += ", %d more on held package(s): %s" % (len(held_sec), ", ".join(p["name"] for p in held_sec))
+    if age is not None:
+        summary += ", oldest published at least %.0f day(s) ago" % age
+    results.append(make_result(
+        "patch.pending_security", "", status, summary + stale_note,
+        observed={"count": len(sec), "packages": [p["name"] for p in sec],
+                  "held": [p["name"] for p in held_sec], "oldest_age_days": age,
+                  "age_basis": "release_file_date_lower_bound" if age is not None else None},
+        threshold={"max_age_days": policy["security_max_age_days"]},
+        remediation=("Install the security updates now; they are older than the policy allows."
+                     if status == "critical" else
+                     "Install the security updates in the next window; review held packages."
+                     if status == "warning" else ""),
+    ))
+
+    reboot = facts.get("reboot_required")
+    if reboot is None:
+        status, summary = "unknown", "whether a reboot is required could not be read"
+    elif reboot:
+        pkgs = facts.get("reboot_required_pkgs") or []
+        status = "warning"
+        summary = "reboot required" + (" by %s" % ", ".join(pkgs) if pkgs else "")
+    else:
+        status, summary = "ok", "no reboot required"
+    results.append(make_result(
+        "patch.reboot_required", "", status, summary,
+        observed={"reboot_required": reboot, "packages": facts.get("reboot_required_pkgs") or []},
+        threshold={"reboot_policy": policy["reboot"]},
+        remediation="Reboot the host in a maintenance window." if status == "warning" else "",
+    ))
+
+    last = facts.get("last_upgrade")
+    if last is None:
+        results.append(make_result(
+            "patch.last_patched", "", "unknown",
+            "no successful upgrade recorded in the package manager's logs",
+            observed={"days": None, "logs_since": facts.get("logs_since")},
+            threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
+            remediation="Check the host's patch history; logs may have been rotated away.",
+        ))
+    else:
+        days = max(_days(now - last), 0.0)
+        status = grade_high(days, policy["last_patched_warn_days"], policy["last_patched_crit_days"])
+        results.append(make_result(
+            "patch.last_patched", "", status, "last successful upgrade %.1f day(s) ago" % days,
+            observed={"days": days, "last_upgrade": last.astimezone(datetime.timezone.utc).isoformat()},
+            threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
+            remediation="Patch this host: it has not been updated for too long." if status != "ok" else "",
+        ))
+    return results
+
+
+def _space_and_lock_problems(facts, policy):
+    """Return (problems, unread) for free space and package manager locks."""
+    problems, unread = [], []
+    free = facts.get("free_mb") or {}
+    for mount in sorted(free):
+        value = free[mount]
+        if value is None:
+            unread.append("free space on %s" % mount)
+        elif value < policy["min_free_mb"]:
+            problems.append("%s has %d MB free (minimum %d)" % (mount, value, policy["min_free_mb"]))
+    if not free:
+        unread.append("free space")
+    for path, info in sorted((facts.get("locks") or {}).items()):
+        if info is None:
+            unread.append("lock %s" % path)
+        elif info.get("held"):
+            who = " by pid %s" % info.get("pid") if info.get("pid") else ""
+            problems.append("package manager lock %s is held%s" % (path, who))
+    return problems, unread
+
+
+def precheck(facts, policy, backup_age_hours=None, rpo_hours=None):
+    """Decide whether installing is safe on this host now.
+
+    ``facts``: ``free_mb`` (mount -> MB or None), ``locks`` (path -> {held, pid} or None).
+    ``backup_age_hours``: age of the newest good backup of this host (None if unknown);
+    only used when the policy sets ``require_backup_within_rpo``.
+
+    Returns ``(ok, result)``: one ``patch.precheck`` result, ``critical`` when a check fails
+    or cannot be read (installing blind is not safe).
+    """
+    problems, unread = _space_and_lock_problems(facts, policy)
+    locks = facts.get("locks")
+    free = facts.get("free_mb") or {}
+    if policy["require_backup_within_rpo"]:
+        if backup_age_hours is None or rpo_hours is None:
+            unread.append("backup age (no backup result within the RPO)")
+        elif backup_age_hours > rpo_hours:
+            problems.append("newest good backup is %.0f h old (RPO %.0f h)" % (backup_age_hours, rpo_hours))
+    failures = problems + ["could not read %s" % u for u in unread]
+    observed = {"free_mb": free, "locks": locks, "backup_age_hours": backup_age_hours}
+    threshold = {"min_free_mb": policy["min_free_mb"],
+                 "require_backup_within_rpo": policy["require_backup_within_rpo"], "rpo_hours": rpo_hours}
+    if failures:
+        return False, make_result(
+            "patch.precheck", "", "critical", "host skipped: " + "; ".join(failures),
+            observed=observed, threshold=threshold,
+            remediation="Fix the cause (free space, a running package manager, backups), then run again.",
+        )
+    return True, make_result("patch.precheck", "", "ok", "pre-checks passed", observed=observed, threshold=threshold)
+
+
+def install_results(planned, before, after, error=None):
+    """Compare versions before and after the install; return patch.installed and patch.failed.
+
+    Args:
+        planned: ``classify`` entries that had a target.
+        before: name -> installed version before the install.
+        after: name -> installed version after it (None when not installed).
+        error: the install task's error message, if it failed.
+    """
+    changes, failures = [], []
+    for pkg in planned:
+        name = pkg["name"]
+        old, new = before.get(name), after.get(name)
+        if new is not None and new != old:
+            changes.append({"name": name, "from": old, "to": new, "security": pkg.get("security", False)})
+        if new != pkg["target"]:
+            failures.append({"name": name, "wanted": pkg["target"], "installed": new})
+    results = [make_result(
+        "patch.installed", "", "ok",
+        ("installed %d update(s): %s" % (len(changes), ", ".join(
+            "%s %s -> %s" % (c["name"], c["from"], c["to"]) for c in changes)))
+        if changes else "nothing to install",
+        observed={"packages": changes, "count": len(changes)},
+        changed=bool(changes),
+    )]
+    if failures or error:
+        detail = ", ".join("%s (wanted %s, has %s)" % (f["name"], f["wanted"], f["installed"]) for f in failures)
+        results.append(make_result(
+            "patch.failed", "", "critical",
+            "update failed: " + "; ".join(x for x in (detail, error) if x),
+            observed={"packages": failures, "error": error},
+            remediation="Read the run's log for this host, fix the package problem, then run again.",
+        ))
+    else:
+        results.append(make_result("patch.failed", "", "ok", "no update failed",
+                                   observed={"packages": [], "error": None}))
+    return results
+
+
+def reboot_decision(policy, reboot_required, installed_any, guard_allowed, guard_reason=""):
+    """Return ``(action, reason)``: action is ``reboot``, ``skip`` or ``defer``.
+
+    ``if_required`` reboots when the host says so (also for an update installed by an
+    earlier run); ``always`` also reboots after any install. ``reboot_required`` may be
+    None (unknown): no reboot is started on a guess.
+    """
+    if policy["reboot"] == "never":
+        return "skip", "reboots are not allowed by policy" + (" (one is required)" if reboot_required else "")
+    wanted = bool(reboot_required) or (policy["reboot"] == "always" and installed_any)
+    if not wanted:
+        return "skip", "no reboot required"
+    if not guard_allowed:
+        return "defer", "reboot needed but the window is closing" + (": %s" % guard_reason if guard_reason else "")
+    if reboot_required:
+        return "reboot", "a reboot is required (policy %s)" % policy["reboot"]
+    return "reboot", "updates installed (policy always)"
+
+
+def reboot_result(action, reason, rebooted=None, elapsed=None):
+    """Return the patch.rebooted result of a reboot decision (and the reboot, if it ran)."""
+    if action == "reboot":
+        if rebooted:
+            return make_result("patch.rebooted", "", "ok", "rebooted (%s) in %s s" % (reason, elapsed),
+                               observed={"rebooted": True, "elapsed_s": elapsed, "reason": reason}, changed=True)
+        return make_result("patch.rebooted", "", "critical", "reboot attempted but not confirmed (%s)" % reason,
+                           observed={"rebooted": False, "reason": reason},
+                           remediation="Check the host's console: it may not have come back.")
+    if action == "defer":
+        return make_result("patch.rebooted", "", "warning", "reboot deferred: %s" % reason,
+                           observed={"rebooted": False, "reason": reason},
+                           remediation="The reboot runs when the run is resumed in the next window.")
+    status = "warning" if reason.endswith("(one is required)") else "skipped"
+    return make_result("patch.rebooted", "", status, "not rebooted: %s" % reason,
+                       observed={"rebooted": False, "reason": reason},
+                       remediation="Reboot the host manually in a window." if status == "warning" else "")
+
+
+def post_check(processes, services):
+    """Return a patch.post_check result: every critical service must have a running process.
+
+    ``processes``: process names (comm) and command lines running on the host. A service
+    matches a process whose name equals it or whose command's program name equals it.
+    Without systemd (the lab's containers) processes are the ground truth.
+    """
+    names = set()
+    for proc in processes or []:
+        text = str(proc).strip()
+        if not text:
+            continue
+        names.add(text)
+        first = text.split()[0]
+        names.add(first.rsplit("/", 1)[-1].rstrip(":"))
+    missing = [s for s in services if s not in names]
+    if not services:
+        return make_result("patch.post_check", "", "ok", "no critical service listed in the policy",
+                           observed={"services": [], "missing": []})
+    if missing:
+        return make_result("patch.post_check", "", "critical",
+                           "critical service(s) not running after patching: %s" % ", ".join(missing),
+                           observed={"services": services, "missing": missing},
+                           threshold={"critical_services": services},
+                           remediation="Start the service(s) and read their logs; roll back the update if needed.")
+    return make_result("patch.post_check", "", "ok", "critical services running: %s" % ", ".join(services),
+                       observed={"services": services, "missing": []}, threshold={"critical_services": services})
+
+
+def deferred_result(reason, what="install"):
+    """Return the patch.deferred result for a host not reached before the window closed."""
+    return make_result("patch.deferred", what, "warning", "%s deferred: %s" % (what, reason),
+                       observed={"reason": reason},
+                       remediation="Resume the run in the next maintenance window (maintctl run --resume).")
+
+
+# -- dnf (RHEL, Rocky, Alma, Fedora): parse recorded command output ---------------------------
+
+_NEVRA_ARCHES = ("noarch", "x86_64", "aarch64", "i686", "ppc64le", "s390x", "src")
+
+
+def parse_dnf_check_update(text):
+    """Parse ``dnf -q check-update`` output into ``[{name, arch, version, repo}]``.
+
+    Lines are ``name.arch  version-release  repo``; a line that wraps (a long name) goes on
+    the next line. "Obsoleting Packages" and everything after it is ignored.
+    """
+    out = []
+    tokens = []
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("Last metadata", "Security:")):
+            continue
+        if line.startswith("Obsoleting"):
+            break
+        tokens.extend(line.split())
+        while len(tokens) >= 3:
+            namearch, version, repo = tokens[:3]
+            tokens = tokens[3:]
+            name, _, arch = namearch.rpartition(".")
+            if not name or arch not in _NEVRA_ARCHES:
+                continue
+            out.append({"name": name, "arch": arch, "version": version, "repo": repo})
+    return out
+
+
+def _split_nevra(nevra):
+    base, _, arch = nevra.rpartition(".")
+    if arch not in _NEVRA_ARCHES:
+        return None
+    parts = base.rsplit("-", 2)
+    if len(parts) != 3:
+        return None
+    name, version, release = parts
+    return {"name": name, "version": "%s-%s" % (version, release), "arch": arch}
+
+
+def parse_dnf_updateinfo_list(text):
+    """Parse ``dnf -q updateinfo list --security`` into ``[{advisory, severity, name, version}]``.
+
+    Lines are ``ADVISORY  Severity/Sec.  name-version-release.arch`` (dnf 4) or
+    ``ADVISORY  security  Severity  nevra`` (dnf 5).
+    """
+    out = []
+    for raw in (text or "").splitlines():
+        parts = raw.split()
+        if len(parts) < 3 or raw.startswith(("Last metadata", "Updating")):
+            continue
+        nevra = _split_nevra(parts[-1])
+        if nevra is None:
+            continue
+        kind = " ".join(parts[1:-1])
+        if "sec" not in kind.lower():
+            continue
+        severity = kind.split("/")[0] if "/" in kind else parts[-2]
+        out.append({"advisory": parts[0], "severity": severity, "name": nevra["name"],
+                    "version": nevra["version"]})
+    return out
+
+
+def parse_dnf_updateinfo_info(text):
+    """Parse ``dnf -q updateinfo info --security``: advisory id -> issued date (aware UTC)."""
+    out = {}
+    current = None
+    for raw in (text or "").splitlines():
+        if ":" not in raw:
+            continue
+        key, _, value = raw.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "Update ID":
+            current = value
+        elif key == "Issued" and current:
+            for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+                try:
+                    when = datetime.datetime.strptime(value, fmt).replace(tzinfo=datetime.timezone.utc)
+                except ValueError:
+                    continue
+                out[current] = when
+                break
+    return out
+
+
+def dnf_pending(check_update_text, updateinfo_list_text, installed, locked=()):
+    """Build ``classify`` input from dnf output: ``upgradable`` list and per-package advisories.
+
+    ``installed``: name -> installed version (from rpm). ``locked``: versionlocked names.
+    """
+    security = {}
+    for adv in parse_dnf_updateinfo_list(updateinfo_list_text):
+        security.setdefault(adv["name"], adv)
+    upgradable = []
+    for pkg in parse_dnf_check_update(check_update_text):
+        adv = security.get(pkg["name"])
+        upgradable.append({
+            "name": pkg["name"], "installed": installed.get(pkg["name"]), "candidate": pkg["version"],
+            "versions": [{"version": pkg["version"], "security": adv is not None,
+                          "advisory": adv["advisory"] if adv else None}],
+        })
+    return upgradable, list(locked)
+
+
+def dnf_security_age_days(updateinfo_list_text, updateinfo_info_text, now):
+    """Return the age in days of the oldest pending security advisory (its Issued date), or None."""
+    issued = parse_dnf_updateinfo_info(updateinfo_info_text)
+    ages = [max(_days(now - issued[a["advisory"]]), 0.0)
+            for a in parse_dnf_updateinfo_list(updateinfo_list_text) if a["advisory"] in issued]
+    return max(ages) if ages else None
+
+
+# -- Windows (ansible.windows.win_updates return values) -----------------------------------------
+
+def windows_update_args(policy):
+    """Return the win_updates arguments that carry the policy (categories, reject/accept lists).
+
+    KB numbers and title regexes both go to ``reject_list`` (win_updates matches each entry
+    against the KB ids and the title). In security mode only the categories listed apply.
+    """
+    reject = ["KB%s" % str(k).upper().lstrip("KB") for k in policy["exclude_kbs"]] + list(policy["exclude_titles"])
+    categories = list(policy["categories"])
+    if policy["mode"] == "security":
+        categories = [c for c in categories if c in ("SecurityUpdates", "CriticalUpdates")] or ["SecurityUpdates"]
+    args = {"category_names": categories}
+    if reject:
+        args["reject_list"] = reject
+    if policy["accept"]:
+        args["accept_list"] = list(policy["accept"])
+    return args
+
+
+def _win_updates(ret, key="updates"):
+    value = (ret or {}).get(key) or {}
+    items = value.values() if isinstance(value, dict) else value
+    return sorted(items, key=lambda u: (u.get("title") or "", u.get("id") or ""))
+
+
+def windows_scan_results(ret, policy):
+    """Turn a ``win_updates state=searched`` return into patch.pending, pending_security, reboot_required."""
+    if not ret or ret.get("failed") or "found_update_count" not in ret:
+        msg = (ret or {}).get("msg") or "win_updates returned no search result"
+        return [make_result(check, "", "unknown", "Windows Update search failed: %s" % msg,
+                            observed={"error": msg}, remediation="Check the Windows Update service on the host.")
+                for check in ("patch.pending", "patch.pending_security")]
+    found = _win_updates(ret)
+    filtered = _win_updates(ret, "filtered_updates")
+    listing = [{"id": u.get("id"), "title": u.get("title"), "kb": u.get("kb") or [],
+                "categories": u.get("categories") or []} for u in found]
+    sec = [u for u in found if any("Security" in c or "Critical" in c for c in u.get("categories") or [])]
+    reboot = ret.get("reboot_required")
+    results = [
+        make_result("patch.pending", "", "warning" if found and policy["mode"] == "all" else "ok",
+                    "%d pending update(s), %d filtered by policy" % (len(found), len(filtered)),
+                    observed={"count": len(found), "updates": listing,
+                              "filtered": [{"title": u.get("title"), "reasons": u.get("filtered_reasons") or
+                                            [u.get("filtered_reason")]} for u in filtered],
+                              "manager": "windows_update"},
+                    threshold={"mode": policy["mode"], "categories": policy["categories"]}),
+        make_result("patch.pending_security", "", "warning" if sec else "ok",
+                    "%d pending security or critical update(s)" % len(sec),
+                    observed={"count": len(sec), "kbs": sorted({k for u in sec for k in u.get("kb") or []}),
+                              "oldest_age_days": None},
+                    remediation="Install them in the next maintenance window." if sec else ""),
+        make_result("patch.reboot_required", "", "unknown" if reboot is None else "warning" if reboot else "ok",
+                    "reboot required" if reboot else "no reboot required" if reboot is not None
+                    else "reboot state not returned",
+                    observed={"reboot_required": reboot}),
+    ]
+    return results
+
+
+def windows_install_results(ret):
+    """Turn a ``win_updates state=installed`` return into patch.installed and patch.failed."""
+    if not ret or "installed_update_count" not in ret:
+        msg = (ret or {}).get("msg") or "win_updates returned no install result"
+        return [make_result("patch.failed", "", "critical", "Windows Update install failed: %s" % msg,
+                            observed={"error": msg},
+                            remediation="Read the host's WindowsUpdate log and run again.")]
+    updates = _win_updates(ret)
+    done = [u for u in updates if u.get("installed")]
+    failed = [u for u in updates if not u.get("installed") and (u.get("failure_hresult_code") or u.get("failure_msg"))]
+    results = [make_result(
+        "patch.installed", "", "ok",
+        "installed %d update(s)%s" % (len(done), ": " + ", ".join(
+            ("KB" + u["kb"][0]) if u.get("kb") else u.get("title", "?") for u in done) if done else ""),
+        observed={"count": len(done), "updates": [{"id": u.get("id"), "title": u.get("title"),
+                                                   "kb": u.get("kb") or []} for u in done]},
+        changed=bool(done),
+    )]
+    count = ret.get("failed_update_count") or len(failed)
+    if count or failed:
+        results.append(make_result(
+            "patch.failed", "", "critical", "%d update(s) failed: %s" % (count, "; ".join(
+                "%s (%s)" % (u.get("title"), u.get("failure_msg") or u.get("failure_hresult_code")) for u in failed)),
+            observed={"count": count, "updates": [{"id": u.get("id"), "title": u.get("title"),
+                                                   "hresult": u.get("failure_hresult_code"),
+                                                   "message": u.get("failure_msg")} for u in failed]},
+            remediation="Read the host's WindowsUpdate log, fix the cause, then run again."))
+    else:
+        results.append(make_result("patch.failed", "", "ok", "no update failed", observed={"count": 0}))
+    results.append(make_result(
+        "patch.reboot_required", "", "warning" if ret.get("reboot_required") else "ok",
+        "reboot required" if ret.get("reboot_required") else "no reboot required",
+        observed={"reboot_required": bool(ret.get("reboot_required"))}))
+    return results
+
+
+def summarize_status(results):
+    """Return the worst status of ``results`` (``unknown`` when there are none)."""
+    return worst([r["status"] for r in results])
