@@ -416,7 +416,8 @@ def error_lines(text, limit=10):
         if not line or line.startswith("[") or "%" in line[:8]:
             continue  # progress bars
         lines.append(line[:300])
-    picked = [ln for ln in lines if re.search(r"error|fatal|fail|mismatch|invalid|corrupt", ln, re.I)]
+    picked = [ln for ln in lines if re.search(r"error|fatal|fail|mismatch|invalid|corrupt|does not match|"
+                                               r"damaged|checksum|missing", ln, re.I)]
     return (picked or lines)[-limit:]
 
 
