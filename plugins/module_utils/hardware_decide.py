@@ -78,6 +78,9 @@ LOW_IS_BAD_PAIRS = (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_f
 HIGH_IS_BAD_PAIRS = (("temp_warn_c", "temp_crit_c"), ("load_warn_per_cpu", "load_crit_per_cpu"),
                      ("smart_wear_warn_pct", "smart_wear_crit_pct"), ("disk_temp_warn_c", "disk_temp_crit_c"),
                      ("nvme_temp_warn_c", "nvme_temp_crit_c"))
+# Low is bad: the warning threshold must not be below the critical one.
+LOW_IS_BAD_PAIRS = (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
+                    ("memory_warn_avail_pct", "memory_crit_avail_pct"))
 
 
 class PolicyError(ValueError):
@@ -122,7 +125,7 @@ def validate_policy(section):
 
     The schema checks types and ranges; this checks that each warning threshold of
     a value where high is bad (temperatures, load, wear) is not above its critical
-    threshold. (maintctl's policy module checks the low-is-bad pairs.)
+    threshold, and that of a value where low is bad (free space, memory) is not below it.
     """
     merged = dict(DEFAULTS)
     merged.update(dict((k, v) for k, v in (section or {}).items() if k in DEFAULTS and v is not None))
@@ -131,6 +134,11 @@ def validate_policy(section):
         values = merged[warn], merged[crit]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values[0] > values[1]:
             errors.append("maint_policy.hardware.%s: %s is above the critical threshold %s (%s)"
+                          % (warn, values[0], values[1], crit))
+    for warn, crit in LOW_IS_BAD_PAIRS:
+        values = merged[warn], merged[crit]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values[0] < values[1]:
+            errors.append("maint_policy.hardware.%s: %s is below the critical threshold %s (%s)"
                           % (warn, values[0], values[1], crit))
     return errors
 

@@ -128,14 +128,6 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors.append(f"{path}: maint_policy.timezone: unknown timezone {tz!r}")
-    hw = policy.get("hardware") or {}
-    for kind in ("disk", "inode", "memory"):
-        suffix = "avail_pct" if kind == "memory" else "free_pct"
-        warn, crit = hw.get(f"{kind}_warn_{suffix}"), hw.get(f"{kind}_crit_{suffix}")
-        if warn is not None and crit is not None and warn < crit:
-            errors.append(
-                f"{path}: maint_policy.hardware.{kind}_warn_{suffix}: {warn} is below the critical threshold {crit}"
-            )
     for section in SECTION_MODULES:
         check = _section_validator(section)
         if check and isinstance(policy.get(section), dict):
