@@ -272,7 +272,8 @@ def freshclam_update(bins, procs, timeout, database_dir):
               "timed_out": timed_out}
     if timed_out:
         update["cleaned"] = remove_stale_tmp(database_dir, started)
-    errors = [line.split("ERROR:", 1)[1].strip() for line in out.splitlines() if "ERROR:" in line]
+    errors = [re.sub(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4} -> ", "", line.split("ERROR:", 1)[1].strip())
+              for line in out.splitlines() if "ERROR:" in line]
     if errors:
         update["error"] = errors[-1][:200]
     elif rc is None:
