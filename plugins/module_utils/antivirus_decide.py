@@ -847,7 +847,9 @@ def _defender_protection(st, third):
 
 
 def _fmt_age(age):
-    return "never" if age == float("inf") else "%s days" % age
+    if age == float("inf"):
+        return "never"
+    return "%s day%s" % (age, "" if age == 1 else "s")
 
 
 def _defender_signatures(st, third, policy):
@@ -905,7 +907,7 @@ def _defender_scan(st, third, policy):
     age = min(known)
     status = _grade_age(age, policy, "scan")
     summary = "never scanned (no quick or full scan recorded)" if age == float("inf") else \
-        "last scan %s days ago (quick %s, full %s)" % (age, _fmt_age(quick) if quick is not None else "n/a",
+        "last scan %s ago (quick %s, full %s)" % (_fmt_age(age), _fmt_age(quick) if quick is not None else "n/a",
                                                        _fmt_age(full) if full is not None else "n/a")
     return make_result(CHECK_SCAN, "defender", status, summary, observed, threshold,
                        "" if status == "ok" else

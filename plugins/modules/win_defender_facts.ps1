@@ -16,6 +16,8 @@
 
 $spec = @{
     options = @{
+        # Read by the role's action plugin, which derives the options below from it.
+        policy = @{ type = 'dict'; default = @{} }
         threat_days = @{ type = 'int'; default = 30 }
         update_signatures = @{ type = 'bool'; default = $false }
         update_if_age_days = @{ type = 'int'; default = 3 }

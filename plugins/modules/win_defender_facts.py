@@ -30,6 +30,12 @@ description:
     options from the client policy, runs this module and adds RV(maint_results), decided in
     Python by C(plugins/module_utils/antivirus_decide.py) on the controller.
 options:
+  policy:
+    description:
+      - The C(antivirus) section of the client policy. The role's action plugin turns it into
+        the options below (and decides the results with it); the PowerShell module ignores it.
+    type: dict
+    default: {}
   threat_days:
     description: Report threat detections of this many past days.
     type: int

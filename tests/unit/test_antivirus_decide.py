@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -568,3 +570,33 @@ def test_clamav_update_results(update, status, changed):
     assert (result["status"], result["changed"]) == (status, changed)
     if update.get("timed_out"):
         assert "20 s" in result["summary"]
+
+
+# --------------------------------------------------------------------------- maintctl evaluate defender
+def _evaluate_cli(*files):
+    maintctl = Path(sys.executable).parent / "maintctl"
+    return subprocess.run([str(maintctl), "evaluate", "defender", *files], capture_output=True, text=True,
+                          check=False, timeout=60)
+
+
+def test_cli_evaluates_files_and_exits_1_on_critical():
+    proc = _evaluate_cli(str(FIXTURES / "healthy_ps7.json"), str(FIXTURES / "realtime_off_ps51.json"))
+    assert proc.returncode == 1, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    valid(records)
+    assert {r["host"] for r in records} == {"healthy_ps7.json", "realtime_off_ps51.json"}
+    assert [r["status"] for r in records if r["host"] == "realtime_off_ps51.json"
+            and r["check"] == "antivirus.protection"] == ["critical"]
+
+
+def test_cli_garbage_is_unknown_and_exit_0():
+    proc = _evaluate_cli(str(FIXTURES / "garbage.json"))
+    assert proc.returncode == 0, proc.stderr
+    [record] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert record["status"] == "unknown"
+
+
+def test_cli_missing_file_is_exit_2():
+    proc = _evaluate_cli(str(FIXTURES / "does_not_exist.json"))
+    assert proc.returncode == 2
+    assert "cannot read" in proc.stderr
