@@ -1,0 +1,216 @@
+"""Patch deployment on the real lab: maintctl run --only patch, and the role through ansible-playbook.
+
+Touches only the patch hosts (web01 canary, web02 reboot host, app01 dpkg lock held).
+The tests run in file order and share the lab state; each group starts with
+`maintctl lab up --only patch`, which resets the packages, the hold and app01's lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from maintctl import lab
+from maintctl.config import maint_home
+
+from tests.conftest import assert_valid_results
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MAINTCTL = str(BIN / "maintctl")
+HOSTS = "web01,web02,app01"
+# Saturday 28 November 2026, 13:00 in Paris: inside the demo client's weekend window.
+INSIDE = "2026-11-28T12:00:00Z"
+# Sunday 29 November 2026, 23:50 in Paris: 10 minutes before the weekend window closes.
+CLOSING = "2026-11-29T22:50:00Z"
+# Tuesday 24 November 2026, 11:00 in Paris: outside every window.
+OUTSIDE = "2026-11-24T10:00:00Z"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MAINT_TEST_NOW", None)
+    env.update(extra)
+    return env
+
+
+def maintctl(*args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = _env(MAINT_TEST_NOW=now) if now else _env()
+    return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=900, check=False, env=env)
+
+
+def run_results(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    for line in proc.stdout.splitlines():
+        if line.startswith("run ") and ":" in line:
+            run_id = line.split()[1].rstrip(":")
+            path = maint_home() / "runs" / "demo" / run_id / "results.jsonl"
+            results = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+            assert_valid_results(results)
+            return results
+    raise AssertionError(f"no run id in maintctl output:\n{proc.stdout}\n{proc.stderr}")
+
+
+def playbook(tmp_path: Path, extra: dict[str, Any], limit: str = HOSTS) -> tuple[int, list[dict[str, Any]]]:
+    """Run playbooks/patch.yml directly (for policies maintctl cannot pass), collecting results."""
+    out = tmp_path / f"results-{len(list(tmp_path.glob('results-*')))}.jsonl"
+    vault = lab.install_demo_vault_password()
+    env = _env(MAINT_RESULTS_FILE=str(out), MAINT_CLIENT="demo", MAINT_RUN_ID="pytest",
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventories" / "demo"), "--vault-password-file", str(vault),
+         "--limit", limit, "-e", json.dumps(extra), str(ROOT / "playbooks" / "patch.yml")],
+        capture_output=True, text=True, timeout=900, check=False, env=env, cwd=ROOT)
+    results = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    assert_valid_results(results)
+    return proc.returncode, results
+
+
+def reset() -> None:
+    proc = maintctl("lab", "up", "--only", "patch")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def version(host: str, package: str) -> str:
+    proc = lab.podman("exec", lab.PREFIX + host, "dpkg-query", "-W", "-f", "${Version}", package, check=False)
+    return proc.stdout.strip()
+
+
+def started(host: str) -> str:
+    return lab.podman("inspect", "--format", "{{.State.StartedAt}}", lab.PREFIX + host).stdout.strip()
+
+
+def one(results: list[dict[str, Any]], host: str, check: str) -> dict[str, Any]:
+    found = [r for r in results if r["host"] == host and r["check"] == check]
+    assert len(found) == 1, f"{host} {check}: {len(found)} results"
+    return found[0]
+
+
+def window_end(minutes: int) -> str:
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
+    return end.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture(scope="module")
+def fresh_lab() -> None:
+    reset()
+
+
+# -- group 1: through maintctl -----------------------------------------------------------------
+
+def test_scan_reports_exactly_the_pending_updates(fresh_lab: None) -> None:
+    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, "--scan-only", now=OUTSIDE)
+    assert proc.returncode in (0, 1), proc.stderr  # scans run outside windows
+    res = run_results(proc)
+    for host, pending, security in (("web01", ["lab-libsafe", "lab-tool"], ["lab-libsafe"]),
+                                    ("app01", ["lab-libsafe", "lab-tool"], ["lab-libsafe"]),
+                                    ("web02", ["lab-kernel", "lab-libsafe", "lab-tool"], ["lab-kernel", "lab-libsafe"])):
+        pend = one(res, host, "patch.pending")
+        names = sorted(p["name"] for p in pend["observed"]["packages"] if p["name"] not in pend["observed"]["held"])
+        assert names == pending and pend["observed"]["count"] == len(pending)
+        assert pend["observed"]["held"] == ["lab-pinned"]
+        sec = one(res, host, "patch.pending_security")
+        assert sec["observed"]["packages"] == security and sec["observed"]["held"] == ["lab-pinned"]
+        assert sec["status"] in ("warning", "critical")
+        assert sec["observed"]["oldest_age_days"] is not None
+        assert one(res, host, "patch.reboot_required")["status"] == "ok"
+        assert not [r for r in res if r["host"] == host and r["check"] in ("patch.installed", "patch.precheck")]
+    assert version("web01", "lab-libsafe") == "1.0"
+
+
+def test_outside_the_window_the_install_is_refused() -> None:
+    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", "web01", now=OUTSIDE)
+    assert proc.returncode == 2
+    assert "next window" in proc.stderr and "2026-11-24T19:00:00" in proc.stderr
+    assert version("web01", "lab-libsafe") == "1.0"
+
+
+def test_closing_window_defers_every_host_and_exits_3() -> None:
+    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, now=CLOSING)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    res = run_results(proc)
+    for host in ("web01", "web02", "app01"):
+        deferred = one(res, host, "patch.deferred")
+        assert "only 10 min left" in deferred["summary"]
+        assert one(res, host, "patch.pending")["status"] in ("ok", "warning")  # still scanned
+    assert version("web01", "lab-libsafe") == "1.0" and version("web02", "lab-kernel") == "1.0"
+
+
+def test_install_inside_the_window(fresh_lab: None) -> None:
+    boot_before = started("web02")
+    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, now=INSIDE)
+    res = run_results(proc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # app01 is skipped with a critical pre-check
+    # Security-only: exactly the security packages, never the held one, never the ordinary update.
+    assert version("web01", "lab-libsafe") == "1.0+sec1" and version("web01", "lab-tool") == "1.0"
+    assert version("web02", "lab-libsafe") == "1.0+sec1" and version("web02", "lab-kernel") == "1.0+sec1"
+    for host in ("web01", "web02", "app01"):
+        assert version(host, "lab-pinned") == "1.0"
+    inst = one(res, "web02", "patch.installed")
+    assert inst["changed"] is True
+    assert sorted((p["name"], p["from"], p["to"]) for p in inst["observed"]["packages"]) == [
+        ("lab-kernel", "1.0", "1.0+sec1"), ("lab-libsafe", "1.0", "1.0+sec1")]
+    assert [p["name"] for p in one(res, "web01", "patch.installed")["observed"]["packages"]] == ["lab-libsafe"]
+    # web02 was restarted for real and its services came back.
+    assert started("web02") != boot_before
+    rebooted = one(res, "web02", "patch.rebooted")
+    assert rebooted["status"] == "ok" and rebooted["changed"] is True
+    assert one(res, "web02", "patch.post_check")["status"] == "ok"
+    assert one(res, "web02", "patch.reboot_required")["status"] == "ok"
+    assert one(res, "web01", "patch.rebooted")["status"] == "skipped"
+    # app01: the dpkg lock is held, so it is skipped with a critical pre-check and left alone.
+    pre = one(res, "app01", "patch.precheck")
+    assert pre["status"] == "critical" and "lock-frontend is held" in pre["summary"]
+    assert version("app01", "lab-libsafe") == "1.0"
+    assert not [r for r in res if r["host"] == "app01" and r["check"] == "patch.installed"]
+    # The state after the install: no security update left except on the held package.
+    assert one(res, "web01", "patch.pending_security")["observed"]["count"] == 0
+    assert one(res, "web01", "patch.last_patched")["status"] == "ok"
+
+
+def test_second_run_is_idempotent() -> None:
+    boot_before = started("web02")
+    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", "web01,web02", now=INSIDE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    res = run_results(proc)
+    for host in ("web01", "web02"):
+        inst = one(res, host, "patch.installed")
+        assert inst["changed"] is False and inst["summary"] == "nothing to install"
+        assert one(res, host, "patch.rebooted")["status"] == "skipped"
+    assert not [r for r in res if r["changed"]]
+    assert started("web02") == boot_before
+
+
+# -- group 2: policies maintctl cannot pass (ansible-playbook with extra vars) -------------------
+
+def test_excluded_package_is_not_touched(tmp_path: Path) -> None:
+    reset()
+    policy = {"mode": "security", "exclude": ["lab-kern*"], "reboot": "if_required", "critical_services": ["sshd"]}
+    rc, res = playbook(tmp_path, {"patch_install": True, "maint_window_end": window_end(180), "patch_policy": policy},
+                       limit="web02")
+    assert rc == 0
+    assert version("web02", "lab-kernel") == "1.0" and version("web02", "lab-libsafe") == "1.0+sec1"
+    kernel = [p for p in one(res, "web02", "patch.pending")["observed"]["packages"] if p["name"] == "lab-kernel"]
+    assert kernel[0]["reason"] == "excluded by policy"
+    assert one(res, "web02", "patch.rebooted")["status"] == "skipped"
+
+
+def test_failing_canary_stops_the_rollout(tmp_path: Path) -> None:
+    # The canary (web01) patches, then its post-check fails: a service the policy calls
+    # critical is not running. The rollout must stop before web02 (which still has a
+    # pending security update, lab-kernel, that this policy would install).
+    policy = {"mode": "security", "reboot": "if_required", "critical_services": ["sshd", "lab-no-such-daemon"]}
+    rc, res = playbook(tmp_path, {"patch_install": True, "maint_window_end": window_end(180), "patch_policy": policy},
+                       limit="web01,web02")
+    assert rc != 0
+    post = one(res, "web01", "patch.post_check")
+    assert post["status"] == "critical" and post["observed"]["missing"] == ["lab-no-such-daemon"]
+    assert version("web01", "lab-libsafe") == "1.0+sec1"
+    assert version("web02", "lab-kernel") == "1.0"
+    assert not [r for r in res if r["host"] == "web02" and r["check"].startswith("patch.")]
