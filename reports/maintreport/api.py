@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import sys
+import tempfile
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import jsonschema_rs
 from maintctl import clock
 from maintctl.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintctl.errors import InvalidInput
@@ -31,6 +34,9 @@ SCHEMA_PATH = PROJECT_DIR / "schemas" / "report.schema.json"
 FORMATS = ("html", "pdf", "json", "csv", "md")
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SCHEMA_VERSION = 1
+# Up to this many results, validation parses every observed/threshold; above, it checks
+# that each is a stored JSON object's text (the store only writes json.dumps of a dict).
+PARSE_LIMIT = 50_000
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -74,13 +80,52 @@ def check_formats(formats: Sequence[str]) -> list[str]:
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
+def _validator() -> Any:
+    return jsonschema_rs.Draft202012Validator(_schema())
+
+
+@cache
+def _appendix_validator() -> Any:
+    sub = _schema()["$defs"]["client_report"]["properties"]["appendix"]["items"]
+    return jsonschema_rs.Draft202012Validator(sub)
 
 
 def validate(doc: dict[str, Any]) -> None:
-    """Validate a report document against ``schemas/report.schema.json`` (raises on error)."""
-    _validator().validate(doc)
+    """Validate a report document against ``schemas/report.schema.json``.
+
+    The appendix is validated one host at a time, as the objects written to the JSON
+    file, so that memory stays flat on large fleets. Raises ValueError on the first error.
+    """
+    appendix = doc.get("appendix")
+    try:
+        if isinstance(appendix, build.Appendix):
+            _validator().validate({**doc, "appendix": []})
+            item = _appendix_validator()
+            parse = appendix.count <= PARSE_LIMIT
+            for host in appendix.hosts:
+                item.validate(appendix.host_objects(host, parse))
+        else:
+            _validator().validate(doc)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(str(p) for p in getattr(exc, "instance_path", []))
+        raise ValueError(f"report document breaks schemas/report.schema.json at /{where}: "
+                         f"{getattr(exc, 'message', str(exc))[:300]}") from None
+
+
+def _lean_rows(store: Store, client: str, run_ids: list[str]) -> list[build.Row]:
+    """Fetch the period's results, sharing the strings that repeat (hosts, checks, times...)."""
+    intern = sys.intern
+    out: list[build.Row] = []
+    for r in store.result_rows(client, run_ids):
+        out.append((r[0], intern(r[1]), intern(r[2]), intern(r[3]), intern(r[4]), r[5], intern(r[6]), r[7],
+                    r[8], r[9], intern(r[10]), intern(r[11]), r[12], intern(r[13])))
+    return out
 
 
 # -- the client report -------------------------------------------------------------------------
@@ -111,18 +156,14 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         label, kind = month, "month"
     now = clock.to_iso(clock.now())
     as_of = min(now, month_bounds(month, tz)[1]) if kind == "month" else until
-    rows = list(store.result_rows(client, [r["run_id"] for r in runs]))
-
-    def lookback(host: str, check: str, item: str, before: str) -> str | None:
-        earliest = None
-        for _rid, status, finished in store.key_history(client, host, check, item, before):
-            if status == "ok":
-                break
-            if status in build.FINDING_STATUSES:
-                earliest = finished
-        return earliest
-
-    findings, latest = build.track(rows, sla_hours(policy), as_of, lookback)
+    rows = _lean_rows(store, client, [r["run_id"] for r in runs])
+    window = clock.to_iso(clock.parse_iso(since) - dt.timedelta(days=float(settings["findings_lookback_days"])))
+    open_before = store.open_before(client, since, window)
+    before_rows = {row[build.ID]: row for row in store.rows_by_id(o[4] for o in open_before)}
+    carried: dict[tuple[str, str, str], tuple[str, build.Row]] = {
+        (o[0], o[1], o[2]): (o[3], before_rows[o[4]]) for o in open_before if o[4] in before_rows
+    }
+    findings, latest = build.track(rows, sla_hours(policy), as_of, carried)
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     by_check: dict[str, list[build.Row]] = defaultdict(list)
     hosts: set[str] = set()
@@ -171,7 +212,7 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         "cost_settings": {k: settings[k] for k in (
             "currency", "technician_rate", "emergency_multiplier", "staff_cost_per_hour", "staff_count",
             "outage_hours", "emergency_hours", "planned_fix_hours", "disk_part_cost")},
-        "appendix": build.appendix(rows),
+        "appendix": build.Appendix(rows),
     }
     return doc
 
@@ -247,23 +288,41 @@ def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) ->
 
     ensure_dir(out)
     written: dict[str, Path] = {}
-    html = None
     for fmt in formats:
         path = out / f"{stem}.{fmt}"
         if fmt == "json":
-            data: str | bytes = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+            write_chunks(path, render.json_chunks(doc))
         elif fmt == "html":
-            data = html = html or render.render_html(doc)
+            write_chunks(path, render.html_chunks(doc))
         elif fmt == "pdf":
-            html = html or render.render_html(doc)
-            data = render.render_pdf(html)
+            atomic_write(path, render.render_pdf("".join(render.html_chunks(doc))))
         elif fmt == "csv":
-            data = render.render_csv(doc)
+            write_chunks(path, render.csv_chunks(doc))
         else:
-            data = render.render_md(doc)
-        atomic_write(path, data)
+            atomic_write(path, render.render_md(doc))
         written[fmt] = path
     return written
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Stream text to ``path`` atomically, mode 0600.
+
+    The same temp-file-and-rename in the same folder as ``maintctl.config.atomic_write``,
+    without holding the whole text in memory.
+    """
+    ensure_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_report(store: Store, client: str, *, period: str | None = None, run_id: str | None = None,

@@ -22,19 +22,18 @@ from .costs import estimate_cost
 Row = Sequence[Any]
 # Column positions in a result row (maintctl.store.REPORT_COLUMNS).
 COL = {name: pos for pos, name in enumerate((
-    "id", "run_id", "client", "host", "check_id", "area", "item", "status", "severity", "summary",
-    "observed", "threshold", "remediation", "changed", "started", "finished",
+    "id", "run_id", "host", "check_id", "area", "item", "status", "severity", "summary",
+    "observed", "threshold", "remediation", "changed", "finished",
 ))}
-ID, RUN, HOST, CHECK, AREA, ITEM, STATUS, SEV, SUMMARY, OBSERVED, THRESHOLD, REMEDIATION, CHANGED, FINISHED = (
-    COL[c] for c in ("id", "run_id", "host", "check_id", "area", "item", "status", "severity", "summary",
-                     "observed", "threshold", "remediation", "changed", "finished")
-)
+ID, RUN, HOST, CHECK, AREA, ITEM, STATUS, SEV, SUMMARY, OBSERVED, THRESHOLD, REMEDIATION, CHANGED, FINISHED = range(14)
 
 SCORED_AREAS = ("hardware", "antivirus", "backup", "patch", "reachability")
 SECTION_AREAS = ("hardware", "antivirus", "backup", "patch")
 # Points per status in the score: unknown is not ok (nobody read the value), skipped is left out.
 POINTS = {"ok": 1.0, "warning": 0.5, "unknown": 0.5, "critical": 0.0}
 FINDING_STATUSES = ("warning", "critical")
+_BAD = frozenset(FINDING_STATUSES)
+_DECIDED = frozenset(("ok", "warning", "critical"))  # statuses that tell whether a finding is open
 SEVERITY_RANK = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, None: 4}
 STATUS_RANK = {"ok": 0, "skipped": 1, "unknown": 2, "warning": 3, "critical": 4}
 # Traffic light: red below RED_BELOW or with an open critical, amber below AMBER_BELOW or
@@ -101,62 +100,65 @@ def _worse_severity(a: str | None, b: str | None) -> str | None:
 
 
 def track(rows: Iterable[Row], sla_hours: dict[str, float], as_of: str,
-          lookback: Callable[[str, str, str, str], str | None] | None = None,
+          carried: dict[tuple[str, str, str], tuple[str, Row]] | None = None,
           ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, str], Row]]:
     """Follow every host/check/item through the runs, oldest first.
 
     A finding opens at the first warning or critical result of a key and stays open
     while later results are warning or critical; the first later ``ok`` result resolves
     it. unknown and skipped results neither extend nor resolve it (nobody could tell).
-    ``lookback(host, check, item, before)`` may return an earlier first-seen time for a
-    finding already open before the first result of the period.
+    ``carried`` maps the keys already open before the period to ``(first_seen, last
+    row before the period)``: their finding keeps that first-seen time (``carried_over``).
 
-    Returns the findings (oldest first) and the latest row per key.
+    Returns the findings (in the order they opened) and the latest row per key.
     """
     latest: dict[tuple[str, str, str], Row] = {}
     open_: dict[tuple[str, str, str], dict[str, Any]] = {}
     findings: list[dict[str, Any]] = []
+    pending = dict(carried or {})
+    bad = _BAD
     for row in rows:
         key = (row[HOST], row[CHECK], row[ITEM])
         status = row[STATUS]
-        first_time_seen = key not in latest
         latest[key] = row
-        current = open_.get(key)
-        if status in FINDING_STATUSES:
+        if pending and status in _DECIDED and key in pending:
+            first_seen, before = pending.pop(key)
+            finding = _open_finding(before, evidence=False)
+            finding["first_seen"], finding["carried_over"] = first_seen, True
+            open_[key] = finding
+            findings.append(finding)
+        if status in bad:
+            current = open_.get(key)
             if current is None:
-                current = _open_finding(row)
-                if first_time_seen and lookback is not None:
-                    earlier = lookback(row[HOST], row[CHECK], row[ITEM], row[FINISHED])
-                    if earlier:
-                        current["first_seen"] = earlier
-                        current["carried_over"] = True
-                open_[key] = current
+                current = open_[key] = _open_finding(row)
                 findings.append(current)
             else:
                 _extend(current, row)
-        elif status == "ok" and current is not None:
-            current["resolved"] = True
-            current["resolved_at"] = row[FINISHED]
-            current["resolved_by"] = row[ID]
-            current["evidence"].append(row[ID])
-            del open_[key]
+        elif status == "ok" and open_:
+            current = open_.pop(key, None)
+            if current is not None:
+                current["resolved"] = True
+                current["resolved_at"] = row[FINISHED]
+                current["resolved_by"] = row[ID]
+                current["evidence"].append(row[ID])
     for finding in findings:
         _sla(finding, sla_hours, as_of)
     return findings, latest
 
 
-def _open_finding(row: Row) -> dict[str, Any]:
+def _open_finding(row: Row, evidence: bool = True) -> dict[str, Any]:
     return {
         "host": row[HOST], "check": row[CHECK], "item": row[ITEM],
         "area": bucket_of(row[CHECK], row[AREA]), "status": row[STATUS], "severity": row[SEV],
         "summary": row[SUMMARY], "remediation": row[REMEDIATION],
-        "first_seen": row[FINISHED], "last_seen": row[FINISHED], "occurrences": 1,
+        "first_seen": row[FINISHED], "last_seen": row[FINISHED], "occurrences": 1 if evidence else 0,
         "carried_over": False, "resolved": False, "resolved_at": None, "resolved_by": None,
-        "evidence": [row[ID]], "first_id": row[ID], "last_id": row[ID],
+        "evidence": [row[ID]] if evidence else [],
     }
 
 
 def _extend(finding: dict[str, Any], row: Row) -> None:
+    """Add a later warning/critical result: keep the first, the worst and the latest."""
     finding["occurrences"] += 1
     finding["last_seen"] = row[FINISHED]
     finding["summary"] = row[SUMMARY]
@@ -164,17 +166,16 @@ def _extend(finding: dict[str, Any], row: Row) -> None:
     if STATUS_RANK[row[STATUS]] > STATUS_RANK[finding["status"]]:
         finding["status"] = row[STATUS]
     finding["severity"] = _worse_severity(finding["severity"], row[SEV])
-    if finding["last_id"] != finding["first_id"]:
-        finding["evidence"].pop()
-    finding["last_id"] = row[ID]
-    finding["evidence"].append(row[ID])
+    evidence = finding["evidence"]
+    if len(evidence) > 1:
+        evidence[-1] = row[ID]
+    else:
+        evidence.append(row[ID])
 
 
 def _sla(finding: dict[str, Any], sla_hours: dict[str, float], as_of: str) -> None:
     """Set the SLA deadline and its outcome: met, missed, pending or none."""
     hours = sla_hours.get(finding["severity"] or "")
-    finding.pop("first_id")
-    finding.pop("last_id")
     if hours is None:
         finding["response_hours"] = None
         finding["deadline"] = None
@@ -296,35 +297,35 @@ def area_sections(latest: dict[tuple[str, str, str], Row], rows_by_check: dict[s
     Each holds the counts of the latest status of each check, its open and resolved
     findings, and the area's own view (disks at risk, coverage, restore tests...).
     """
-    by_area: dict[str, dict[str, Any]] = {}
-    for (host, check, _item), row in latest.items():
-        area = row[AREA]
-        if area not in SECTION_AREAS:
-            continue
-        sec = by_area.setdefault(area, {"area": area, "hosts": set(), "checks": {}})
-        sec["hosts"].add(host)
-        counts = sec["checks"].setdefault(check, {s: 0 for s in STATUS_RANK})
-        counts[row[STATUS]] += 1
+    area_rows: dict[str, list[Row]] = defaultdict(list)
+    for row in latest.values():
+        area_rows[row[AREA]].append(row)
+    open_by_area: dict[str, int] = defaultdict(int)
+    resolved_by_area: dict[str, int] = defaultdict(int)
+    for f in findings:
+        (resolved_by_area if f["resolved"] else open_by_area)[f["area"]] += 1
     out = []
     for area in SECTION_AREAS:
-        if area not in by_area:
+        rows = area_rows.get(area)
+        if not rows:
             continue
-        sec = by_area[area]
-        open_ids = [f for f in findings if f["area"] == area and not f["resolved"]]
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for row in rows:
+            counts[(row[CHECK], row[STATUS])] += 1
+        checks: dict[str, dict[str, int]] = {}
+        for (check, status), n in counts.items():
+            checks.setdefault(check, dict.fromkeys(STATUS_RANK, 0))[status] = n
+        hosts = {row[HOST] for row in rows}
         section: dict[str, Any] = {
             "area": area,
-            "hosts": len(sec["hosts"]),
-            "checks": [{"check": c, **n} for c, n in sorted(sec["checks"].items())],
-            "open_findings": len(open_ids),
-            "resolved_findings": sum(1 for f in findings if f["area"] == area and f["resolved"]),
+            "hosts": len(hosts),
+            "checks": [{"check": c, **n} for c, n in sorted(checks.items())],
+            "open_findings": open_by_area[area],
+            "resolved_findings": resolved_by_area[area],
         }
-        section.update(_AREA_VIEWS[area](latest, rows_by_check, sec["hosts"], hosts_total))
+        section.update(_AREA_VIEWS[area](rows, rows_by_check, hosts, hosts_total))
         out.append(section)
     return out
-
-
-def _latest_of(latest: dict[tuple[str, str, str], Row], prefix: str) -> list[Row]:
-    return [row for (_h, check, _i), row in latest.items() if check.startswith(prefix)]
 
 
 def _brief(row: Row, **extra: Any) -> dict[str, Any]:
@@ -332,22 +333,22 @@ def _brief(row: Row, **extra: Any) -> dict[str, Any]:
             "status": row[STATUS], "summary": row[SUMMARY], "time": row[FINISHED], **extra}
 
 
-def _hardware_view(latest: dict[tuple[str, str, str], Row], _by_check: dict[str, list[Row]],
+def _hardware_view(latest: list[Row], _by_check: dict[str, list[Row]],
                    _hosts: set[str], _total: int) -> dict[str, Any]:
     risky = [
-        _brief(r) for r in _latest_of(latest, "hardware.")
+        _brief(r) for r in latest
         if (r[CHECK] in ("hardware.smart", "hardware.raid") and r[STATUS] in FINDING_STATUSES)
         or (r[CHECK] == "hardware.disk_free" and r[STATUS] == "critical")
     ]
-    unread = sorted({r[HOST] for r in _latest_of(latest, "hardware.smart") if r[STATUS] == "unknown"})
+    unread = sorted({r[HOST] for r in latest if r[CHECK] == "hardware.smart" and r[STATUS] == "unknown"})
     return {"disks_at_risk": sorted(risky, key=lambda b: (b["host"], b["item"])), "smart_unread_hosts": unread}
 
 
-def _patch_view(latest: dict[tuple[str, str, str], Row], _by_check: dict[str, list[Row]],
+def _patch_view(latest: list[Row], _by_check: dict[str, list[Row]],
                 hosts: set[str], _total: int) -> dict[str, Any]:
     worst: dict[str, str] = {}
     pending = []
-    for row in _latest_of(latest, "patch."):
+    for row in latest:
         if STATUS_RANK[row[STATUS]] > STATUS_RANK.get(worst.get(row[HOST], "ok"), 0):
             worst[row[HOST]] = row[STATUS]
         if row[CHECK] == "patch.pending_security" and row[STATUS] != "ok":
@@ -359,10 +360,10 @@ def _patch_view(latest: dict[tuple[str, str, str], Row], _by_check: dict[str, li
             "fully_patched_hosts": patched, "pending_security": pending}
 
 
-def _antivirus_view(latest: dict[tuple[str, str, str], Row], _by_check: dict[str, list[Row]],
+def _antivirus_view(latest: list[Row], _by_check: dict[str, list[Row]],
                     hosts: set[str], total: int) -> dict[str, Any]:
     worst: dict[str, str] = {}
-    for row in _latest_of(latest, "antivirus."):
+    for row in latest:
         if STATUS_RANK[row[STATUS]] >= STATUS_RANK.get(worst.get(row[HOST], "ok"), 0):
             worst[row[HOST]] = row[STATUS]
     protected = sorted(h for h in hosts if worst.get(h) == "ok")
@@ -371,7 +372,7 @@ def _antivirus_view(latest: dict[tuple[str, str, str], Row], _by_check: dict[str
             "protected_hosts": protected}
 
 
-def _backup_view(_latest: dict[tuple[str, str, str], Row], by_check: dict[str, list[Row]],
+def _backup_view(_latest: list[Row], by_check: dict[str, list[Row]],
                  _hosts: set[str], _total: int) -> dict[str, Any]:
     tests = []
     for row in by_check.get("backup.restore_sample", []):
@@ -385,7 +386,7 @@ def _backup_view(_latest: dict[tuple[str, str, str], Row], by_check: dict[str, l
     return {"restore_tests": tests}
 
 
-_AREA_VIEWS: dict[str, Callable[[dict[tuple[str, str, str], Row], dict[str, list[Row]], set[str], int],
+_AREA_VIEWS: dict[str, Callable[[list[Row], dict[str, list[Row]], set[str], int],
                                 dict[str, Any]]] = {
     "hardware": _hardware_view, "patch": _patch_view, "antivirus": _antivirus_view, "backup": _backup_view,
 }
@@ -468,16 +469,57 @@ def _group(check: str, area: str, status: str) -> dict[str, Any]:
 
 
 # -- appendix --------------------------------------------------------------------------------
-def appendix(rows: Iterable[Row]) -> list[dict[str, Any]]:
-    """Every result of the period, grouped by host (hosts sorted, results oldest first)."""
-    hosts: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        hosts[r[HOST]].append({
-            "id": r[ID], "run_id": r[RUN], "check": r[CHECK], "item": r[ITEM], "status": r[STATUS],
-            "severity": r[SEV], "summary": r[SUMMARY], "observed": r[OBSERVED], "threshold": r[THRESHOLD],
-            "remediation": r[REMEDIATION], "changed": bool(r[CHANGED]), "time": r[FINISHED],
-        })
-    return [{"host": h, "results": hosts[h]} for h in sorted(hosts)]
+APPENDIX_KEYS = ("id", "run_id", "check", "item", "status", "severity", "summary", "observed", "threshold",
+                 "remediation", "changed", "time")
+
+
+class Appendix:
+    """Every result of the period, grouped by host (hosts sorted, results oldest first).
+
+    The rows stay the store's lean tuples (``observed`` and ``threshold`` as the stored
+    JSON text) so that a report of 300,000 results fits in memory; each host's results
+    become JSON objects only when written or validated (:meth:`host_objects`).
+    """
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        by_host: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            by_host[row[HOST]].append(row)
+        self.hosts = sorted(by_host)
+        self.by_host = by_host
+        self.count = sum(len(v) for v in by_host.values())
+
+    def groups(self) -> Iterable[tuple[str, list[Row]]]:
+        """Yield ``(host, rows)`` in host order."""
+        for host in self.hosts:
+            yield host, self.by_host[host]
+
+    def host_objects(self, host: str, parse: bool = True) -> dict[str, Any]:
+        """Return one host's group as it appears in the JSON document.
+
+        With ``parse=False`` (validation of large reports), ``observed`` and ``threshold``
+        are only checked to be stored JSON objects and stand as ``{}``.
+        """
+        return {"host": host, "results": [row_object(r, parse) for r in self.by_host[host]]}
+
+
+def row_object(r: Row, parse: bool = True) -> dict[str, Any]:
+    """Return one appendix result as a JSON object (``observed``/``threshold`` parsed)."""
+    return {
+        "id": r[ID], "run_id": r[RUN], "check": r[CHECK], "item": r[ITEM], "status": r[STATUS],
+        "severity": r[SEV], "summary": r[SUMMARY], "observed": _json(r[OBSERVED], parse),
+        "threshold": _json(r[THRESHOLD], parse), "remediation": r[REMEDIATION], "changed": bool(r[CHANGED]),
+        "time": r[FINISHED],
+    }
+
+
+def _json(value: Any, parse: bool = True) -> Any:
+    if not isinstance(value, str):
+        return value
+    if parse:
+        return json.loads(value)
+    # the store writes json.dumps(dict): an object's text; anything else fails validation
+    return {} if value.startswith("{") and value.endswith("}") else value
 
 
 def status_totals(latest: dict[tuple[str, str, str], Row]) -> dict[str, int]:

@@ -27,6 +27,7 @@ REPORT_DEFAULTS: dict[str, Any] = {
     "planned_fix_hours": 1.0,       # technician hours to fix a finding early
     "disk_part_cost": 150.0,        # price of a replacement disk
     "trend_months": 6,
+    "findings_lookback_days": 92,   # how far back the first-seen time of an open finding is looked for
     "score_weights": DEFAULT_WEIGHTS,
     "locale": "en",
 }

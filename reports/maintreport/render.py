@@ -12,18 +12,36 @@ import datetime as dt
 import io
 import json
 import zoneinfo
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from maintctl.clock import parse_iso
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import charts
+from .build import (
+    CHANGED,
+    CHECK,
+    FINISHED,
+    HOST,
+    ID,
+    ITEM,
+    OBSERVED,
+    REMEDIATION,
+    RUN,
+    SEV,
+    STATUS,
+    SUMMARY,
+    THRESHOLD,
+    Appendix,
+)
 from .i18n import catalogue, number
 
 TEMPLATES = Path(__file__).with_name("templates")
-CSV_COLUMNS = ("id", "run_id", "host", "check", "item", "status", "severity", "summary", "observed",
+CSV_COLUMNS = ("client", "id", "run_id", "host", "check", "item", "status", "severity", "summary", "observed",
                "threshold", "remediation", "changed", "time")
 
 
@@ -49,8 +67,77 @@ def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
             return value
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
-    env.filters.update(when=when, num=num, compact=compact)
+    rows = _row_filters(catalogue(locale), lru_cache(maxsize=4096)(when))
+    env.filters.update(when=when, num=num, compact=compact, **rows)
     return env
+
+
+def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
+    """Filters that format the long tables (appendix, findings) in Python, for speed."""
+    shared: dict[str, str] = {}
+
+    def esc(value: str) -> str:
+        """Escape a value that repeats across rows (check, run, time...) once."""
+        done = shared.get(value)
+        if done is None:
+            done = shared[value] = text(value)
+        return done
+
+    changed_mark = f' <em>{escape(labels["changed"])}</em>'
+    fix_label = f'<br><small>{escape(labels["remediation"])}: '
+    thr_label = f'<br><small>{escape(labels["threshold"])}: '
+    status_label = {s: f'<span class="st st-{s}">{escape(labels["status." + s])}</span>' for s in STATUSES}
+
+    def appendix_rows(rows: list[Any]) -> Markup:
+        """The <tr> rows of one host's appendix table, formatted in Python for speed."""
+        out = []
+        for r in rows:
+            fix = r[REMEDIATION]
+            out.append(_HTML_ROW % (
+                r[ID], r[ID], esc(cached_when(r[FINISHED])), esc(r[RUN]), esc(r[CHECK]), esc(r[ITEM]),
+                status_label[r[STATUS]], r[SEV] or "", changed_mark if r[CHANGED] else "", text(r[SUMMARY]),
+                f"{fix_label}{esc(fix)}</small>" if fix else "", text(r[OBSERVED]), thr_label, esc(r[THRESHOLD]),
+            ))
+        return Markup("".join(out))
+
+    carried = f'<br><small>({text(labels["carried_over"])})</small>'
+    sla_label = {k: text(labels["sla." + k]) for k in ("met", "missed", "pending", "none")}
+
+    def finding_rows(findings: list[dict[str, Any]]) -> Markup:
+        """The <tr> rows of the findings table (one per finding), formatted in Python for speed."""
+        if not findings:
+            return Markup(f'<tr><td colspan="10">{text(labels["none"])}</td></tr>')
+        out = []
+        for f in findings:
+            item = f'<br><small>{text(f["item"])}</small>' if f["item"] else ""
+            evidence = " ".join(f'<a class="ev" href="#r{i}">#{i}</a>' for i in f["evidence"])
+            out.append(_FINDING_ROW % (
+                f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]), status_label[f["status"]],
+                f["severity"] or "-", esc(cached_when(f["first_seen"])), carried if f["carried_over"] else "",
+                esc(cached_when(f["last_seen"])), esc(cached_when(f["resolved_at"])),
+                esc(cached_when(f["deadline"])), f["sla"], sla_label[f["sla"]], evidence,
+            ))
+        return Markup("".join(out))
+
+    return {"appendix_rows": appendix_rows, "finding_rows": finding_rows}
+
+
+_HTML_ROW = (
+    '<tr id="r%d"><td>%d</td><td>%s<br><small>%s</small></td><td>%s<br><small>%s</small></td>'
+    '<td>%s %s%s</td><td>%s%s</td><td class="obs">%s%s%s</small></td></tr>\n'
+)
+_FINDING_ROW = (
+    '<tr id="%s"><td>%s</td><td>%s%s<br><small>%s</small></td><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td>'
+    '<td>%s</td><td>%s</td><td class="sla-%s">%s</td><td>%s</td></tr>\n'
+)
+STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
+
+
+def text(value: str) -> str:
+    """Escape text for an HTML element's content (not an attribute): &, < and >."""
+    if "&" in value or "<" in value or ">" in value:
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value
 
 
 def chart_markup(doc: dict[str, Any]) -> dict[str, Markup]:
@@ -78,13 +165,21 @@ def chart_markup(doc: dict[str, Any]) -> dict[str, Markup]:
     return {"score": Markup(score), "findings": Markup(findings), "disk": Markup(disk)}
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    """Render the self-contained HTML of a client report or a fleet overview."""
+def html_chunks(doc: dict[str, Any]) -> Iterator[str]:
+    """Render the self-contained HTML of a client report or a fleet overview, in chunks."""
     env = _env(doc, autoescape=True)
     t = catalogue(doc["locale"])
     if doc["kind"] == "fleet_report":
-        return env.get_template("fleet.html.j2").render(doc=doc, t=t)
-    return env.get_template("report.html.j2").render(doc=doc, t=t, charts=chart_markup(doc))
+        yield from env.get_template("fleet.html.j2").generate(doc=doc, t=t)
+        return
+    stream = env.get_template("report.html.j2").stream(doc=doc, t=t, charts=chart_markup(doc))
+    stream.enable_buffering(1000)  # fewer, larger chunks
+    yield from stream
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """Render the HTML as one string."""
+    return "".join(html_chunks(doc))
 
 
 def render_md(doc: dict[str, Any]) -> str:
@@ -94,33 +189,56 @@ def render_md(doc: dict[str, Any]) -> str:
     return env.get_template(name).render(doc=doc, t=catalogue(doc["locale"]))
 
 
-def render_csv(doc: dict[str, Any]) -> str:
+def json_chunks(doc: dict[str, Any]) -> Iterator[str]:
+    """Serialise the document; the appendix is written host by host from the stored rows."""
+    appendix = doc.get("appendix")
+    if not isinstance(appendix, Appendix):
+        yield json.dumps(doc, ensure_ascii=False) + "\n"
+        return
+    head = json.dumps({k: v for k, v in doc.items() if k != "appendix"}, ensure_ascii=False)
+    yield head[:-1] + ', "appendix": ['
+    enc = json.encoder.encode_basestring  # the C encoder of json.dumps for one string
+    for n, (host, rows) in enumerate(appendix.groups()):
+        body = ", ".join(_JSON_ROW % (
+            r[ID], enc(r[RUN]), enc(r[CHECK]), enc(r[ITEM]), enc(r[STATUS]),
+            "null" if r[SEV] is None else enc(r[SEV]), enc(r[SUMMARY]), r[OBSERVED] or "{}", r[THRESHOLD] or "{}",
+            enc(r[REMEDIATION]), "true" if r[CHANGED] else "false", enc(r[FINISHED]),
+        ) for r in rows)
+        yield f'{", " if n else ""}{{"host": {enc(host)}, "results": [{body}]}}'
+    yield "]}\n"
+
+
+_JSON_ROW = ('{"id": %d, "run_id": %s, "check": %s, "item": %s, "status": %s, "severity": %s, "summary": %s,'
+             ' "observed": %s, "threshold": %s, "remediation": %s, "changed": %s, "time": %s}')
+
+
+def csv_chunks(doc: dict[str, Any]) -> Iterator[str]:
     """Render one CSV row per result (client report) or per client (fleet overview)."""
     out = io.StringIO()
+    writer = csv.writer(out)
     if doc["kind"] == "fleet_report":
         cols = ("client", "client_name", "runs", "hosts", "score", "open_critical", "last_run",
                 "backup_test", "backup_test_age_days")
-        writer = csv.writer(out)
         writer.writerow(cols)
         for row in doc["clients"]:
             writer.writerow(["" if row[c] is None else row[c] for c in cols])
-        return out.getvalue()
-    writer = csv.writer(out)
-    writer.writerow(("client",) + CSV_COLUMNS)
+        yield out.getvalue()
+        return
+    writer.writerow(CSV_COLUMNS)
     client = doc["client"]
-    for group in doc["appendix"]:
-        host = group["host"]
-        for r in group["results"]:
-            writer.writerow((
-                client, r["id"], r["run_id"], host, r["check"], r["item"], r["status"], r["severity"] or "",
-                r["summary"], _json_text(r["observed"]), _json_text(r["threshold"]), r["remediation"],
-                "true" if r["changed"] else "false", r["time"],
-            ))
-    return out.getvalue()
+    for _host, rows in doc["appendix"].groups():
+        for r in rows:
+            writer.writerow((client, r[ID], r[RUN], r[HOST], r[CHECK], r[ITEM], r[STATUS], r[SEV] or "",
+                             r[SUMMARY], r[OBSERVED], r[THRESHOLD], r[REMEDIATION],
+                             "true" if r[CHANGED] else "false", r[FINISHED]))
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
 
 
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+def render_csv(doc: dict[str, Any]) -> str:
+    """Render the CSV as one string."""
+    return "".join(csv_chunks(doc))
 
 
 def render_pdf(html: str) -> bytes:
