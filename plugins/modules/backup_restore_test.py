@@ -21,8 +21,10 @@ description:
   - Returns C(maint_results) (C(backup.freshness), C(backup.restore_sample),
     C(backup.integrity) per source) built by C(backup_decide), plus the raw facts.
   - Read-only towards the repository. restic runs with C(--no-lock). borg reads
-    (C(list), C(extract)) run with C(--bypass-lock); C(borg check) takes borg's own lock
-    because it is not a pure read.
+    (C(list), C(extract)) run with C(--bypass-lock) and leave the repository byte for byte
+    unchanged. C(borg check) takes borg's own lock because it is not a pure read - it re-saves
+    the repository config with the same content, and with C(verify_data) (any archives check)
+    advances borg's nonce file.
   - Passwords come from O(passwords) (no_log) into C(RESTIC_PASSWORD)/C(BORG_PASSPHRASE), or
     from a password file on the host (C(RESTIC_PASSWORD_FILE), C(BORG_PASSCOMMAND=cat FILE)).
     They never appear in a command line, a result or the returned facts.
