@@ -198,8 +198,11 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
     current = schedule.current(now)
     if current is None:
         upcoming = schedule.next(now, 1)
-        nxt = (f"next window: {upcoming[0].start.isoformat()} to {upcoming[0].end.isoformat()}"
-               if upcoming else "no upcoming window")
+        nxt = "no upcoming window"
+        if upcoming:
+            win = upcoming[0]
+            nxt = (f"next window: {win.local_start:%a %Y-%m-%d %H:%M} to {win.local_end:%a %Y-%m-%d %H:%M %Z}"
+                   f" (UTC {clock.to_iso(win.start)})")
         raise InvalidInput(
             f"outside the maintenance window of client {req.client!r} ({nxt}); patch installs need a window: "
             "use --scan-only or --check to scan now, or --ignore-window"

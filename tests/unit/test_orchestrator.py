@@ -77,10 +77,17 @@ def test_store_round_trip(maint_home: Path) -> None:
     assert oct((maint_home / "store.db").stat().st_mode & 0o777) == "0o600"
 
 
-def test_run_rejects_bad_input_with_exit_2(maint_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "demo.pass").write_text((root / "lab" / "demo-vault-password.txt").read_text())
     assert cli.main(["run", "--client", "nope"]) == 2
     assert "unknown client 'nope'" in capsys.readouterr().err
     assert cli.main(["run", "--client", "demo", "--only", "dns"]) == 2
     assert cli.main(["run", "--client", "demo", "--limit", "no-such-host"]) == 2
     assert "no hosts match --limit 'no-such-host'" in capsys.readouterr().err
     assert not (maint_home / "runs").exists()
+    (tmp_path / "vault" / "demo.pass").unlink()
+    assert cli.main(["run", "--client", "demo"]) == 2
+    assert "vault password file" in capsys.readouterr().err
