@@ -494,3 +494,29 @@ def test_windows_collector_draws_the_same_sample_key() -> None:
     assert "GetBytes($Seed + \"`n\" + $Path)" in ps1
     assert "SHA256]::Create()" in ps1 and "ToString('x2')" in ps1
     assert "[System.StringComparer]::Ordinal" in ps1  # lowest hex keys, ordinal order
+
+
+# -- maintctl validate calls validate_policy ----------------------------------------
+@pytest.mark.parametrize("root, code", [("/tmp/restore-here", 2), ("/var/tmp/maint-restore/x/../../..", 2),
+                                        ("/var/tmp/maint-restore/client-a", 0)])
+def test_maintctl_validate_rejects_a_scratch_root_outside_the_base(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        root: str, code: int) -> None:
+    from maintctl.cli import main
+
+    client = tmp_path / "inventories" / "acme"
+    (client / "group_vars" / "all").mkdir(parents=True)
+    (client / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"srv01": {"ansible_host": "127.0.0.1"}}}}))
+    policy = {"maint_policy": {"timezone": "Europe/Paris", "windows": ["Mon-Fri 20:00-06:00"],
+                               "backup": {"sources": [source(host="srv01", scratch_root=root)]}}}
+    (client / "group_vars" / "all" / "policy.yml").write_text(yaml.safe_dump(policy))
+    monkeypatch.setenv("MAINT_INVENTORIES", str(tmp_path / "inventories"))
+    monkeypatch.setenv("MAINT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
+    assert main(["validate", "--client", "acme"]) == code
+    err = capsys.readouterr().err
+    if code:
+        assert "maint_policy.backup.sources[0].scratch_root: " in err
+        assert "outside /var/tmp/maint-restore" in err or "'..'" in err
+    else:
+        assert err == ""
