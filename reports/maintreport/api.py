@@ -86,8 +86,10 @@ def _schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Any:
-    return jsonschema_rs.Draft202012Validator(_schema())
+def _validator(kind: str = "client_report") -> Any:
+    schema = _schema()
+    narrowed = {k: v for k, v in schema.items() if k != "oneOf"}
+    return jsonschema_rs.Draft202012Validator({**narrowed, "$ref": f"#/$defs/{kind}"})
 
 
 @cache
@@ -105,13 +107,14 @@ def validate(doc: dict[str, Any]) -> None:
     appendix = doc.get("appendix")
     try:
         if isinstance(appendix, build.Appendix):
-            _validator().validate({**doc, "appendix": []})
+            _validator("client_report").validate({**doc, "appendix": []})
             item = _appendix_validator()
             parse = appendix.count <= PARSE_LIMIT
             for host in appendix.hosts:
                 item.validate(appendix.host_objects(host, parse))
         else:
-            _validator().validate(doc)
+            _validator(doc.get("kind") if doc.get("kind") in ("client_report", "fleet_report") else "client_report"
+                       ).validate(doc)
     except jsonschema_rs.ValidationError as exc:
         where = "/".join(str(p) for p in getattr(exc, "instance_path", []))
         raise ValueError(f"report document breaks schemas/report.schema.json at /{where}: "

@@ -15,11 +15,11 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 52
 PAD = 30  # keeps the first and last points and labels inside the frame
 
 
-def _frame(title: str, y_max: float, y_unit: str, ticks: int = 4) -> list[str]:
+def _frame(title: str, y_max: float, y_unit: str, ticks: int = 4, extra: int = 0) -> list[str]:
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg"'
+        f'<svg class="chart" role="img" viewBox="0 0 {W} {H + extra}" xmlns="http://www.w3.org/2000/svg"'
         f' preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>',
-        f'<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>',
+        f'<rect x="0" y="0" width="{W}" height="{H + extra}" fill="#fff"/>',
     ]
     for i in range(ticks + 1):
         value = y_max * i / ticks
@@ -42,7 +42,8 @@ def _x(pos: float) -> float:
 def line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
                y_max: float = 100.0, y_unit: str = "") -> str:
     """A line chart: x positions in [0, 1], labels spread evenly along the x axis."""
-    parts = _frame(title, y_max, y_unit)
+    legend_rows = (len(series) + 3) // 4 if len(series) > 1 else 0
+    parts = _frame(title, y_max, y_unit, extra=max(0, legend_rows - 1) * 16)
     n = len(x_labels)
     for i, label in enumerate(x_labels):
         x = _x(i / (n - 1) if n > 1 else 0.5)
@@ -60,7 +61,7 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, 
     if len(series) > 1:
         for k, (name, _points) in enumerate(series):
             x = LEFT + (k % 4) * 150
-            y = H - 8 - (k // 4) * 0
+            y = H - 8 + (k // 4) * 16
             parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{PALETTE[k % len(PALETTE)]}"/>'
                          f'<text x="{x + 14}" y="{y}" font-size="11">{escape(name[:20])}</text>')
     parts.append("</svg>")

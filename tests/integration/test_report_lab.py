@@ -1,0 +1,400 @@
+"""The monthly report built from real lab runs spread over two months.
+
+Isolation (decided here): the runs go to a *separate* state folder and a *copy* of the demo
+inventory, so the real store (and the demo's report) never sees runs stamped in the past.
+The temporary ``MAINT_HOME`` links ``lab/`` to the real lab folder, where the lab's SSH key
+and known_hosts live; ``MAINT_INVENTORIES`` points at the copy.
+
+The copy adds ``web03``, a second name for web02's container, so that one host can really
+be unreachable (pointed at a closed port on loopback) in one run and back in the next. Runs
+are stamped with ``MAINT_TEST_NOW`` (the orchestrator shifts result times by the same
+offset). db01's full filesystem (a lab fixture) is critical in every run, except in one run
+where the copy's policy lowers the disk thresholds: that is how a finding gets resolved
+without touching the shared lab fixture.
+
+    R1 2026-10-06 19:30Z  R2 2026-10-20 19:30Z    October: db01 /srv/data critical
+    R3 2026-11-03 19:30Z  web03 unreachable (P1, 4 h), db01 critical (carried over from October)
+    R4 2026-11-03 21:30Z  web03 back (SLA met), thresholds lowered: db01 ok (resolved, SLA missed)
+    R5 2026-11-10 19:30Z  thresholds back: db01 critical again (a new, open finding)
+
+Set ``MAINT_RECORD_REPORT_FIXTURE=1`` to refresh tests/fixtures/report/lab_runs.json (the
+recorded real data the unit tests use) from these runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[2]
+MAINTCTL = str(Path(sys.executable).parent / "maintctl")
+REAL_HOME = Path(os.environ.get("MAINT_HOME") or ROOT / "var").resolve()
+FIXTURE = ROOT / "tests" / "fixtures" / "report" / "lab_runs.json"
+RUNS = (
+    ("2026-10-06T19:30:00Z", {}),
+    ("2026-10-20T19:30:00Z", {}),
+    ("2026-11-03T19:30:00Z", {"web03_down": True}),
+    ("2026-11-03T21:30:00Z", {"relaxed": True}),
+    ("2026-11-10T19:30:00Z", {}),
+)
+
+
+class Lab:
+    """A private state folder and inventory copy for the report's runs."""
+
+    def __init__(self, base: Path) -> None:
+        self.home = base / "home"
+        self.home.mkdir(mode=0o700)
+        (self.home / "lab").symlink_to(REAL_HOME / "lab")
+        self.inventories = base / "inventories"
+        shutil.copytree(ROOT / "inventories" / "demo", self.inventories / "demo")
+        self.client_dir = self.inventories / "demo"
+        self.policy_path = self.client_dir / "group_vars" / "all" / "policy.yml"
+        self.policy = yaml.safe_load(self.policy_path.read_text(encoding="utf-8"))
+        self.run_ids: list[str] = []
+
+    def env(self, now: str | None = None) -> dict[str, str]:
+        env = {**os.environ, "MAINT_HOME": str(self.home), "MAINT_INVENTORIES": str(self.inventories)}
+        env.pop("MAINT_TEST_NOW", None)
+        if now:
+            env["MAINT_TEST_NOW"] = now
+        return env
+
+    def configure(self, web03_down: bool = False, relaxed: bool = False) -> None:
+        hosts = yaml.safe_load((ROOT / "inventories" / "demo" / "hosts.yml").read_text(encoding="utf-8"))
+        web02 = hosts["all"]["children"]["linux"]["hosts"]["web02"]
+        hosts["all"]["children"]["linux"]["hosts"]["web03"] = (
+            {"ansible_host": "127.0.0.1", "ansible_port": 1} if web03_down else dict(web02)
+        )
+        (self.client_dir / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+        policy = json.loads(json.dumps(self.policy))
+        if relaxed:
+            policy["maint_policy"].setdefault("hardware", {}).update(disk_warn_free_pct=5, disk_crit_free_pct=4)
+        self.policy_path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+
+    def maintctl(self, *args: str, now: str | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=timeout,
+                              env=self.env(now), check=False)
+
+    def run(self, now: str, **setup: bool) -> str:
+        self.configure(**setup)
+        proc = self.maintctl("run", "--client", "demo", "--only", "hardware", now=now)
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+        match = re.search(r"^run (\S+):", proc.stdout, re.M)
+        assert match, proc.stdout
+        self.run_ids.append(match.group(1))
+        return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if not (REAL_HOME / "lab" / "ssh").is_dir():
+        pytest.fail("the lab is not up: run `maintctl lab up` (make test does)")
+    env = Lab(tmp_path_factory.mktemp("report-lab"))
+    for now, setup in RUNS:
+        env.run(now, **setup)
+    env.configure()
+    if os.environ.get("MAINT_RECORD_REPORT_FIXTURE"):
+        record_fixture(env.home / "store.db", FIXTURE)
+    yield env
+
+
+def record_fixture(db_path: Path, target: Path) -> None:
+    """Write the runs and results of the store as the unit tests' recorded lab data."""
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    runs = [dict(r) | {"run_dir": None} for r in db.execute("SELECT * FROM runs ORDER BY started")]
+    results = []
+    for row in db.execute("SELECT * FROM results ORDER BY id"):
+        rec = dict(row)
+        rec["check"] = rec.pop("check_id")
+        rec.pop("area")
+        rec["observed"] = json.loads(rec["observed"])
+        rec["threshold"] = json.loads(rec["threshold"])
+        rec["changed"] = bool(rec["changed"])
+        results.append(rec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"source": "tests/integration/test_report_lab.py: real `maintctl run --client demo --only hardware`"
+                     " runs against the lab, stamped with MAINT_TEST_NOW (see its docstring)",
+           "runs": runs, "results": results}
+    target.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def november(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("report-out")
+    proc = lab.maintctl("report", "--client", "demo", "--period", "2026-11", "--format", "html,pdf,json,csv,md",
+                        "--out", str(out), "--locale", "en", now="2026-11-10T23:00:00Z")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    paths = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+    assert set(paths) == {"html", "pdf", "json", "csv", "md"}
+    doc = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
+    return {"doc": doc, "paths": {k: Path(v) for k, v in paths.items()}, "out": out}
+
+
+def _finding(doc: dict[str, Any], host: str, check: str, item: str = "") -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if (f["host"], f["check"], f["item"]) == (host, check, item)]
+
+
+def test_runs_are_real_and_stamped(lab: Lab) -> None:
+    db = sqlite3.connect(lab.home / "store.db")
+    started = [r[0] for r in db.execute("SELECT started FROM runs ORDER BY started")]
+    assert started == [now for now, _ in RUNS]
+    hosts = {r[0] for r in db.execute("SELECT DISTINCT host FROM results")}
+    assert hosts == {"web01", "db01", "files01", "app01", "web02", "web03"}
+    # result times were shifted into each run's stamped time
+    for run_id, now in zip(lab.run_ids, (n for n, _ in RUNS), strict=True):
+        first = db.execute("SELECT MIN(finished) FROM results WHERE run_id=?", (run_id,)).fetchone()[0]
+        assert first[:13] == now[:13], (run_id, first, now)
+
+
+def test_json_document_is_valid_and_complete(november: dict[str, Any]) -> None:
+    import jsonschema
+
+    doc = november["doc"]
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(doc)  # the reference validator, on the file
+    assert doc["period"] == {"kind": "month", "label": "2026-11", "month": "2026-11",
+                             "since": "2026-10-31T23:00:00Z", "until": "2026-11-30T23:00:00Z"}
+    assert [r["started"] for r in doc["runs"]] == [now for now, _ in RUNS[2:]]
+    results = sum(len(g["results"]) for g in doc["appendix"])
+    assert results == doc["summary"]["results"] > 100
+    csv_rows = november["paths"]["csv"].read_text(encoding="utf-8").strip().splitlines()
+    assert len(csv_rows) == results + 1
+    for path in november["paths"].values():
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert november["out"].stat().st_mode & 0o777 == 0o700
+
+
+def test_availability_from_reachability(november: dict[str, Any]) -> None:
+    avail = november["doc"]["availability"]
+    by_host = {h["host"]: h for h in avail["hosts"]}
+    assert by_host["web03"]["runs"] == 3 and by_host["web03"]["reachable"] == 2
+    assert by_host["web03"]["rate"] == 66.67
+    assert all(by_host[h]["rate"] == 100.0 for h in ("web01", "db01", "files01", "app01", "web02"))
+    assert avail["rate"] == round(100 * 17 / 18, 2)
+    # uptime read on the hosts, and no reboot between runs
+    assert by_host["db01"]["uptime_days"] is not None and by_host["db01"]["reboots"] == 0
+
+
+def test_score_follows_the_documented_formula(november: dict[str, Any], lab: Lab) -> None:
+    doc = november["doc"]
+    areas = {a["area"]: a for a in doc["summary"]["areas"]}
+    assert areas["reachability"]["score"] == round((500 / 6 + 100 + 100) / 3, 1)
+    # hardware: mean over the November runs of the points of its results, from the store itself
+    db = sqlite3.connect(lab.home / "store.db")
+    points = {"ok": 1.0, "warning": 0.5, "unknown": 0.5, "critical": 0.0}
+    per_run = []
+    for run_id in lab.run_ids[2:]:
+        rows = db.execute("SELECT status FROM results WHERE run_id=? AND area='hardware'", (run_id,)).fetchall()
+        scored = [points[s] for (s,) in rows if s in points]
+        per_run.append(100 * sum(scored) / len(scored))
+    assert areas["hardware"]["score"] == round(sum(per_run) / 3, 1)
+    for absent in ("antivirus", "backup", "patch"):
+        assert areas[absent]["score"] is None and areas[absent]["light"] == "grey"
+    expected = (25 * areas["hardware"]["score"] + 10 * areas["reachability"]["score"]) / 35
+    assert doc["summary"]["score"] == round(expected, 1)
+    assert areas["hardware"]["light"] == "red"  # db01's critical is open at the end
+
+
+def test_findings_resolution_and_sla(november: dict[str, Any]) -> None:
+    doc = november["doc"]
+    reach = _finding(doc, "web03", "run.reachability")
+    assert len(reach) == 1
+    assert reach[0]["severity"] == "P1" and reach[0]["resolved"] and reach[0]["sla"] == "met"
+    assert reach[0]["first_seen"].startswith("2026-11-03T19:3") and reach[0]["resolved_at"].startswith("2026-11-03T21:3")
+    disk = _finding(doc, "db01", "hardware.disk_free", "/srv/data")
+    assert len(disk) == 2
+    carried, reopened = disk
+    # open since October: first seen in the first October run, resolved by R4, long after 8 h
+    assert carried["carried_over"] and carried["first_seen"].startswith("2026-10-06T19:3")
+    assert carried["resolved"] and carried["resolved_at"].startswith("2026-11-03T21:3")
+    assert carried["severity"] == "P2" and carried["sla"] == "missed"
+    # found again by R5, still open; at 23:00 its 8 h deadline has not passed yet
+    assert not reopened["resolved"] and reopened["sla"] == "pending"
+    assert reopened["deadline"].startswith("2026-11-11T03:3")
+    assert doc["sla"]["met"] == 1 and doc["sla"]["missed"] == 1 and doc["sla"]["pending"] == 1
+    # every evidence id is an anchor of the appendix
+    ids = {r["id"] for g in doc["appendix"] for r in g["results"]}
+    for f in doc["findings"]:
+        assert f["evidence"] and set(f["evidence"]) <= ids
+
+
+def test_sla_missed_once_the_deadline_passes(lab: Lab, tmp_path: Path) -> None:
+    proc = lab.maintctl("report", "--client", "demo", "--period", "2026-11", "--format", "json", "--out",
+                        str(tmp_path), now="2026-11-12T09:00:00Z")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    reopened = _finding(doc, "db01", "hardware.disk_free", "/srv/data")[-1]
+    assert not reopened["resolved"] and reopened["sla"] == "missed"
+
+
+def test_trends_across_the_two_months(november: dict[str, Any]) -> None:
+    trends = november["doc"]["trends"]
+    periods = {p["period"]: p for p in trends["periods"]}
+    assert list(periods)[-2:] == ["2026-10", "2026-11"]
+    assert periods["2026-10"]["runs"] == 2 and periods["2026-11"]["runs"] == 3
+    assert periods["2026-10"]["findings"]["hardware"] == 2  # db01 critical in both October runs
+    assert periods["2026-11"]["findings"]["reachability"] == 1
+    assert periods["2026-10"]["score"] is not None and periods["2026-09"]["score"] is None
+    db01 = next(s for s in trends["disk_free"] if s["host"] == "db01")
+    assert len(db01["points"]) == 5 and all(p["free_pct"] < 10 for p in db01["points"])
+    assert trends["disk_free"][0]["host"] == "db01"  # lowest first
+
+
+def test_recommendations_cite_evidence_and_costs(november: dict[str, Any]) -> None:
+    doc = november["doc"]
+    recs = doc["recommendations"]
+    disk = next(r for r in recs if r["check"] == "hardware.disk_free")
+    assert disk["status"] == "critical" and disk["hosts"] == ["db01"]
+    ids = {r["id"] for g in doc["appendix"] for r in g["results"]}
+    assert set(disk["evidence"]) <= ids
+    # demo policy: 85/h technician, 12 staff at 45/h; outage kind: 8 h x 12 x 45 + 4 h x 85 x 1.5
+    assert disk["cost"]["early"] == 85.0 and disk["cost"]["late"] == 8 * 12 * 45 + 4 * 85 * 1.5
+    assert disk["cost"]["avoided"] == disk["cost"]["late"] - disk["cost"]["early"]
+    assert any("12 staff" in a for a in disk["cost"]["assumptions"])
+    smart = next(r for r in recs if r["check"] == "hardware.smart")
+    assert smart["status"] == "unknown" and smart["cost"] is None and len(smart["hosts"]) == 6
+    assert [r["rank"] for r in doc["summary"]["top_recommendations"]] == [1, 2, 3]
+    assert recs[0]["severity"] == "P2"
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.ids: set[str] = set()
+        self.svgs = 0
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        for name in ("src", "href", "srcset", "data", "poster", "action"):
+            if attr.get(name):
+                self.refs.append(str(attr[name]))
+        if attr.get("style"):
+            self.styles.append(str(attr["style"]))
+        if attr.get("id"):
+            self.ids.add(str(attr["id"]))
+        if tag == "svg" and "chart" in (attr.get("class") or ""):
+            self.svgs += 1
+        self._in_style = tag == "style"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+
+def test_html_is_self_contained_with_charts_and_screenshot(november: dict[str, Any], tmp_path: Path) -> None:
+    html = november["paths"]["html"].read_text(encoding="utf-8")
+    parser = _Refs()
+    parser.feed(html)
+    external = [r for r in parser.refs if not r.startswith("#")]
+    assert not external, external  # no link, image or script from anywhere: anchors only
+    assert not [s for s in parser.styles if re.search(r"url\(|@import", s)]
+    assert "<script" not in html
+    assert parser.svgs == 3  # score, findings per area, disk free per host
+    anchors = [r[1:] for r in parser.refs if r.startswith("#")]
+    assert anchors and not [a for a in anchors if a not in parser.ids]  # every link lands
+    assert "Demo SARL" in html and "Availability rate" in html
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1100,2400", november["paths"]["html"].as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    from PIL import Image
+
+    image = Image.open(shot).convert("L")
+    assert image.size == (1100, 2400)
+    colours = image.getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 20  # not a blank page
+    phone = tmp_path / "phone.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile2'}", f"--screenshot={phone}", "--window-size=390,1600",
+                    november["paths"]["html"].as_uri()], capture_output=True, timeout=120, check=True)
+    if os.environ.get("MAINT_KEEP_SCREENSHOTS"):
+        for png in (shot, phone):
+            shutil.copy(png, Path(os.environ["MAINT_KEEP_SCREENSHOTS"]) / png.name)
+
+
+def test_pdf_pages_and_text(november: dict[str, Any]) -> None:
+    pdf = november["paths"]["pdf"]
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))  # type: ignore[union-attr]
+    assert 3 <= pages <= 60
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("Maintenance report: Demo SARL", "Compliance score", "Availability rate", "Recommendations",
+                     "Appendix: every result", "db01", "hardware.disk_free", "/srv/data", "web03"):
+        assert expected in text, expected
+    score = november["doc"]["summary"]["score"]
+    assert f"{score:.1f}".rstrip("0").rstrip(".") in text
+
+
+def test_markdown_summary(november: dict[str, Any]) -> None:
+    md = november["paths"]["md"].read_text(encoding="utf-8")
+    assert md.startswith("# Maintenance report: Demo SARL (2026-11)")
+    assert "| Hardware | red |" in md
+    assert len(md.splitlines()) < 40
+
+
+def test_french_report_and_run_report(lab: Lab, tmp_path: Path) -> None:
+    proc = lab.maintctl("report", "--client", "demo", "--period", "2026-11", "--format", "html,md", "--out",
+                        str(tmp_path / "fr"), "--locale", "fr", now="2026-11-10T23:00:00Z")
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "fr" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in html and "Taux de disponibilité" in html and "Synthèse" in html
+    assert "Availability rate" not in html
+    run_id = lab.run_ids[2]
+    proc = lab.maintctl("report", "--client", "demo", "--run", run_id, "--format", "json", now="2026-11-10T23:00:00Z")
+    assert proc.returncode == 0, proc.stderr
+    path = lab.home / "reports" / "demo" / run_id / "report.json"
+    assert proc.stdout.strip() == f"json: {path}"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["period"]["kind"] == "run" and [r["run_id"] for r in doc["runs"]] == [run_id]
+    assert {g["host"] for g in doc["appendix"]} == {"web01", "db01", "files01", "app01", "web02", "web03"}
+    assert (lab.home / "reports").stat().st_mode & 0o777 == 0o700
+
+
+def test_fleet_overview(lab: Lab, tmp_path: Path) -> None:
+    proc = lab.maintctl("report", "--all", "--period", "2026-11", "--format", "json,html,csv", "--out",
+                        str(tmp_path), now="2026-11-10T23:00:00Z")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "fleet.json").read_text(encoding="utf-8"))
+    assert [c["client"] for c in doc["clients"]] == ["demo"]
+    row = doc["clients"][0]
+    assert row["runs"] == 3 and row["open_critical"] == 1 and row["last_run"] == RUNS[-1][0]
+    assert row["backup_test"] is None  # hardware-only runs: no restore test yet
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--client", "nosuch"), "unknown client"),
+    (("--client", "demo", "--period", "2026-13"), "malformed"),
+    (("--client", "demo", "--period", "2026-11", "--format", "html,docx"), "unknown format"),
+    (("--client", "demo", "--period", "2025-01"), "no runs"),
+    (("--client", "demo", "--run", "nosuch-run"), "unknown run"),
+])
+def test_bad_input_is_one_line_and_exit_2(lab: Lab, args: tuple[str, ...], message: str) -> None:
+    proc = lab.maintctl("report", *args, "--out", "/nonexistent/never-written", now="2026-11-10T23:00:00Z")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not Path("/nonexistent/never-written").exists()
