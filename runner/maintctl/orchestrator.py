@@ -12,6 +12,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import secrets
 import signal
 from collections.abc import Callable, Iterator
@@ -46,6 +47,26 @@ class RunRequest:
     ignore_window: bool = False
     kind: str = "adhoc"
     resume: str | None = None
+    role_vars: dict[str, str] = field(default_factory=dict)
+
+
+# Only role inputs may be set from the command line (for example a backup seed to replay);
+# the orchestrator's own variables and connection settings may not.
+ROLE_VAR_RE = re.compile(r"^(hardware_check|antivirus|backup_restore_test|patch)_[a-z0-9_]+$")
+ORCHESTRATOR_VARS = {"patch_install"}
+
+
+def parse_role_vars(items: list[str] | None) -> dict[str, str]:
+    """Turn ``--var NAME=VALUE`` options into a dict, accepting role inputs only."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not ROLE_VAR_RE.match(name) or name in ORCHESTRATOR_VARS:
+            raise InvalidInput(
+                f"--var {item!r}: expected NAME=VALUE where NAME is a role input such as backup_restore_test_seed"
+            )
+        out[name] = value
+    return out
 
 
 @dataclass
@@ -245,7 +266,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
             cmdline += ["--tags", ",".join(areas)]
         extravars = {
             "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
-            "patch_install": installs, **wvars,
+            **req.role_vars, "patch_install": installs, **wvars,
         }
         meta = {"run_id": run_id, "client": req.client, "kind": req.kind, "areas": ",".join(areas),
                 "limit_hosts": req.limit, "check_mode": req.check, "started": clock.to_iso(now),

@@ -91,3 +91,10 @@ def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
     (tmp_path / "vault" / "demo.pass").unlink()
     assert cli.main(["run", "--client", "demo"]) == 2
     assert "vault password file" in capsys.readouterr().err
+
+
+def test_role_vars_accept_role_inputs_only() -> None:
+    assert orchestrator.parse_role_vars(["backup_restore_test_seed=42"]) == {"backup_restore_test_seed": "42"}
+    for bad in ["maint_client=other", "ansible_host=1.2.3.4", "patch_x", "patch_install=true"]:
+        with pytest.raises(InvalidInput, match="role input"):
+            orchestrator.parse_role_vars([bad])
