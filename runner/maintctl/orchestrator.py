@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import clock, policy
 from .config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
 from .errors import InvalidInput, LockHeld
@@ -47,7 +49,7 @@ class RunRequest:
     ignore_window: bool = False
     kind: str = "adhoc"
     resume: str | None = None
-    role_vars: dict[str, str] = field(default_factory=dict)
+    role_vars: dict[str, Any] = field(default_factory=dict)
 
 
 # Only role inputs may be set from the command line (for example a backup seed to replay);
@@ -56,16 +58,17 @@ ROLE_VAR_RE = re.compile(r"^(hardware_check|antivirus|backup_restore_test|patch)
 ORCHESTRATOR_VARS = {"patch_install"}
 
 
-def parse_role_vars(items: list[str] | None) -> dict[str, str]:
+def parse_role_vars(items: list[str] | None) -> dict[str, Any]:
     """Turn ``--var NAME=VALUE`` options into a dict, accepting role inputs only."""
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not ROLE_VAR_RE.match(name) or name in ORCHESTRATOR_VARS:
             raise InvalidInput(
                 f"--var {item!r}: expected NAME=VALUE where NAME is a role input such as backup_restore_test_seed"
             )
-        out[name] = value
+        # A list or mapping is written as YAML flow, e.g. backup_restore_test_only=[files01-restic].
+        out[name] = yaml.safe_load(value) if value[:1] in ("[", "{") else value
     return out
 
 

@@ -4,15 +4,13 @@ lab/setup_backup.yml lays down on files01 a source of about 300 files, healthy r
 borg repositories and a plain copy, a stale restic repository (snapshot back-dated 10 days),
 a damaged restic pack and a damaged borg segment, and "docs/changed after backup.txt"
 modified after every backup. The demo policy adds a source whose vault password is wrong.
-Replays use ansible-playbook with -e (maintctl run takes no extra vars) and the collector's
-MAINT_RESULTS_FILE.
+Replays use `maintctl run --var backup_restore_test_seed=... --var backup_restore_test_only=[...]`.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import shlex
 import sqlite3
 import subprocess
@@ -63,15 +61,14 @@ def _vault_passwords() -> list[str]:
 
 
 def _playbook(tmp_path: Path, name: str, seed: str, only: list[str]) -> list[dict[str, Any]]:
-    results = tmp_path / f"{name}.jsonl"
-    env = dict(os.environ, MAINT_RESULTS_FILE=str(results), MAINT_CLIENT="demo", MAINT_RUN_ID=f"test-{name}",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    extra = json.dumps({"backup_restore_test_seed": seed, "backup_restore_test_only": only})
-    proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventories/demo"), "--limit", "files01",
-         "--vault-password-file", str(VAULT_PASS), "-e", extra, str(ROOT / "playbooks/backup_restore_test.yml")],
-        capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    """Replay a sample on files01 through maintctl, with the role inputs a technician would set."""
+    proc = _maintctl("run", "--client", "demo", "--only", "backup", "--limit", "files01",
+                     "--var", f"backup_restore_test_seed={seed}",
+                     "--var", f"backup_restore_test_only={json.dumps(only)}")
+    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
+    run_id = next(line.split()[1].rstrip(":") for line in proc.stdout.splitlines()
+                  if line.startswith("run ") and ":" in line)
+    results = maint_home() / "runs" / "demo" / run_id / "results.jsonl"
     return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
 
 
