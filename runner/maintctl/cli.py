@@ -20,6 +20,7 @@ COMMANDS = (
     "maintctl.cmd_lab",
     "maintctl.cmd_evaluate",
     "maintctl.cmd_report",
+    "maintctl.cmd_demo",
     "maintctl.cmd_windows",
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def parse_iso(value: str) -> dt.datetime:
