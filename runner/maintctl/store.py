@@ -25,8 +25,13 @@ REPORT_COLUMNS = (
 
 
 def default_path() -> Path:
-    """Return ``$MAINT_HOME/store.db``."""
-    return maint_home() / "store.db"
+    """Return ``$MAINT_STORE`` if set, else ``$MAINT_HOME/store.db``.
+
+    ``MAINT_STORE`` lets tests that stamp runs with past times keep them out of the
+    lab's own history while still using the lab's key under ``MAINT_HOME``.
+    """
+    override = os.environ.get("MAINT_STORE")
+    return Path(override) if override else maint_home() / "store.db"
 
 
 class Store:
