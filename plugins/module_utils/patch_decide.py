@@ -51,6 +51,10 @@ DEFAULTS = {
 }
 LIST_KEYS = ("exclude", "accept", "exclude_kbs", "exclude_titles", "categories", "critical_services")
 LOCK_FILES = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock")
+# dnf 4: rpm's own fcntl lock on its database, and dnf's process lock (a PID file,
+# dnf/lock.py build_rpmdb_lock under persistdir /var/lib/dnf).
+DNF_FCNTL_LOCKS = ("/var/lib/rpm/.rpm.lock",)
+DNF_PID_LOCKS = ("/var/lib/dnf/rpmdb_lock.pid",)
 
 
 class PolicyError(ValueError):
@@ -287,7 +291,12 @@ def scan_results(facts, policy, now):
                      "Install the pending updates in the next maintenance window." if status == "warning" else ""),
     ))
 
-    age = security_age_days(sec + held_sec, facts.get("releases"), now)
+    if "security_age_days" in facts:  # dnf: from the advisories' Issued dates
+        age = facts["security_age_days"]
+        basis = "advisory_issued_date"
+    else:  # apt: from the Release files' dates
+        age = security_age_days(sec + held_sec, facts.get("releases"), now)
+        basis = "release_file_date_lower_bound"
     if stale:
         status = "unknown"
     elif sec and age is not None and age >= policy["security_max_age_days"]:
@@ -300,12 +309,13 @@ def scan_results(facts, policy, now):
     if held_sec:
         summary += ", %d more on held package(s): %s" % (len(held_sec), ", ".join(p["name"] for p in held_sec))
     if age is not None:
-        summary += ", oldest published at least %.0f day(s) ago" % age
+        summary += (", oldest published at least %.0f day(s) ago" if basis.startswith("release")
+                    else ", oldest issued %.0f day(s) ago") % age
     results.append(make_result(
         "patch.pending_security", "", status, summary + stale_note,
         observed={"count": len(sec), "packages": [p["name"] for p in sec],
                   "held": [p["name"] for p in held_sec], "oldest_age_days": age,
-                  "age_basis": "release_file_date_lower_bound" if age is not None else None},
+                  "age_basis": basis if age is not None else None},
         threshold={"max_age_days": policy["security_max_age_days"]},
         remediation=("Install the security updates now; they are older than the policy allows."
                      if status == "critical" else
@@ -602,15 +612,20 @@ def parse_dnf_updateinfo_info(text):
 
 
 def dnf_pending(check_update_text, updateinfo_list_text, installed, locked=()):
-    """Build ``classify`` input from dnf output: ``upgradable`` list and per-package advisories.
+    """Build ``classify`` input from dnf output: ``upgradable`` list and the locked names.
 
     ``installed``: name -> installed version (from rpm). ``locked``: versionlocked names.
+    A package listed for two architectures (x86_64 and i686) is one entry: dnf upgrades
+    both to the same version.
     """
     security = {}
     for adv in parse_dnf_updateinfo_list(updateinfo_list_text):
         security.setdefault(adv["name"], adv)
-    upgradable = []
+    upgradable, seen = [], set()
     for pkg in parse_dnf_check_update(check_update_text):
+        if pkg["name"] in seen:
+            continue
+        seen.add(pkg["name"])
         adv = security.get(pkg["name"])
         upgradable.append({
             "name": pkg["name"], "installed": installed.get(pkg["name"]), "candidate": pkg["version"],
@@ -626,6 +641,159 @@ def dnf_security_age_days(updateinfo_list_text, updateinfo_info_text, now):
     ages = [max(_days(now - issued[a["advisory"]]), 0.0)
             for a in parse_dnf_updateinfo_list(updateinfo_list_text) if a["advisory"] in issued]
     return max(ages) if ages else None
+
+
+def _evr(epoch, version_release):
+    """Format an EVR as dnf prints it: the epoch only when it is not 0."""
+    epoch = (epoch or "").strip()
+    if epoch in ("", "0", "(none)"):
+        return version_release
+    return "%s:%s" % (epoch, version_release)
+
+
+def parse_rpm_query(text):
+    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE}\n'``: name -> version.
+
+    The version is written as dnf writes it (``1:3.0.7-27.el9_4.2``, epoch left out when
+    it is 0 or unset), so that it compares equal to ``check-update``'s candidates.
+    """
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        out.setdefault(parts[0], _evr(parts[1], parts[2]))
+    return out
+
+
+def parse_dnf_versionlock(text):
+    """Parse ``dnf -q versionlock list`` (dnf 4 plugin): the names of the locked packages.
+
+    Lines are ``name-epoch:version-release.*``; ``!``-prefixed lines are exclusions of one
+    version (not locks) and ``#`` lines comments.
+    """
+    names = set()
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "!", "Last metadata")):
+            continue
+        spec = line.split()[0]
+        if spec.endswith(".*"):
+            spec = spec[:-2]
+        parts = spec.rsplit("-", 2)
+        if len(parts) == 3 and parts[0]:
+            names.add(parts[0])
+    return sorted(names)
+
+
+def parse_needs_restarting(rc, text):
+    """Read ``needs-restarting -r`` (dnf-plugins-core): ``(reboot_required, packages)``.
+
+    rc 1 with "Reboot is required" means a reboot is needed (the packages follow as
+    ``  * name`` lines); rc 0 with "Reboot should not be necessary" means none is. Anything
+    else (the plugin missing: "No such command", rc 1) is unknown: None.
+    """
+    text = text or ""
+    packages = sorted(line.strip()[2:].strip() for line in text.splitlines() if line.strip().startswith("* "))
+    if rc == 1 and "Reboot is required" in text:
+        return True, packages
+    if rc == 0 and "Reboot should not be necessary" in text:
+        return False, []
+    return None, []
+
+
+_DNF_LOG_LINE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}(?::?\d{2})?)?\s+\S+\s+(Upgrade|Upgraded):\s")
+
+
+def last_upgrade_from_dnf_rpm_log(text):
+    """Return the aware UTC time of the last upgrade in /var/log/dnf.rpm.log, or None.
+
+    dnf 4 logs one line per package of a transaction, ``2024-08-22T09:15:04+0000 SUBDEBUG
+    Upgrade: curl-7.76.1-29.el9_4.1.x86_64`` (older dnf writes the offset as ``+00``).
+    """
+    best = None
+    for line in (text or "").splitlines():
+        match = _DNF_LOG_LINE.match(line)
+        if not match:
+            continue
+        day, clock, offset = match.group(1), match.group(2), match.group(3) or "Z"
+        when = datetime.datetime.strptime("%s %s" % (day, clock), "%Y-%m-%d %H:%M:%S")
+        if offset == "Z":
+            delta = datetime.timedelta(0)
+        else:
+            digits = offset[1:].replace(":", "")
+            delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            delta = -delta if offset[0] == "-" else delta
+        when = (when - delta).replace(tzinfo=datetime.timezone.utc)
+        best = when if best is None or when > best else best
+    return best
+
+
+def dnf_install_specs(classified):
+    """Return ``name-version`` specs (``openssl-1:3.0.7-27.el9_4.2``) for the packages that have a target."""
+    return ["%s-%s" % (p["name"], p["target"]) for p in classified if p["target"]]
+
+
+def _dnf_error(what, cmd):
+    lines = [line for line in ((cmd or {}).get("err") or (cmd or {}).get("out") or "").splitlines() if line.strip()]
+    return "%s failed (rc %s)%s" % (what, (cmd or {}).get("rc"), ": " + lines[-1].strip() if lines else "")
+
+
+def dnf_state(outputs, policy, now):
+    """Turn the raw outputs of a dnf host into the facts ``scan_results`` and ``precheck`` read.
+
+    Args:
+        outputs: dict of command outputs, each ``{rc, out, err}``: ``check_update``
+            (``dnf -q check-update``: rc 100 updates, 0 none, else an error),
+            ``updateinfo_list`` and ``updateinfo_info`` (``--security``), ``rpm``
+            (``rpm -qa`` in ``parse_rpm_query``'s format), ``versionlock`` (None when the
+            plugin is not installed), ``needs_restarting`` (None when not run); and
+            ``rpm_log`` (text of /var/log/dnf.rpm.log and its rotations), ``logs_since``.
+        policy: an ``effective_policy()``.
+        now: aware datetime.
+
+    Returns:
+        The facts dict (``manager`` dnf, ``pending`` classified, ``held``, ``reboot_required``,
+        ``security_age_days``, ``last_upgrade``...). When a listing failed, ``refresh_error``
+        says which and nothing is pending (an empty plan: nothing is installed blind).
+    """
+    cu, ul, ui = outputs.get("check_update") or {}, outputs.get("updateinfo_list") or {}, \
+        outputs.get("updateinfo_info") or {}
+    errors = []
+    if cu.get("rc") not in (0, 100):
+        errors.append(_dnf_error("dnf check-update", cu))
+    if ul.get("rc") != 0:
+        errors.append(_dnf_error("dnf updateinfo list --security", ul))
+    rpm = outputs.get("rpm") or {}
+    if rpm.get("rc") != 0:
+        errors.append(_dnf_error("rpm -qa", rpm))
+    lock = outputs.get("versionlock")
+    held = parse_dnf_versionlock(lock.get("out")) if lock and lock.get("rc") == 0 else []
+    if lock and lock.get("rc") != 0:
+        errors.append(_dnf_error("dnf versionlock list", lock))
+    pending = []
+    if not errors:
+        upgradable, locked = dnf_pending(cu.get("out"), ul.get("out"), parse_rpm_query(rpm.get("out")), held)
+        pending = classify(upgradable, locked, policy)
+    reboot, reboot_pkgs = (None, [])
+    if outputs.get("needs_restarting") is not None:
+        reboot, reboot_pkgs = parse_needs_restarting(outputs["needs_restarting"].get("rc"),
+                                                     outputs["needs_restarting"].get("out"))
+    age = None
+    if not errors and ui.get("rc") == 0:
+        age = dnf_security_age_days(ul.get("out"), ui.get("out"), now)
+    return {
+        "manager": "dnf",
+        "refresh_error": "; ".join(errors) or None,
+        "pending": pending,
+        "held": held,
+        "reboot_required": reboot,
+        "reboot_required_pkgs": reboot_pkgs,
+        "security_age_days": age,
+        "last_upgrade": last_upgrade_from_dnf_rpm_log(outputs.get("rpm_log")),
+        "logs_since": outputs.get("logs_since"),
+    }
 
 
 # -- Windows (ansible.windows.win_updates return values) -----------------------------------------

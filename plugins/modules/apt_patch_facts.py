@@ -76,6 +76,14 @@ options:
     description: With O(phase=verify), the install task's error message when it failed.
     type: str
     default: ""
+  guard_allowed:
+    description: With O(phase=verify), whether the window guard allows a reboot to start now.
+    type: bool
+    default: true
+  guard_reason:
+    description: With O(phase=verify), the window guard's reason (shown when a reboot is deferred).
+    type: str
+    default: ""
   reboot:
     description: With O(phase=final), the reboot decision and outcome (keys action, reason, rebooted, elapsed).
     type: dict
@@ -124,52 +132,48 @@ reboot_reason:
 """
 
 import datetime
-import fcntl
 import functools
 import glob
-import gzip
 import os
-import struct
 
 from ansible.module_utils.basic import AnsibleModule
 
 try:
+    from ansible.module_utils.patch_collect import (
+        argument_spec,
+        free_mb,
+        lock_state,
+        read_text_logs,
+        run_phases,
+    )
     from ansible.module_utils.patch_decide import (
         LOCK_FILES,
         PolicyError,
         classify,
-        deferred_result,
         effective_policy,
-        install_results,
         install_specs,
         last_upgrade_from_dpkg_log,
         last_upgrade_from_history,
-        post_check,
-        precheck,
-        reboot_decision,
-        reboot_result,
-        scan_results,
     )
 except ImportError:  # pragma: no cover
+    from maint_utils.patch_collect import (
+        argument_spec,
+        free_mb,
+        lock_state,
+        read_text_logs,
+        run_phases,
+    )
     from maint_utils.patch_decide import (
         LOCK_FILES,
         PolicyError,
         classify,
-        deferred_result,
         effective_policy,
-        install_results,
         install_specs,
         last_upgrade_from_dpkg_log,
         last_upgrade_from_history,
-        post_check,
-        precheck,
-        reboot_decision,
-        reboot_result,
-        scan_results,
     )
 
 REBOOT_FLAG = "/var/run/reboot-required"
-LOG_LIMIT = 512 * 1024
 
 
 def _origin(o):
@@ -194,16 +198,6 @@ def read_upgradable(apt, apt_pkg):
             "name": pkg.name, "installed": inst.version, "candidate": pkg.candidate.version,
             "versions": [{"version": v.version, "origins": [_origin(o) for o in v.origins]} for v in ordered],
         })
-    return out
-
-
-def read_installed(apt, names):
-    """Return name -> installed version (None when not installed)."""
-    cache = apt.Cache()
-    out = {}
-    for name in names:
-        pkg = cache[name] if name in cache else None  # noqa: SIM401 - apt.Cache has no get()
-        out[name] = pkg.installed.version if pkg is not None and pkg.installed is not None else None
     return out
 
 
@@ -240,69 +234,6 @@ def read_releases():
     return releases
 
 
-def read_text_logs(pattern):
-    """Concatenate a log and its rotations (plain and .gz), newest last, bounded in size."""
-    paths = sorted(glob.glob(pattern + "*"), reverse=True)
-    chunks, oldest = [], None
-    for path in paths:
-        try:
-            if path.endswith(".gz"):
-                with gzip.open(path, "rt", errors="replace") as handle:
-                    text = handle.read(LOG_LIMIT)
-            else:
-                with open(path, "r", errors="replace") as handle:
-                    text = handle.read()[-LOG_LIMIT:]
-        except (IOError, OSError):
-            continue
-        chunks.append(text)
-        oldest = oldest or text.split("\n", 1)[0][:40]
-    return "\n\n".join(chunks), (oldest if chunks else None)
-
-
-def free_mb(path):
-    """Return the MB available to unprivileged users on ``path``, or None."""
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return None
-    return int(st.f_bavail * st.f_frsize // (1024 * 1024))
-
-
-def lock_state(path):
-    """Test an fcntl lock without taking it (F_GETLK): {held, pid}, or None when unreadable."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        if exc.errno == 2:  # no lock file: nobody can hold it
-            return {"held": False, "pid": None}
-        return None
-    try:
-        request = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-        answer = fcntl.fcntl(fd, fcntl.F_GETLK, request)
-        l_type, _, _, _, pid = struct.unpack("hhqqi4x", answer)
-    except (OSError, struct.error):
-        return None
-    finally:
-        os.close(fd)
-    if l_type == fcntl.F_UNLCK:
-        return {"held": False, "pid": None}
-    return {"held": True, "pid": pid if pid > 0 else None}
-
-
-def read_processes():
-    """Return the names and command lines of the running processes."""
-    names = []
-    for proc in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(proc + "/comm") as handle:
-                names.append(handle.read().strip())
-            with open(proc + "/cmdline", "rb") as handle:
-                names.append(handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip())
-        except (IOError, OSError):
-            continue
-    return sorted(set(n for n in names if n))
-
-
 def last_upgrade():
     """Return (aware UTC datetime or None, first line of the oldest log read)."""
     history, since = read_text_logs("/var/log/apt/history.log")
@@ -317,59 +248,74 @@ def last_upgrade():
     return when, since
 
 
-def read_state(module, apt, apt_pkg, policy, refresh_error):
-    """Read everything a scan needs and classify the pending updates."""
-    held = read_held(module)
-    upgradable = read_upgradable(apt, apt_pkg)
-    pending = classify(upgradable, held or [], policy)
-    by_name = dict((u["name"], u) for u in upgradable)
-    for entry in pending:
-        if entry["security"]:
-            ver = [v for v in by_name[entry["name"]]["versions"] if v["version"] == entry["security_version"]]
-            entry["security_origins"] = ver[0]["origins"] if ver else []
-    when, since = last_upgrade()
-    pkgs = []
-    if os.path.exists(REBOOT_FLAG + ".pkgs"):
-        with open(REBOOT_FLAG + ".pkgs") as handle:
-            pkgs = sorted(set(line.strip() for line in handle if line.strip()))
-    return {
-        "manager": "apt",
-        "refresh_error": refresh_error,
-        "pending": pending,
-        "held": held,
-        "releases": read_releases(),
-        "reboot_required": os.path.exists(REBOOT_FLAG),
-        "reboot_required_pkgs": pkgs,
-        "last_upgrade": when,
-        "logs_since": since,
-        "free_mb": {"/": free_mb("/"), "/var": free_mb("/var")},
-        "locks": dict((path, lock_state(path)) for path in LOCK_FILES),
-    }
+class AptReader(object):
+    """Read a Debian/Ubuntu host's patch state with python3-apt (see patch_collect.run_phases)."""
+
+    def __init__(self, module, policy, apt, apt_pkg):
+        self.module, self.policy, self.apt, self.apt_pkg = module, policy, apt, apt_pkg
+
+    def refresh(self):
+        """Run apt-get update; return None or the last line of its error."""
+        rc, out, err = self.module.run_command(["apt-get", "update", "-q"])
+        if rc == 0:
+            return None
+        lines = [line for line in (err or out).splitlines() if line.strip()]
+        return lines[-1] if lines else "apt-get update rc %d" % rc
+
+    def read_state(self, refresh):
+        """Read everything a scan needs and classify the pending updates."""
+        refresh_error = self.refresh() if refresh else None
+        held = read_held(self.module)
+        upgradable = read_upgradable(self.apt, self.apt_pkg)
+        pending = classify(upgradable, held or [], self.policy)
+        by_name = dict((u["name"], u) for u in upgradable)
+        for entry in pending:
+            if entry["security"]:
+                ver = [v for v in by_name[entry["name"]]["versions"] if v["version"] == entry["security_version"]]
+                entry["security_origins"] = ver[0]["origins"] if ver else []
+        when, since = last_upgrade()
+        pkgs = []
+        if os.path.exists(REBOOT_FLAG + ".pkgs"):
+            with open(REBOOT_FLAG + ".pkgs") as handle:
+                pkgs = sorted(set(line.strip() for line in handle if line.strip()))
+        return {
+            "manager": "apt",
+            "refresh_error": refresh_error,
+            "pending": pending,
+            "held": held,
+            "releases": read_releases(),
+            "reboot_required": os.path.exists(REBOOT_FLAG),
+            "reboot_required_pkgs": pkgs,
+            "last_upgrade": when,
+            "logs_since": since,
+            "free_mb": {"/": free_mb("/"), "/var": free_mb("/var")},
+            "locks": dict((path, lock_state(path)) for path in LOCK_FILES),
+        }
+
+    def read_installed(self, names):
+        """Return name -> installed version (None when not installed)."""
+        cache = self.apt.Cache()
+        out = {}
+        for name in names:
+            pkg = cache[name] if name in cache else None  # noqa: SIM401 - apt.Cache has no get()
+            out[name] = pkg.installed.version if pkg is not None and pkg.installed is not None else None
+        return out
+
+    def reboot_required(self):
+        """Return whether /var/run/reboot-required exists."""
+        return os.path.exists(REBOOT_FLAG)
+
+    @staticmethod
+    def install_specs(planned):
+        """Return apt's name=version pins."""
+        return install_specs(planned)
 
 
 def main():
     """Run the module."""
-    module = AnsibleModule(
-        argument_spec=dict(
-            phase=dict(type="str", default="scan", choices=["scan", "verify", "final"]),
-            policy=dict(type="dict", default={}),
-            install_planned=dict(type="bool", default=False),
-            update_cache=dict(type="bool", default=True),
-            deferred_reason=dict(type="str", default=""),
-            backup_age_hours=dict(type="float"),
-            rpo_hours=dict(type="float"),
-            planned=dict(type="list", elements="dict", default=[]),
-            before=dict(type="dict", default={}),
-            install_error=dict(type="str", default=""),
-            guard_allowed=dict(type="bool", default=True),
-            guard_reason=dict(type="str", default=""),
-            reboot=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        policy = effective_policy(p["policy"])
+        policy = effective_policy(module.params["policy"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
     try:
@@ -377,62 +323,7 @@ def main():
         import apt_pkg
     except ImportError:
         module.fail_json(msg="python3-apt is not installed on the host (apt-get install python3-apt)")
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    if p["phase"] == "verify":
-        names = [e["name"] for e in p["planned"]]
-        after = read_installed(apt, names)
-        results = install_results(p["planned"], p["before"], after, p["install_error"] or None)
-        flag = os.path.exists(REBOOT_FLAG)
-        installed_any = any(r["changed"] for r in results)
-        action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"])
-        if action == "defer":
-            results.append(deferred_result(reason, "reboot"))
-        module.exit_json(changed=installed_any, maint_results=results, reboot_required=flag,
-                         reboot_action=action, reboot_reason=reason,
-                         patch_facts={"installed": after, "reboot_required": flag})
-
-    refresh_error = None
-    if p["phase"] == "scan" and p["update_cache"]:
-        rc, out, err = module.run_command(["apt-get", "update", "-q"])
-        if rc != 0:
-            lines = [line for line in (err or out).splitlines() if line.strip()]
-            refresh_error = lines[-1] if lines else "apt-get update rc %d" % rc
-    facts = read_state(module, apt, apt_pkg, policy, refresh_error)
-    results = []
-
-    if p["phase"] == "final":
-        results.extend(scan_results(facts, policy, now))
-        if p["reboot"].get("action"):
-            results.append(reboot_result(p["reboot"]["action"], p["reboot"].get("reason") or "",
-                                         p["reboot"].get("rebooted"), p["reboot"].get("elapsed")))
-        results.append(post_check(read_processes(), policy["critical_services"]))
-        module.exit_json(changed=False, maint_results=results, patch_facts=_public(facts),
-                         reboot_required=facts["reboot_required"])
-
-    planned = [e for e in facts["pending"] if e["target"]]
-    plan = {"planned": planned, "specs": install_specs(planned),
-            "before": dict((e["name"], e["installed"]) for e in planned), "precheck_ok": False}
-    if p["install_planned"] and not p["deferred_reason"]:
-        ok, pre = precheck(facts, policy, p["backup_age_hours"], p["rpo_hours"])
-        plan["precheck_ok"] = ok
-        results.append(pre)
-        if not ok:
-            results.extend(scan_results(facts, policy, now))
-    else:
-        if p["deferred_reason"]:
-            results.append(deferred_result(p["deferred_reason"]))
-        results.extend(scan_results(facts, policy, now))
-    module.exit_json(changed=False, maint_results=results, patch_facts=_public(facts), patch_plan=plan,
-                     reboot_required=facts["reboot_required"])
-
-
-def _public(facts):
-    """Return the facts with JSON-friendly values."""
-    out = dict(facts)
-    if out.get("last_upgrade") is not None:
-        out["last_upgrade"] = out["last_upgrade"].isoformat()
-    return out
+    run_phases(module, policy, AptReader(module, policy, apt, apt_pkg))
 
 
 if __name__ == "__main__":

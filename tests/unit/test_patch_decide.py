@@ -274,6 +274,120 @@ def test_dnf_parsing_and_classification() -> None:
     assert pd.dnf_security_age_days(ul, ui, NOW) == pytest.approx((NOW - dt.datetime(2024, 8, 20, tzinfo=dt.UTC)).days, abs=1)
 
 
+def dnf_text(name: str) -> str:
+    return (FIX / "dnf" / name).read_text()
+
+
+def dnf_outputs(**over: object) -> dict:
+    """What dnf_patch_facts reads on a Rocky 9 host (RECONSTRUCTED dnf 4 output, see fixtures README)."""
+    outputs: dict = {
+        "check_update": {"rc": 100, "out": dnf_text("check-update.txt"), "err": ""},
+        "updateinfo_list": {"rc": 0, "out": dnf_text("updateinfo-list.txt"), "err": ""},
+        "updateinfo_info": {"rc": 0, "out": dnf_text("updateinfo-info.txt"), "err": ""},
+        "rpm": {"rc": 0, "out": dnf_text("rpm-qa.txt"), "err": ""},
+        "versionlock": {"rc": 0, "out": dnf_text("versionlock-list.txt"), "err": ""},
+        "needs_restarting": {"rc": 1, "out": dnf_text("needs-restarting-required.txt"), "err": ""},
+        "rpm_log": dnf_text("dnf.rpm.log"),
+        "logs_since": "2024-03-28T14:27:24+00 SUBDEBUG",
+    }
+    outputs.update(over)
+    return outputs
+
+
+def test_rpm_query_writes_versions_as_dnf_does() -> None:
+    installed = pd.parse_rpm_query(dnf_text("rpm-qa.txt"))
+    assert installed["curl"] == "7.76.1-26.el9_3.3"  # (none): no epoch
+    assert installed["openssl"] == "1:3.0.7-25.el9_3"  # epoch 1 kept, as check-update prints it
+    assert installed["python3-setuptools-wheel"] == "53.0.0-12.el9"  # explicit epoch 0 left out
+    assert installed["vim-minimal"] == "2:8.2.2637-20.el9_1"
+    assert "package" not in installed and pd.parse_rpm_query("package foo is not installed\n") == {}
+
+
+def test_versionlock_list_gives_the_locked_names_only() -> None:
+    assert pd.parse_dnf_versionlock(dnf_text("versionlock-list.txt")) == ["vim-minimal"]  # "!tzdata" excludes
+    assert pd.parse_dnf_versionlock("") == []
+
+
+@pytest.mark.parametrize(("rc", "name", "expected"), [
+    (1, "needs-restarting-required.txt", (True, ["kernel", "systemd"])),
+    (0, "needs-restarting-none.txt", (False, [])),
+    # The plugin missing: dnf prints "No such command" on stderr and exits 1: unknown, not "required".
+    (1, None, (None, [])),
+    (0, None, (None, [])),
+])
+def test_needs_restarting(rc: int, name: str | None, expected: tuple) -> None:
+    assert pd.parse_needs_restarting(rc, dnf_text(name) if name else "") == expected
+
+
+def test_last_upgrade_from_dnf_rpm_log() -> None:
+    # 2026-11-02T03:15:41+0100 is the last Upgrade/Upgraded line; Installed and Erase are not upgrades.
+    assert pd.last_upgrade_from_dnf_rpm_log(dnf_text("dnf.rpm.log")) == dt.datetime(2026, 11, 2, 2, 15, 41,
+                                                                                     tzinfo=dt.UTC)
+    assert pd.last_upgrade_from_dnf_rpm_log("2024-03-28T14:27:24+00 SUBDEBUG Upgraded: a-1-1.noarch") == \
+        dt.datetime(2024, 3, 28, 14, 27, 24, tzinfo=dt.UTC)
+    assert pd.last_upgrade_from_dnf_rpm_log("2026-11-05T03:00:00+0000 SUBDEBUG Erase: htop-3.3.0-1.el9.x86_64") is None
+
+
+def test_dnf_state_security_mode() -> None:
+    facts = pd.dnf_state(dnf_outputs(), policy(), NOW)
+    assert facts["refresh_error"] is None and facts["manager"] == "dnf"
+    out = {p["name"]: p for p in facts["pending"]}
+    assert sorted(out) == ["curl", "libcurl", "openssl", "openssl-libs", "python3-setuptools-wheel", "tzdata",
+                           "vim-minimal"]
+    assert out["openssl"]["installed"] == "1:3.0.7-25.el9_3" and out["openssl"]["target"] == "1:3.0.7-27.el9_4.2"
+    assert out["tzdata"]["target"] is None and out["tzdata"]["reason"] == "not a security update (mode security)"
+    assert out["vim-minimal"]["held"] and out["vim-minimal"]["target"] is None  # versionlocked
+    planned = [p for p in facts["pending"] if p["target"]]
+    assert pd.dnf_install_specs(planned) == ["curl-7.76.1-29.el9_4.1", "libcurl-7.76.1-29.el9_4.1",
+                                             "openssl-1:3.0.7-27.el9_4.2", "openssl-libs-1:3.0.7-27.el9_4.2"]
+    assert facts["reboot_required"] is True and facts["reboot_required_pkgs"] == ["kernel", "systemd"]
+    assert facts["last_upgrade"] == dt.datetime(2026, 11, 2, 2, 15, 41, tzinfo=dt.UTC)
+    res = by_check([valid(r) for r in pd.scan_results(facts, policy(), NOW)])
+    sec = res["patch.pending_security"]
+    assert sec["observed"]["packages"] == ["curl", "libcurl", "openssl", "openssl-libs"]
+    assert sec["observed"]["age_basis"] == "advisory_issued_date"
+    assert sec["observed"]["oldest_age_days"] == pytest.approx((NOW - dt.datetime(2024, 8, 20, tzinfo=dt.UTC)).days,
+                                                               abs=1)
+    assert sec["status"] == "critical" and "issued" in sec["summary"]  # 2 years old > 14 days
+    assert res["patch.pending"]["observed"]["manager"] == "dnf"
+    assert res["patch.pending"]["observed"]["held"] == ["vim-minimal"]
+    assert res["patch.reboot_required"]["status"] == "warning" and "kernel" in res["patch.reboot_required"]["summary"]
+    assert res["patch.last_patched"]["status"] == "ok"
+
+
+def test_dnf_state_all_mode_and_exclusions() -> None:
+    facts = pd.dnf_state(dnf_outputs(versionlock=None), policy(mode="all", exclude=["openssl*"]), NOW)
+    out = {p["name"]: p for p in facts["pending"]}
+    assert out["tzdata"]["target"] == "2024b-2.el9" and out["vim-minimal"]["target"] == "2:8.2.2637-21.el9_4"
+    assert out["openssl"]["target"] is None and out["openssl"]["reason"] == "excluded by policy"
+    assert facts["held"] == []
+
+
+@pytest.mark.parametrize(("key", "cmd", "fragment"), [
+    ("check_update", {"rc": 1, "out": "", "err": "Error: Failed to download metadata for repo 'baseos'\n"},
+     "dnf check-update failed (rc 1): Error: Failed to download metadata for repo 'baseos'"),
+    ("check_update", {"rc": 200, "out": "", "err": ""}, "dnf check-update failed (rc 200)"),
+    ("updateinfo_list", {"rc": 1, "out": "", "err": "Error: no such command\n"}, "updateinfo list --security"),
+    ("rpm", {"rc": 1, "out": "", "err": "error: rpmdb open failed\n"}, "rpm -qa failed"),
+])
+def test_dnf_state_listing_errors_are_unknown_and_plan_nothing(key: str, cmd: dict, fragment: str) -> None:
+    facts = pd.dnf_state(dnf_outputs(**{key: cmd}), policy(), NOW)
+    assert fragment in facts["refresh_error"]
+    assert facts["pending"] == []
+    res = by_check(pd.scan_results(facts, policy(), NOW))
+    assert res["patch.pending"]["status"] == "unknown" and res["patch.pending_security"]["status"] == "unknown"
+
+
+def test_dnf_state_nothing_pending_and_no_needs_restarting() -> None:
+    facts = pd.dnf_state(dnf_outputs(check_update={"rc": 0, "out": "", "err": ""},
+                                     updateinfo_list={"rc": 0, "out": "", "err": ""},
+                                     needs_restarting=None), policy(), NOW)
+    assert facts["pending"] == [] and facts["security_age_days"] is None
+    res = by_check(pd.scan_results(facts, policy(), NOW))
+    assert res["patch.pending"]["status"] == "ok" and res["patch.pending_security"]["status"] == "ok"
+    assert res["patch.reboot_required"]["status"] == "unknown"  # nobody read it: never ok
+
+
 # -- Windows (reconstructed from win_updates RETURN) ----------------------------------------------------
 
 def load(name: str) -> dict:

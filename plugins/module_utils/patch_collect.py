@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Host-side reading shared by the patch collect modules (apt_patch_facts, dnf_patch_facts).
+
+This is *collect* code: it reads the host (files, locks, processes) and runs the phases of
+the patch flow, but decides nothing itself; every decision is in ``patch_decide``. It runs
+on the managed host, so it keeps to the standard library and Python 3.8.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import datetime
+import fcntl
+import glob
+import gzip
+import os
+import struct
+
+try:
+    from ansible.module_utils.patch_decide import (
+        deferred_result,
+        install_results,
+        post_check,
+        precheck,
+        reboot_decision,
+        reboot_result,
+        scan_results,
+    )
+except ImportError:  # pragma: no cover - used outside Ansible (tests)
+    from maint_utils.patch_decide import (
+        deferred_result,
+        install_results,
+        post_check,
+        precheck,
+        reboot_decision,
+        reboot_result,
+        scan_results,
+    )
+
+LOG_LIMIT = 512 * 1024
+
+
+def read_text_logs(pattern):
+    """Concatenate a log and its rotations (plain and .gz), bounded in size.
+
+    Returns ``(text, first line of the first file read)`` or ``("", None)``.
+    """
+    paths = sorted(glob.glob(pattern + "*"), reverse=True)
+    chunks, oldest = [], None
+    for path in paths:
+        try:
+            if path.endswith(".gz"):
+                with gzip.open(path, "rt", errors="replace") as handle:
+                    text = handle.read(LOG_LIMIT)
+            else:
+                with open(path, "r", errors="replace") as handle:
+                    text = handle.read()[-LOG_LIMIT:]
+        except (IOError, OSError):
+            continue
+        chunks.append(text)
+        oldest = oldest or text.split("\n", 1)[0][:40]
+    return "\n\n".join(chunks), (oldest if chunks else None)
+
+
+def free_mb(path):
+    """Return the MB available to unprivileged users on ``path``, or None."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return int(st.f_bavail * st.f_frsize // (1024 * 1024))
+
+
+def lock_state(path):
+    """Test an fcntl lock without taking it (F_GETLK): {held, pid}, or None when unreadable.
+
+    apt, dpkg and rpm take such locks (lock-frontend, lock, /var/lib/rpm/.rpm.lock).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        if exc.errno == 2:  # no lock file: nobody can hold it
+            return {"held": False, "pid": None}
+        return None
+    try:
+        request = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, request)
+        l_type, _, _, _, pid = struct.unpack("hhqqi4x", answer)
+    except (OSError, struct.error):
+        return None
+    finally:
+        os.close(fd)
+    if l_type == fcntl.F_UNLCK:
+        return {"held": False, "pid": None}
+    return {"held": True, "pid": pid if pid > 0 else None}
+
+
+def pid_lock_state(path):
+    """Read a dnf 4 process lock (``dnf/lock.py`` ProcessLock): {held, pid}, or None when unreadable.
+
+    dnf writes its PID into the file while it holds the lock and removes the file when it
+    lets go; a file whose PID is not running is stale, and dnf itself takes it over.
+    """
+    try:
+        with open(path, "r") as handle:
+            text = handle.read(32).strip()
+    except (IOError, OSError) as exc:
+        if getattr(exc, "errno", None) == 2:
+            return {"held": False, "pid": None}
+        return None
+    if not text:
+        return {"held": False, "pid": None}
+    try:
+        pid = int(text)
+    except ValueError:
+        return None
+    if pid != os.getpid() and os.path.exists("/proc/%d" % pid):
+        return {"held": True, "pid": pid}
+    return {"held": False, "pid": None}
+
+
+def read_processes():
+    """Return the names and command lines of the running processes."""
+    names = []
+    for proc in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(proc + "/comm") as handle:
+                names.append(handle.read().strip())
+            with open(proc + "/cmdline", "rb") as handle:
+                names.append(handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip())
+        except (IOError, OSError):
+            continue
+    return sorted(set(n for n in names if n))
+
+
+def public(facts):
+    """Return the facts with JSON-friendly values."""
+    out = dict(facts)
+    if out.get("last_upgrade") is not None:
+        out["last_upgrade"] = out["last_upgrade"].isoformat()
+    return out
+
+
+def run_phases(module, policy, reader):
+    """Run one phase of the patch flow with a package manager ``reader`` and exit the module.
+
+    ``reader`` has ``read_state(refresh)`` -> facts (``patch_decide.scan_results`` input plus
+    ``free_mb``/``locks``), ``read_installed(names)`` -> name -> version or None, and
+    ``reboot_required()`` -> bool or None.
+    """
+    p = module.params
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    if p["phase"] == "verify":
+        names = [e["name"] for e in p["planned"]]
+        after = reader.read_installed(names)
+        results = install_results(p["planned"], p["before"], after, p["install_error"] or None)
+        flag = reader.reboot_required()
+        installed_any = any(r["changed"] for r in results)
+        action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"])
+        if action == "defer":
+            results.append(deferred_result(reason, "reboot"))
+        module.exit_json(changed=installed_any, maint_results=results, reboot_required=flag,
+                         reboot_action=action, reboot_reason=reason,
+                         patch_facts={"installed": after, "reboot_required": flag})
+
+    facts = reader.read_state(p["phase"] == "scan" and p["update_cache"])
+    results = []
+
+    if p["phase"] == "final":
+        results.extend(scan_results(facts, policy, now))
+        if p["reboot"].get("action"):
+            results.append(reboot_result(p["reboot"]["action"], p["reboot"].get("reason") or "",
+                                         p["reboot"].get("rebooted"), p["reboot"].get("elapsed")))
+        results.append(post_check(read_processes(), policy["critical_services"]))
+        module.exit_json(changed=False, maint_results=results, patch_facts=public(facts),
+                         reboot_required=facts["reboot_required"])
+
+    planned = [e for e in facts["pending"] if e["target"]]
+    plan = {"planned": planned, "specs": reader.install_specs(planned),
+            "before": dict((e["name"], e["installed"]) for e in planned), "precheck_ok": False}
+    if p["install_planned"] and not p["deferred_reason"]:
+        ok, pre = precheck(facts, policy, p["backup_age_hours"], p["rpo_hours"])
+        plan["precheck_ok"] = ok
+        results.append(pre)
+        if not ok:
+            results.extend(scan_results(facts, policy, now))
+    else:
+        if p["deferred_reason"]:
+            results.append(deferred_result(p["deferred_reason"]))
+        results.extend(scan_results(facts, policy, now))
+    module.exit_json(changed=False, maint_results=results, patch_facts=public(facts), patch_plan=plan,
+                     reboot_required=facts["reboot_required"])
+
+
+def argument_spec():
+    """Return the argument spec the patch collect modules share."""
+    return dict(
+        phase=dict(type="str", default="scan", choices=["scan", "verify", "final"]),
+        policy=dict(type="dict", default={}),
+        install_planned=dict(type="bool", default=False),
+        update_cache=dict(type="bool", default=True),
+        deferred_reason=dict(type="str", default=""),
+        backup_age_hours=dict(type="float"),
+        rpo_hours=dict(type="float"),
+        planned=dict(type="list", elements="dict", default=[]),
+        before=dict(type="dict", default={}),
+        install_error=dict(type="str", default=""),
+        guard_allowed=dict(type="bool", default=True),
+        guard_reason=dict(type="str", default=""),
+        reboot=dict(type="dict", default={}),
+    )

@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""Read a dnf host's patch state in one call (dnf 4 command output) and decide the patch checks."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: dnf_patch_facts
+short_description: Scan dnf for pending and security updates, versionlocks, reboot need, locks and free space
+description:
+  - The dnf counterpart of C(apt_patch_facts), with the same phases and results.
+  - "O(phase=scan): runs C(dnf -q check-update) (with C(--refresh) unless O(update_cache=false)),
+    C(dnf -q updateinfo list --security), C(dnf -q updateinfo info --security) (the
+    advisories' Issued dates give the age of the oldest pending security update),
+    C(rpm -qa) (installed versions), C(dnf -q versionlock list) when the versionlock plugin is
+    configured (locked packages are held), C(needs-restarting -r) (reboot required), reads
+    C(/var/log/dnf.rpm.log) (last upgrade), free space on C(/) and C(/var), and whether rpm's
+    database lock (fcntl) or dnf's process lock (C(/var/lib/dnf/rpmdb_lock.pid)) is held."
+  - "The output is parsed and decided by C(plugins/module_utils/patch_decide.py)
+    (C(dnf_state), C(classify)): the candidate of each package in C(all) mode, of packages
+    with a security advisory in C(security) mode, nothing for excluded or locked packages."
+  - "O(phase=verify): compares the installed versions (C(rpm -qa)) with O(before) and
+    O(planned): C(patch.installed), C(patch.failed), and the reboot decision."
+  - "O(phase=final): reads the state again (no metadata refresh): the state results,
+    C(patch.rebooted) and C(patch.post_check)."
+  - "B(Not exercised on a real dnf host in this project): the lab has no RPM host. The parsing
+    is unit-tested on output written in dnf 4's documented format (tests/fixtures/patch/dnf)."
+version_added: "0.1.0"
+options:
+  phase:
+    description: Which step of the patch flow this call is.
+    type: str
+    choices: [scan, verify, final]
+    default: scan
+  policy:
+    description: The C(patch) section of the client policy; see C(schemas/policy/patch.schema.json).
+    type: dict
+    default: {}
+  install_planned:
+    description: With O(phase=scan), whether an install follows (patch_install, not check mode, window open).
+    type: bool
+    default: false
+  update_cache:
+    description: With O(phase=scan), refresh the repository metadata (C(--refresh)).
+    type: bool
+    default: true
+  deferred_reason:
+    description: With O(phase=scan), the host is not patched because the window is closing; adds C(patch.deferred).
+    type: str
+    default: ""
+  backup_age_hours:
+    description: Age in hours of the host's newest good backup, when known (for O(policy.require_backup_within_rpo)).
+    type: float
+  rpo_hours:
+    description: The client's backup RPO in hours.
+    type: float
+  planned:
+    description: With O(phase=verify), the plan returned by the scan (RV(patch_plan.planned)).
+    type: list
+    elements: dict
+    default: []
+  before:
+    description: With O(phase=verify), package name to version installed before the install.
+    type: dict
+    default: {}
+  install_error:
+    description: With O(phase=verify), the install task's error message when it failed.
+    type: str
+    default: ""
+  guard_allowed:
+    description: With O(phase=verify), whether the window guard allows a reboot to start now.
+    type: bool
+    default: true
+  guard_reason:
+    description: With O(phase=verify), the window guard's reason (shown when a reboot is deferred).
+    type: str
+    default: ""
+  reboot:
+    description: With O(phase=final), the reboot decision and outcome (keys action, reason, rebooted, elapsed).
+    type: dict
+    default: {}
+notes:
+  - Needs dnf 4 (RHEL/Rocky/Alma 8-9, Fedora up to 40) and root (C(become)). C(needs-restarting)
+    comes with dnf-utils / dnf-plugins-core; without it the reboot state is C(unknown).
+  - Supports check mode; it never installs anything.
+author:
+  - maintctl contributors
+"""
+
+EXAMPLES = r"""
+- name: Scan for updates
+  dnf_patch_facts:
+    policy: "{{ maint_policy.patch | default({}) }}"
+  become: true
+  register: scan
+"""
+
+RETURN = r"""
+maint_results:
+  description: Check results in the shape of schemas/check_result.schema.json.
+  returned: always
+  type: list
+  elements: dict
+patch_facts:
+  description: The facts read (pending packages with their classification, held, reboot need, free space, locks).
+  returned: always
+  type: dict
+patch_plan:
+  description: With O(phase=scan), C(planned) (packages with a target version), C(specs) (name-version specs
+    for ansible.builtin.dnf), C(before) (installed versions) and C(precheck_ok).
+  returned: when phase is scan
+  type: dict
+reboot_required:
+  description: Whether needs-restarting -r says a reboot is required (null when it could not tell).
+  returned: always
+  type: bool
+reboot_action:
+  description: With O(phase=verify), C(reboot), C(skip) or C(defer).
+  returned: when phase is verify
+  type: str
+reboot_reason:
+  description: With O(phase=verify), why.
+  returned: when phase is verify
+  type: str
+"""
+
+import datetime
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible.module_utils.patch_collect import (
+        argument_spec,
+        free_mb,
+        lock_state,
+        pid_lock_state,
+        read_text_logs,
+        run_phases,
+    )
+    from ansible.module_utils.patch_decide import (
+        DNF_FCNTL_LOCKS,
+        DNF_PID_LOCKS,
+        PolicyError,
+        dnf_install_specs,
+        dnf_state,
+        effective_policy,
+        parse_needs_restarting,
+        parse_rpm_query,
+    )
+except ImportError:  # pragma: no cover
+    from maint_utils.patch_collect import (
+        argument_spec,
+        free_mb,
+        lock_state,
+        pid_lock_state,
+        read_text_logs,
+        run_phases,
+    )
+    from maint_utils.patch_decide import (
+        DNF_FCNTL_LOCKS,
+        DNF_PID_LOCKS,
+        PolicyError,
+        dnf_install_specs,
+        dnf_state,
+        effective_policy,
+        parse_needs_restarting,
+        parse_rpm_query,
+    )
+
+RPM_QF = "%{NAME} %{EPOCH} %{VERSION}-%{RELEASE}\n"
+VERSIONLOCK_CONF = "/etc/dnf/plugins/versionlock.conf"
+C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
+
+
+class DnfReader(object):
+    """Read a dnf host's patch state from dnf/rpm command output (see patch_collect.run_phases)."""
+
+    def __init__(self, module, policy, dnf):
+        self.module, self.policy, self.dnf = module, policy, dnf
+
+    def run(self, argv):
+        """Run a command in the C locale: {rc, out, err}."""
+        rc, out, err = self.module.run_command(argv, environ_update=C_LOCALE)
+        return {"rc": rc, "out": out, "err": err}
+
+    def needs_restarting(self):
+        """Run needs-restarting -r (the dnf-utils command, else the dnf plugin command)."""
+        tool = self.module.get_bin_path("needs-restarting")
+        return self.run([tool, "-r"] if tool else [self.dnf, "-q", "needs-restarting", "-r"])
+
+    def read_state(self, refresh):
+        """Run every listing and turn it into facts (patch_decide.dnf_state)."""
+        outputs = {
+            "check_update": self.run([self.dnf, "-q", "check-update"] + (["--refresh"] if refresh else [])),
+            "updateinfo_list": self.run([self.dnf, "-q", "updateinfo", "list", "--security"]),
+            "updateinfo_info": self.run([self.dnf, "-q", "updateinfo", "info", "--security"]),
+            "rpm": self.run(["rpm", "-qa", "--qf", RPM_QF]),
+            "versionlock": (self.run([self.dnf, "-q", "versionlock", "list"])
+                            if os.path.exists(VERSIONLOCK_CONF) else None),
+            "needs_restarting": self.needs_restarting(),
+        }
+        outputs["rpm_log"], outputs["logs_since"] = read_text_logs("/var/log/dnf.rpm.log")
+        facts = dnf_state(outputs, self.policy, datetime.datetime.now(datetime.timezone.utc))
+        facts["free_mb"] = {"/": free_mb("/"), "/var": free_mb("/var")}
+        locks = dict((path, lock_state(path)) for path in DNF_FCNTL_LOCKS)
+        locks.update((path, pid_lock_state(path)) for path in DNF_PID_LOCKS)
+        facts["locks"] = locks
+        return facts
+
+    def read_installed(self, names):
+        """Return name -> installed version as dnf writes it (None when not installed)."""
+        installed = parse_rpm_query(self.run(["rpm", "-qa", "--qf", RPM_QF])["out"])
+        return dict((name, installed.get(name)) for name in names)
+
+    def reboot_required(self):
+        """Return True/False from needs-restarting -r, None when it could not tell."""
+        cmd = self.needs_restarting()
+        return parse_needs_restarting(cmd["rc"], cmd["out"])[0]
+
+    @staticmethod
+    def install_specs(planned):
+        """Return name-version specs for ansible.builtin.dnf."""
+        return dnf_install_specs(planned)
+
+
+def main():
+    """Run the module."""
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        policy = effective_policy(module.params["policy"])
+    except PolicyError as exc:
+        module.fail_json(msg=str(exc))
+    dnf = module.get_bin_path("dnf")
+    if dnf is None:
+        module.fail_json(msg="dnf is not installed on the host (dnf_patch_facts reads dnf 4 output)")
+    run_phases(module, policy, DnfReader(module, policy, dnf))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""dnf_patch_facts and the shared patch_collect helpers, run on this (Debian) machine.
+
+There is no RPM host here. The module is run for real through `ansible localhost`, but
+`dnf`, `rpm` and `needs-restarting` are STAND-IN scripts that print the RECONSTRUCTED
+dnf 4 output of tests/fixtures/patch/dnf and record their argv: this checks the module's
+wiring (commands, return codes, phases), not dnf itself. The lock helpers run on real
+files and real processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from maint_utils import patch_collect
+
+from tests.conftest import assert_valid_results
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+FIX = ROOT / "tests" / "fixtures" / "patch" / "dnf"
+
+FAKE = """#!/bin/sh
+# Stand-in for {tool}: records its argv, prints a fixture chosen by the test.
+echo "{tool} $*" >> "$FAKE_LOG"
+case "$*" in
+{cases}
+esac
+"""
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture()
+def fake_tools(tmp_path: Path) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _write(bindir / "dnf", FAKE.format(tool="dnf", cases=f"""
+  *check-update*) cat "{FIX}/check-update.txt"; exit 100 ;;
+  *"updateinfo list --security"*) cat "{FIX}/updateinfo-list.txt"; exit 0 ;;
+  *"updateinfo info --security"*) cat "{FIX}/updateinfo-info.txt"; exit 0 ;;
+  *) echo "No such command: $*" >&2; exit 1 ;;"""))
+    _write(bindir / "rpm", FAKE.format(tool="rpm", cases="""
+  "-qa --qf"*) cat "$FAKE_RPM"; exit 0 ;;
+  *) exit 1 ;;"""))
+    _write(bindir / "needs-restarting", FAKE.format(tool="needs-restarting", cases=f"""
+  "-r") cat "{FIX}/needs-restarting-required.txt"; exit 1 ;;"""))
+    return bindir
+
+
+def run_module(bindir: Path, args: dict[str, Any], rpm: str = "rpm-qa.txt") -> tuple[dict[str, Any], list[str]]:
+    log = bindir.parent / "argv.log"
+    log.unlink(missing_ok=True)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="json", PATH=f"{bindir}:{os.environ['PATH']}",
+               FAKE_LOG=str(log), FAKE_RPM=str(FIX / rpm))
+    env.pop("MAINT_RESULTS_FILE", None)
+    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "dnf_patch_facts", "-a",
+                           json.dumps(args), "-e", f"ansible_python_interpreter={sys.executable}"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    result: dict[str, Any] = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    calls = [c for c in log.read_text(encoding="utf-8").splitlines() if c] if log.exists() else []
+    return result, calls
+
+
+def _valid(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    full = [dict(r, client="c", host="h", run_id="r") for r in results]
+    assert_valid_results(full)
+    return {r["check"]: r for r in results}
+
+
+def test_scan_with_an_install_planned(fake_tools: Path) -> None:
+    res, calls = run_module(fake_tools, {"phase": "scan", "install_planned": True, "policy": {"min_free_mb": 1}})
+    assert not res.get("failed"), res.get("msg")
+    assert res["changed"] is False
+    assert calls[:4] == ["dnf -q check-update --refresh", "dnf -q updateinfo list --security",
+                         "dnf -q updateinfo info --security", "rpm -qa --qf %{NAME} %{EPOCH} %{VERSION}-%{RELEASE}"]
+    assert "needs-restarting -r" in calls
+    plan = res["patch_plan"]
+    assert plan["specs"] == ["curl-7.76.1-29.el9_4.1", "libcurl-7.76.1-29.el9_4.1",
+                             "openssl-1:3.0.7-27.el9_4.2", "openssl-libs-1:3.0.7-27.el9_4.2"]
+    assert plan["before"]["openssl"] == "1:3.0.7-25.el9_3" and plan["precheck_ok"] is True
+    checks = _valid(res["maint_results"])
+    assert list(checks) == ["patch.precheck"]  # the state results come after the install (final)
+    assert set(checks["patch.precheck"]["observed"]["locks"]) == {"/var/lib/rpm/.rpm.lock",
+                                                                   "/var/lib/dnf/rpmdb_lock.pid"}
+    assert res["reboot_required"] is True
+
+
+def test_scan_only_without_refresh(fake_tools: Path) -> None:
+    res, calls = run_module(fake_tools, {"update_cache": False, "policy": {"mode": "all", "exclude": ["tzdata"]}})
+    assert calls[0] == "dnf -q check-update"
+    checks = _valid(res["maint_results"])
+    assert set(checks) == {"patch.pending", "patch.pending_security", "patch.reboot_required", "patch.last_patched"}
+    assert checks["patch.pending"]["observed"]["installable"] == 6  # all but the excluded tzdata
+    assert checks["patch.pending"]["status"] == "warning"
+    assert checks["patch.reboot_required"]["observed"]["packages"] == ["kernel", "systemd"]
+    # No /var/log/dnf.rpm.log on this machine: never read, so unknown (never ok).
+    assert checks["patch.last_patched"]["status"] == "unknown"
+
+
+def test_verify_after_the_install(fake_tools: Path) -> None:
+    scan, _ = run_module(fake_tools, {"install_planned": True, "policy": {"min_free_mb": 1}})
+    plan = scan["patch_plan"]
+    res, calls = run_module(fake_tools, {"phase": "verify", "planned": plan["planned"], "before": plan["before"],
+                                         "policy": {"reboot": "if_required"}}, rpm="rpm-qa-after.txt")
+    assert calls == ["rpm -qa --qf %{NAME} %{EPOCH} %{VERSION}-%{RELEASE}", "needs-restarting -r"]
+    checks = _valid(res["maint_results"])
+    assert res["changed"] is True and checks["patch.installed"]["changed"] is True
+    assert [(p["name"], p["from"], p["to"]) for p in checks["patch.installed"]["observed"]["packages"]] == [
+        ("curl", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1"), ("libcurl", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1"),
+        ("openssl", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2"),
+        ("openssl-libs", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2")]
+    assert checks["patch.failed"]["status"] == "ok"
+    assert res["reboot_action"] == "reboot"
+    # The same verify against the unchanged rpm database: every planned package failed.
+    res, _ = run_module(fake_tools, {"phase": "verify", "planned": plan["planned"], "before": plan["before"],
+                                     "install_error": "Depsolve Error occurred"})
+    checks = _valid(res["maint_results"])
+    assert checks["patch.failed"]["status"] == "critical" and "Depsolve" in checks["patch.failed"]["summary"]
+    assert checks["patch.installed"]["changed"] is False
+
+
+def test_the_module_fails_without_dnf(tmp_path: Path) -> None:
+    bindir = tmp_path / "empty"
+    bindir.mkdir()
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="json")
+    if any((Path(d) / "dnf").exists() for d in os.environ["PATH"].split(":") + ["/sbin", "/usr/sbin"]):
+        pytest.skip("this machine has a real dnf")
+    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "dnf_patch_facts",
+                           "-e", f"ansible_python_interpreter={sys.executable}"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    res = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert res["failed"] and "dnf is not installed" in res["msg"]
+
+
+# -- lock helpers, on real files and processes ----------------------------------------------------
+
+def test_pid_lock_state(tmp_path: Path) -> None:
+    lock = tmp_path / "rpmdb_lock.pid"
+    assert patch_collect.pid_lock_state(str(lock)) == {"held": False, "pid": None}  # no file
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        lock.write_text(str(child.pid))
+        assert patch_collect.pid_lock_state(str(lock)) == {"held": True, "pid": child.pid}
+    finally:
+        child.kill()
+        child.wait()
+    assert patch_collect.pid_lock_state(str(lock)) == {"held": False, "pid": None}  # stale: dnf takes it over
+    lock.write_text("garbage")
+    assert patch_collect.pid_lock_state(str(lock)) is None  # unreadable: the pre-check fails on it
+
+
+def test_fcntl_lock_state(tmp_path: Path) -> None:
+    lock = tmp_path / ".rpm.lock"
+    lock.write_text("")
+    assert patch_collect.lock_state(str(lock)) == {"held": False, "pid": None}
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\n"
+        f"h = open({str(lock)!r}, 'a'); fcntl.lockf(h, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert patch_collect.lock_state(str(lock)) == {"held": True, "pid": holder.pid}
+    finally:
+        holder.kill()
+        holder.wait()
+    assert patch_collect.lock_state(str(lock)) == {"held": False, "pid": None}
+    # A lock this process holds is not reported as held to itself (F_GETLK), so test only others'.
+    with open(lock, "a") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+        assert patch_collect.lock_state(str(lock)) == {"held": False, "pid": None}
