@@ -344,28 +344,33 @@ def _hardware_view(latest: list[Row], _by_check: dict[str, list[Row]],
     return {"disks_at_risk": sorted(risky, key=lambda b: (b["host"], b["item"])), "smart_unread_hosts": unread}
 
 
+def _worst_by_host(rows: list[Row]) -> dict[str, str]:
+    """Worst latest status per host, skipped results left out (nothing was checked)."""
+    worst: dict[str, str] = {}
+    for row in rows:
+        status = row[STATUS]
+        if status != "skipped" and STATUS_RANK[status] >= STATUS_RANK.get(worst.get(row[HOST], "ok"), 0):
+            worst[row[HOST]] = status
+    return worst
+
+
 def _patch_view(latest: list[Row], _by_check: dict[str, list[Row]],
                 hosts: set[str], _total: int) -> dict[str, Any]:
-    worst: dict[str, str] = {}
     pending = []
     for row in latest:
-        if STATUS_RANK[row[STATUS]] > STATUS_RANK.get(worst.get(row[HOST], "ok"), 0):
-            worst[row[HOST]] = row[STATUS]
         if row[CHECK] == "patch.pending_security" and row[STATUS] != "ok":
             obs = _observed(row)
-            pending.append(_brief(row, count=_number(obs, ("count", "pending", "packages_count")),
-                                  oldest_days=_number(obs, ("oldest_days", "age_days", "max_age_days"))))
-    patched = sorted(h for h in hosts if worst.get(h, "ok") == "ok")
+            pending.append(_brief(row, count=_number(obs, ("count", "pending")),
+                                  oldest_days=_number(obs, ("oldest_age_days", "oldest_days", "age_days"))))
+    worst = _worst_by_host(latest)
+    patched = sorted(h for h in hosts if worst.get(h) == "ok")
     return {"hosts_fully_patched": len(patched), "hosts_checked": len(hosts),
             "fully_patched_hosts": patched, "pending_security": pending}
 
 
 def _antivirus_view(latest: list[Row], _by_check: dict[str, list[Row]],
                     hosts: set[str], total: int) -> dict[str, Any]:
-    worst: dict[str, str] = {}
-    for row in latest:
-        if STATUS_RANK[row[STATUS]] >= STATUS_RANK.get(worst.get(row[HOST], "ok"), 0):
-            worst[row[HOST]] = row[STATUS]
+    worst = _worst_by_host(latest)
     protected = sorted(h for h in hosts if worst.get(h) == "ok")
     return {"hosts_protected": len(protected), "hosts_total": total,
             "coverage": round(100.0 * len(protected) / total, 1) if total else None,

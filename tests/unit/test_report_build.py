@@ -244,3 +244,18 @@ def test_months_are_the_clients_calendar_months() -> None:
     assert api.month_bounds("2026-11", "Europe/Paris") == ("2026-10-31T23:00:00Z", "2026-11-30T23:00:00Z")
     assert api.month_bounds("2026-07", "Europe/Paris") == ("2026-06-30T22:00:00Z", "2026-07-31T22:00:00Z")
     assert api.shift_month("2026-01", -1) == "2025-12"
+
+
+def test_coverage_and_patched_hosts_ignore_skipped_checks() -> None:
+    def row(host: str, check: str, status: str) -> tuple[Any, ...]:
+        return (1, "r", host, check, check.split(".")[0], "", status, None, "s", "{}", "{}", "", 0,
+                "2026-11-02T00:00:00Z")
+
+    av = [row("a", "antivirus.signature_age", "ok"), row("a", "antivirus.tamper_protection", "skipped"),
+          row("b", "antivirus.signature_age", "ok"), row("b", "antivirus.update", "warning"),
+          row("c", "antivirus.product", "skipped")]
+    view = build._antivirus_view(av, {}, {"a", "b", "c"}, 4)
+    assert view["protected_hosts"] == ["a"] and view["coverage"] == 25.0  # c: nothing checked, not protected
+    patch = [row("a", "patch.pending_security", "ok"), row("a", "patch.deferred", "skipped"),
+             row("b", "patch.pending_security", "unknown")]
+    assert build._patch_view(patch, {}, {"a", "b"}, 2)["fully_patched_hosts"] == ["a"]
