@@ -162,10 +162,8 @@ class CallbackModule(CallbackBase):
         records = self._extract(result)
         if not ignore_errors:
             task = result._task.get_name()
-            if result._result.get("_ansible_no_log"):
-                msg = "output hidden (no_log)"
-            else:
-                msg = _message(result._result)
+            hidden = result._result.get("_ansible_no_log")
+            msg = "output hidden (no_log)" if hidden else _message(result._result)
             records.append(self._synthetic(
                 host, "run.task_failed", "unknown",
                 "task '%s' failed: %s" % (task, msg),

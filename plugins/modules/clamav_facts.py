@@ -17,7 +17,7 @@ description:
     from its log, and the last scan from the policy's scan log.
   - When O(policy.detection_test) is true, writes the EICAR test string to a file (mode 0600, in a
     private temporary directory), scans it with the installed engine and the host's database,
-    expects a detection and always removes the file. The test runs in check mode too: it changes
+    expects a detection and always removes the file. The test runs in check mode too; it changes
     nothing on the host.
   - When O(policy.update_signatures) is true, the signatures are stale and not in check mode, runs
     C(freshclam) once, bounded by O(policy.update_timeout_seconds). A failure or a timeout is a

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+
 from maintctl import clock
 from maintctl.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintctl.errors import InvalidInput

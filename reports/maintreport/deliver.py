@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from maintctl.config import maint_home
 from maintctl.errors import InvalidInput, MaintError
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from maintctl.config import inventories_dir
 from maintctl.errors import InvalidInput
 

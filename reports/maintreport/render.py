@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from maintctl.clock import parse_iso
 from markupsafe import Markup, escape
+
+from maintctl.clock import parse_iso
 
 from . import charts
 from .build import (

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from maint_utils.maint_result import grade_high
 from maintctl.config import maint_home
-
 from tests.conftest import assert_valid_results
 
 pytestmark = pytest.mark.lab

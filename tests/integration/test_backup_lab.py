@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from maint_utils import backup_decide as bd
 from maintctl.config import maint_home
-
 from tests.conftest import assert_valid_results
 
 pytestmark = pytest.mark.lab

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from maintctl.config import maint_home
 
+from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
 
 pytestmark = pytest.mark.lab

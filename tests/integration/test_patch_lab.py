@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from maintctl import lab
 from maintctl.config import maint_home
-
 from tests.conftest import assert_valid_results
 
 pytestmark = pytest.mark.lab

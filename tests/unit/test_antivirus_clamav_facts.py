@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from maint_utils import antivirus_decide, maint_result
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from maint_utils import antivirus_decide as av
 
 ROOT = Path(__file__).resolve().parents[2]

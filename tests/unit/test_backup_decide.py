@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from maint_utils import backup_decide as bd
 
 ROOT = Path(__file__).resolve().parents[2]

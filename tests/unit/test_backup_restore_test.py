@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from maint_utils import backup_decide as bd
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from maint_utils import hardware_decide as hd
 
+from maint_utils import hardware_decide as hd
 from tests.conftest import assert_valid_results
 
 ROOT = Path(__file__).resolve().parents[2]

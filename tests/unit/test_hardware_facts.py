@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from maint_utils import hardware_decide
 
+from maint_utils import hardware_decide
 from tests.conftest import assert_valid_results
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from maint_utils.maint_result import ResultError, grade_high, grade_low, make_result, worst
 
+from maint_utils.maint_result import ResultError, grade_high, grade_low, make_result, worst
 from tests.conftest import assert_valid_results
 
 

@@ -11,6 +11,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from maintctl import cli, mwindows
 from maintctl.errors import InvalidInput
 from maintctl.mwindows import load_schedule

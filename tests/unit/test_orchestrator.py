@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from maintctl import cli, orchestrator
 from maintctl.errors import InvalidInput, LockHeld
 from maintctl.store import Store

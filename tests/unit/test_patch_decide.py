@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from maint_utils import patch_decide as pd
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "patch"

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from maint_utils import patch_collect
 
+from maint_utils import patch_collect
 from tests.conftest import assert_valid_results
 
 ROOT = Path(__file__).resolve().parents[2]

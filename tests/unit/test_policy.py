@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from maintctl import cli, policy
 from maintctl.errors import InvalidInput
 

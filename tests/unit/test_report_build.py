@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from maintctl.errors import InvalidInput
 from maintctl.store import Store
 from maintreport import api, build

@@ -26,9 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
 from maintctl.cli import main
 from maintctl.store import Store
-
 from tests.unit.test_report_build import home, load_fixture  # noqa: F401 - the fixture is used by name
 
 PASSWORD = "s3cret-Pa55-never-logged"

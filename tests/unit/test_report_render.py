@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from maintctl.store import Store
 from maintreport import api, charts, render
 from maintreport.i18n import LOCALES, Text, catalogue, number
-
 from tests.unit.test_report_build import home, load_fixture  # noqa: F401 - the fixture is used by name
 
 TEMPLATES = Path(render.__file__).with_name("templates")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from maint_utils import smart_decide
 from maint_utils.smart_decide import decode_exit_status, evaluate_device, evaluate_text
 from maintctl.cli import main as maintctl_main
-
 from tests.conftest import assert_valid_results
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "smartctl"

@@ -15,9 +15,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
 from maint_utils import windows_hardware_decide as wd
 from maint_utils.hardware_decide import PolicyError
-
 from tests.conftest import assert_valid_results
 
 ROOT = Path(__file__).resolve().parents[2]
