@@ -1,8 +1,11 @@
 """Patch deployment on the real lab: maintctl run --only patch, and the role through ansible-playbook.
 
 Touches only the patch hosts (web01 canary, web02 reboot host, app01 dpkg lock held).
-The tests run in file order and share the lab state; each group starts with
-`maintctl lab up --only patch`, which resets the packages, the hold and app01's lock.
+Each test starts from the state it needs, whatever ran before it: `fresh_lab` reads the
+patch hosts (package versions, the hold, app01's lock holder, web02's reboot flag) and
+runs `maintctl lab up --only patch` only when they are not in their fixture state, and
+`installed_lab` re-creates the state after an install inside the window. In file order
+the lab is reset three times (about 2 minutes in all).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +101,69 @@ def window_end(minutes: int) -> str:
     return end.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture(scope="module")
-def fresh_lab() -> None:
-    reset()
+LAB_PACKAGES = ("lab-tool", "lab-libsafe", "lab-pinned", "lab-kernel")
+# What lab/setup_patch.yml leaves: "version selection" of each lab package.
+FRESH = {
+    "web01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0 install", "lab-pinned": "1.0 hold"},
+    "app01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0 install", "lab-pinned": "1.0 hold"},
+    "web02": {"lab-tool": "1.0 install", "lab-libsafe": "1.0 install", "lab-pinned": "1.0 hold",
+              "lab-kernel": "1.0 install"},
+}
+# After the security-only install inside the window (test_install_inside_the_window).
+INSTALLED = {
+    "web01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0+sec1 install", "lab-pinned": "1.0 hold"},
+    "web02": {"lab-tool": "1.0 install", "lab-libsafe": "1.0+sec1 install", "lab-pinned": "1.0 hold",
+              "lab-kernel": "1.0+sec1 install"},
+}
+
+
+def packages(host: str) -> dict[str, str]:
+    """Return package -> "version selection" of the lab packages installed on a host."""
+    proc = lab.podman("exec", lab.PREFIX + host, "dpkg-query", "-W", "-f",
+                      "${Package} ${Version} ${db:Status-Want} ${db:Status-Status}\n", *LAB_PACKAGES, check=False)
+    out = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == "installed":
+            out[parts[0]] = f"{parts[1]} {parts[2]}"
+    return out
+
+
+def host_flag(host: str, script: str) -> bool:
+    return lab.podman("exec", lab.PREFIX + host, "sh", "-c", script, check=False).returncode == 0
+
+
+def lab_matches(expected: dict[str, dict[str, str]]) -> bool:
+    return all(packages(host) == want for host, want in expected.items())
+
+
+def is_fresh() -> bool:
+    """Whether the patch hosts are exactly as lab/setup_patch.yml leaves them."""
+    return (lab_matches(FRESH)
+            and host_flag("app01", 'kill -0 "$(cat /run/lab-dpkg-lock.pid)"')
+            and host_flag("web02", "test ! -e /run/reboot-required"))
+
+
+def run_install_inside_window() -> subprocess.CompletedProcess[str]:
+    return maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, now=INSIDE)
+
+
+@pytest.fixture()
+def fresh_lab() -> Iterator[None]:
+    if not is_fresh():
+        reset()
+        assert is_fresh(), "maintctl lab up --only patch did not restore the patch fixtures"
+    yield
+
+
+@pytest.fixture()
+def installed_lab() -> Iterator[None]:
+    if not lab_matches(INSTALLED):
+        if not is_fresh():
+            reset()
+        run_install_inside_window()
+        assert lab_matches(INSTALLED), {h: packages(h) for h in INSTALLED}
+    yield
 
 
 # -- group 1: through maintctl -----------------------------------------------------------------
@@ -124,14 +188,14 @@ def test_scan_reports_exactly_the_pending_updates(fresh_lab: None) -> None:
     assert version("web01", "lab-libsafe") == "1.0"
 
 
-def test_outside_the_window_the_install_is_refused() -> None:
+def test_outside_the_window_the_install_is_refused(fresh_lab: None) -> None:
     proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", "web01", now=OUTSIDE)
     assert proc.returncode == 2
     assert "next window" in proc.stderr and "2026-11-24T19:00:00" in proc.stderr
     assert version("web01", "lab-libsafe") == "1.0"
 
 
-def test_closing_window_defers_every_host_and_exits_3() -> None:
+def test_closing_window_defers_every_host_and_exits_3(fresh_lab: None) -> None:
     proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, now=CLOSING)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     res = run_results(proc)
@@ -144,7 +208,7 @@ def test_closing_window_defers_every_host_and_exits_3() -> None:
 
 def test_install_inside_the_window(fresh_lab: None) -> None:
     boot_before = started("web02")
-    proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", HOSTS, now=INSIDE)
+    proc = run_install_inside_window()
     res = run_results(proc)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # app01 is skipped with a critical pre-check
     # Security-only: exactly the security packages, never the held one, never the ordinary update.
@@ -174,7 +238,7 @@ def test_install_inside_the_window(fresh_lab: None) -> None:
     assert one(res, "web01", "patch.last_patched")["status"] == "ok"
 
 
-def test_second_run_is_idempotent() -> None:
+def test_second_run_is_idempotent(installed_lab: None) -> None:
     boot_before = started("web02")
     proc = maintctl("run", "--client", "demo", "--only", "patch", "--limit", "web01,web02", now=INSIDE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -189,8 +253,7 @@ def test_second_run_is_idempotent() -> None:
 
 # -- group 2: policies maintctl cannot pass (ansible-playbook with extra vars) -------------------
 
-def test_excluded_package_is_not_touched(tmp_path: Path) -> None:
-    reset()
+def test_excluded_package_is_not_touched(tmp_path: Path, fresh_lab: None) -> None:
     policy = {"mode": "security", "exclude": ["lab-kern*"], "reboot": "if_required", "critical_services": ["sshd"]}
     rc, res = playbook(tmp_path, {"patch_install": True, "maint_window_end": window_end(180), "patch_policy": policy},
                        limit="web02")
@@ -201,7 +264,7 @@ def test_excluded_package_is_not_touched(tmp_path: Path) -> None:
     assert one(res, "web02", "patch.rebooted")["status"] == "skipped"
 
 
-def test_failing_canary_stops_the_rollout(tmp_path: Path) -> None:
+def test_failing_canary_stops_the_rollout(tmp_path: Path, fresh_lab: None) -> None:
     # The canary (web01) patches, then its post-check fails: a service the policy calls
     # critical is not running. The rollout must stop before web02 (which still has a
     # pending security update, lab-kernel, that this policy would install).
