@@ -46,7 +46,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def maintctl(*args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = _env(MAINT_TEST_NOW=now) if now else _env()
+    # Runs stamped with a fake time go to their own store, out of the lab's real history.
+    fake_store = str(maint_home() / "test-patch-store.db")
+    env = _env(MAINT_TEST_NOW=now, MAINT_STORE=fake_store) if now else _env()
     return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=900, check=False, env=env)
 
 
