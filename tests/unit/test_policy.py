@@ -109,3 +109,15 @@ def test_severity_comes_from_the_sla_table() -> None:
     assert policy.severity_for(pol, "hardware.disk_free", "warning") == "P3"
     assert policy.severity_for(pol, "hardware.disk_free", "ok") is None
     assert policy.severity_for(pol, "hardware.disk_free", "unknown") is None
+
+
+def test_each_client_gets_only_its_own_vault_password(inventories: Path, tmp_path: Path) -> None:
+    shutil.copytree(inventories / "acme", inventories / "beta")
+    (tmp_path / "vault" / "beta.pass").write_text("beta-only-password\n")
+    assert policy.vault_password_file("acme") == tmp_path / "vault" / "acme.pass"
+    assert policy.vault_password_file("beta") == tmp_path / "vault" / "beta.pass"
+    (tmp_path / "vault" / "beta.pass").unlink()
+    # beta has vault files: without its own password file it is refused, never given acme's.
+    assert any(p.read_bytes().startswith(b"$ANSIBLE_VAULT;") for p in (inventories / "beta").rglob("*.yml"))
+    with pytest.raises(InvalidInput, match="beta.pass is missing"):
+        policy.vault_password_file("beta")
