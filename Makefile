@@ -27,7 +27,7 @@ STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 demo: deps lab
 	$(VENV)/bin/maintctl demo
 
-test: deps lab lint unit integration molecule
+test: deps lab lint molecule unit integration
 
 deps: $(STAMP_APT) $(STAMP_PIP)
 
