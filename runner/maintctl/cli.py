@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maintctl: interrupted", file=sys.stderr)
         return 3
+    except Exception as exc:  # noqa: BLE001 - one line for the user; MAINT_DEBUG=1 for the traceback
+        if os.environ.get("MAINT_DEBUG"):
+            raise
+        print(f"maintctl: internal error: {type(exc).__name__}: {exc} (MAINT_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
     return code
 
 

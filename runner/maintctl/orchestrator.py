@@ -235,6 +235,27 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
     return values
 
 
+def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[str]:
+    """Load the results of runs whose controller died (SIGKILL, power loss) into the store.
+
+    Called with the client's lock held, so a run still marked ``running`` is dead: its
+    results.jsonl (flushed by the collector as results arrived) is loaded and the run is
+    marked interrupted, so it can be resumed. Returns the recovered run ids.
+    """
+    recovered = []
+    for run in store.runs(client):
+        if run["status"] != "running" or not run.get("run_dir"):
+            continue
+        results_file = Path(run["run_dir"]) / "results.jsonl"
+        results = finalize_results(read_results(results_file), pol, dt.timedelta(0))
+        known = len(store.results(client, run_id=run["run_id"]))
+        if not known:
+            store.add_results(results)
+        store.finish_run(run["run_id"], "interrupted", EXIT_INTERRUPTED, clock.to_iso(clock.now()))
+        recovered.append(run["run_id"])
+    return recovered
+
+
 def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
             on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
     """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
@@ -256,6 +277,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
     vault = policy.vault_password_file(req.client)
 
     with client_lock(req.client), _Interrupt() as interrupt:
+        recover_stale_runs(store, req.client, pol)
         run_id = new_run_id(now)
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"

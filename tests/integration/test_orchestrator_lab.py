@@ -133,3 +133,32 @@ def test_second_run_on_a_locked_client_exits_4() -> None:
         proc = _run("run", "--client", "demo", "--only", "hardware")
     assert proc.returncode == 4
     assert "locked by pid" in proc.stderr
+
+
+def test_results_of_a_controller_killed_with_sigkill_reach_the_store() -> None:
+    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    runs = maint_home() / "runs" / "demo"
+    before = set(runs.iterdir())
+    deadline = time.monotonic() + 120
+    killed: Path | None = None
+    while time.monotonic() < deadline and killed is None:
+        for path in set(runs.iterdir()) - before:
+            results = path / "results.jsonl"
+            if results.exists() and results.stat().st_size:
+                killed = path
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert killed is not None, "no result arrived before the kill"
+    on_disk = _jsonl(killed.name)
+    assert on_disk
+    with Store() as store:
+        assert store.run(killed.name)["status"] == "running"  # type: ignore[index]
+    follow = _run("run", "--client", "demo", "--only", "hardware", "--limit", "web01")
+    assert follow.returncode == 0, follow.stdout + follow.stderr
+    with Store() as store:
+        run = store.run(killed.name)
+        stored = store.results("demo", run_id=killed.name)
+    assert run is not None and run["status"] == "interrupted"
+    assert len(stored) == len(_jsonl(killed.name)) >= len(on_disk)

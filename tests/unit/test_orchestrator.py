@@ -99,3 +99,19 @@ def test_role_vars_accept_role_inputs_only() -> None:
     for bad in ["maint_client=other", "ansible_host=1.2.3.4", "patch_x", "patch_install=true"]:
         with pytest.raises(InvalidInput, match="role input"):
             orchestrator.parse_role_vars([bad])
+
+
+def test_a_run_killed_with_sigkill_is_recovered_into_the_store(maint_home: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text(json.dumps(_res("hardware.disk_free", "critical", run_id="dead")) + "\n")
+    pol = {"sla": {"rules": [{"check": "*", "status": "critical", "severity": "P2"}]}}
+    with Store() as store:
+        store.start_run({"run_id": "dead", "client": "c", "areas": "hardware", "started": "2026-11-01T00:00:00Z",
+                         "run_dir": str(run_dir)})
+        assert orchestrator.recover_stale_runs(store, "c", pol) == ["dead"]
+        run = store.run("dead")
+        assert run is not None and (run["status"], run["exit_code"]) == ("interrupted", 3)
+        (res,) = store.results("c", run_id="dead")
+        assert res["severity"] == "P2"
+        assert orchestrator.recover_stale_runs(store, "c", pol) == []
