@@ -24,6 +24,7 @@ class Progress:
         self.done: set[str] = set()
         self.findings: Counter[str] = Counter()
         self.live: Live | None = None
+        self._next_play: str | None = None
 
     def start(self, run_id: str, run_dir: Any, hosts: list[str]) -> None:
         """Called once the run has an id."""
@@ -35,7 +36,7 @@ class Progress:
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
-        table.add_row("hosts", f"{len(self.done)}/{self.total}")
+        table.add_row("hosts done", f"{len(self.done)}/{self.total} in this play")
         table.add_row("play", self.play)
         table.add_row("task", self.task)
         table.add_row("findings", ", ".join(f"{k} {v}" for k, v in sorted(self.findings.items())) or "none yet")
@@ -52,11 +53,15 @@ class Progress:
         kind = ev.get("event", "")
         data = ev.get("event_data") or {}
         if kind == "playbook_on_play_start":
-            self.play = data.get("play", "")
-            self.done.clear()
-            if not self.tty:
-                self._line(f"play: {self.play}")
+            # A play with no matching hosts (e.g. Windows on a Linux-only client) starts no
+            # task; the count is only reset once a play really runs.
+            self._next_play = data.get("play", "")
         elif kind == "playbook_on_task_start":
+            if self._next_play is not None:
+                self.play, self._next_play = self._next_play, None
+                self.done.clear()
+                if not self.tty:
+                    self._line(f"play: {self.play}")
             self.task = data.get("task", "")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
             self._host_event(kind, data)
