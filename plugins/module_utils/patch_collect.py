@@ -146,16 +146,20 @@ def run_phases(module, policy, reader):
     """Run one phase of the patch flow with a package manager ``reader`` and exit the module.
 
     ``reader`` has ``read_state(refresh)`` -> facts (``patch_decide.scan_results`` input plus
-    ``free_mb``/``locks``), ``read_installed(names)`` -> name -> version or None, and
-    ``reboot_required()`` -> bool or None.
+    ``free_mb``/``locks``), ``read_installed(names)`` -> name -> version or None,
+    ``snapshot()`` -> every installed package (``"name:arch"`` -> versions, one dpkg-query or
+    rpm call) or None when unreadable, and ``reboot_required()`` -> bool or None.
     """
     p = module.params
     now = datetime.datetime.now(datetime.timezone.utc)
 
     if p["phase"] == "verify":
         names = [e["name"] for e in p["planned"]]
+        after_all = reader.snapshot()
         after = reader.read_installed(names)
-        results = install_results(p["planned"], p["before"], after, p["install_error"] or None)
+        results = install_results(p["planned"], p["before"], after, p["install_error"] or None,
+                                  before_all=p["before_all"], after_all=after_all, policy=policy,
+                                  held=p["held"], blocked=p["blocked"])
         flag = reader.reboot_required()
         installed_any = any(r["changed"] for r in results)
         action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"])
@@ -179,8 +183,15 @@ def run_phases(module, policy, reader):
 
     planned = [e for e in facts["pending"] if e["target"]]
     plan = {"planned": planned, "specs": reader.install_specs(planned),
-            "before": dict((e["name"], e["installed"]) for e in planned), "precheck_ok": False}
+            "before": dict((e["name"], e["installed"]) for e in planned), "precheck_ok": False,
+            "held": facts.get("held") or [],
+            "blocked": [{"name": e["name"], "reason": e["reason"]} for e in facts["pending"] if e.get("blocked")],
+            "before_all": None}
     if p["install_planned"] and not p["deferred_reason"]:
+        # Every installed package, read just before the install: the verify step reports
+        # the full difference (dependencies pulled in, packages removed), not only the plan.
+        plan["before_all"] = reader.snapshot()
+        facts["installed_list_read"] = plan["before_all"] is not None
         ok, pre = precheck(facts, policy, p["backup_age_hours"], p["rpo_hours"])
         plan["precheck_ok"] = ok
         results.append(pre)
@@ -206,6 +217,9 @@ def argument_spec():
         rpo_hours=dict(type="float"),
         planned=dict(type="list", elements="dict", default=[]),
         before=dict(type="dict", default={}),
+        before_all=dict(type="dict"),
+        held=dict(type="list", elements="str", default=[]),
+        blocked=dict(type="list", elements="dict", default=[]),
         install_error=dict(type="str", default=""),
         guard_allowed=dict(type="bool", default=True),
         guard_reason=dict(type="str", default=""),

@@ -170,6 +170,165 @@ def install_specs(classified):
     return ["%s=%s" % (p["name"], p["target"]) for p in classified if p["target"]]
 
 
+def _base_name(name):
+    """``libc6:i386`` -> ``libc6`` (held lists and policy globs use bare names)."""
+    return str(name).split(":", 1)[0]
+
+
+def plan_problems(sim, targets, held, policy):
+    """Return why installing ``targets`` would step outside the policy (empty list: it would not).
+
+    A package manager installs an update's dependencies too: they must obey the policy as
+    much as the update itself.
+
+    Args:
+        sim: a dry run of installing ``targets``: ``error`` (the resolver's message, or None)
+            and ``changes``, each ``name``, ``change`` (``upgrade``, ``install``, ``remove``,
+            ``downgrade``), ``from``, ``to`` and ``origins`` (of the new version).
+        targets: name -> version of the packages asked for.
+        held: names of held packages.
+        policy: an ``effective_policy()``.
+    """
+    if sim.get("error"):
+        return ["dependencies cannot be resolved: %s" % sim["error"]]
+    held = set(held or [])
+    problems = []
+    for change in sim.get("changes") or []:
+        name, kind, base = change["name"], change["change"], _base_name(change["name"])
+        if name in targets and kind == "upgrade" and change.get("to") == targets[name]:
+            continue
+        if base in held:
+            problems.append("would change the held package %s" % name)
+        elif _matches(base, policy["exclude"]):
+            problems.append("would %s %s (excluded by policy)" % (kind, name))
+        elif kind in ("remove", "downgrade"):
+            problems.append("would %s %s" % (kind, name))
+        elif name in targets:
+            problems.append("would install %s %s instead of %s" % (name, change.get("to"), targets[name]))
+        elif (kind == "upgrade" and policy["mode"] == "security" and not _matches(base, policy["accept"])
+              and not _version_is_security({"origins": change.get("origins") or []}, policy["security_pattern"])):
+            problems.append("would upgrade %s to %s, not a security update" % (name, change.get("to")))
+    return problems
+
+
+def guard_plan(pending, held, policy, simulate):
+    """Drop from the plan every update whose install would change more than the policy allows.
+
+    ``simulate(targets)`` dry-runs installing ``targets`` (name -> version) and returns the
+    ``plan_problems`` input; it must not change the host. The whole plan is tried first;
+    when it would break the policy, each update is tried alone and the guilty ones lose
+    their target (``reason`` says why, ``blocked`` lists the problems); then the rest is
+    tried together once more, and is blocked as a whole if it still breaks the policy.
+
+    Returns the changes the remaining plan would make (``[]`` when nothing is planned).
+    """
+    def planned():
+        return dict((e["name"], e["target"]) for e in pending if e["target"])
+
+    def block(entry, problems):
+        entry["target"] = None
+        entry["blocked"] = problems
+        entry["reason"] = "blocked: " + "; ".join(problems)
+
+    if not planned():
+        return []
+    sim = simulate(planned())
+    if not plan_problems(sim, planned(), held, policy):
+        return sim.get("changes") or []
+    for entry in [e for e in pending if e["target"]]:
+        alone = {entry["name"]: entry["target"]}
+        problems = plan_problems(simulate(alone), alone, held, policy)
+        if problems:
+            block(entry, problems)
+    if not planned():
+        return []
+    sim = simulate(planned())
+    problems = plan_problems(sim, planned(), held, policy)
+    if problems:
+        for entry in [e for e in pending if e["target"]]:
+            block(entry, ["together with the other updates: " + "; ".join(problems)])
+        return []
+    return sim.get("changes") or []
+
+
+# -- installed packages, before and after ------------------------------------------------------
+
+# dpkg states in which a package is usable; any other state but not-installed/config-files
+# is a package left half-way (shown in its version, so a diff and the verify see it).
+_DPKG_OK = ("installed", "triggers-pending", "triggers-awaiting")
+_DPKG_ABSENT = ("not-installed", "config-files")
+DPKG_QUERY_FORMAT = "${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Status}\\n"
+
+
+def parse_dpkg_snapshot(text):
+    r"""Parse ``dpkg-query -W -f '${Package}\t${Architecture}\t${Version}\t${db:Status-Status}\n'``.
+
+    Returns ``"name:arch"`` -> sorted list of versions; a package in a broken state (for
+    example ``half-configured`` after an interrupted install) has its state appended:
+    ``"1.1 (half-configured)"``. Removed packages (even with their conffiles left) are absent.
+    """
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4 or not parts[0] or parts[3] in _DPKG_ABSENT or not parts[2]:
+            continue
+        version = parts[2] if parts[3] in _DPKG_OK else "%s (%s)" % (parts[2], parts[3])
+        out.setdefault("%s:%s" % (parts[0], parts[1]), []).append(version)
+    return dict((k, sorted(set(v))) for k, v in out.items())
+
+
+def parse_rpm_snapshot(text):
+    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n'``: ``"name:arch"`` -> versions.
+
+    Versions are written as dnf writes them (``parse_rpm_query``). Several versions of
+    one name and arch (kernels) are all kept.
+    """
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) not in (3, 4):
+            continue
+        arch = parts[3] if len(parts) == 4 else ""
+        out.setdefault("%s:%s" % (parts[0], arch), []).append(_evr(parts[1], parts[2]))
+    return dict((k, sorted(set(v))) for k, v in out.items())
+
+
+def snapshot_version(snapshot, name, native_arch):
+    """Return the installed version of apt package ``name`` from a dpkg snapshot, or None.
+
+    ``name`` is python-apt's: bare for the native architecture (or ``all``), ``name:arch``
+    for a foreign one.
+    """
+    keys = [name] if ":" in name else ["%s:%s" % (name, native_arch), "%s:all" % name]
+    for key in keys:
+        versions = snapshot.get(key)
+        if versions:
+            return versions[-1] if len(versions) == 1 else ", ".join(versions)
+    return None
+
+
+def package_diff(before, after):
+    """Return every package change between two snapshots (``"name:arch"`` -> versions).
+
+    Each change is ``name``, ``arch``, ``change`` (``upgraded``: the version changed;
+    ``installed``: new; ``removed``: gone), ``from`` and ``to``, sorted by name. The
+    install tasks never downgrade (``allow_downgrade: false``), so a version change is
+    reported as ``upgraded``. A second version of a multi-version package (a kernel) is
+    ``installed``.
+    """
+    changes = []
+    for key in sorted(set(before) | set(after), key=lambda k: k.rpartition(":")[::2]):
+        old, new = set(before.get(key) or []), set(after.get(key) or [])
+        gone, added = sorted(old - new), sorted(new - old)
+        name, _, arch = key.rpartition(":")
+        if len(gone) == 1 and len(added) == 1:
+            changes.append({"name": name, "arch": arch, "change": "upgraded", "from": gone[0], "to": added[0]})
+            continue
+        changes.extend({"name": name, "arch": arch, "change": "installed", "from": None, "to": v} for v in added)
+        changes.extend({"name": name, "arch": arch, "change": "removed", "from": v, "to": None} for v in gone)
+    return changes
+
+
 # -- logs ----------------------------------------------------------------------------------------
 
 _HIST_DATE = re.compile(r"^Start-Date:\s*(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})", re.M)
@@ -392,6 +551,9 @@ def precheck(facts, policy, backup_age_hours=None, rpo_hours=None):
     or cannot be read (installing blind is not safe).
     """
     problems, unread = _space_and_lock_problems(facts, policy)
+    if facts.get("installed_list_read") is False:
+        # Installing without the list of installed packages would change what the report cannot show.
+        unread.append("the list of installed packages")
     locks = facts.get("locks")
     free = facts.get("free_mb") or {}
     if policy["require_backup_within_rpo"]:
@@ -412,42 +574,108 @@ def precheck(facts, policy, backup_age_hours=None, rpo_hours=None):
     return True, make_result("patch.precheck", "", "ok", "pre-checks passed", observed=observed, threshold=threshold)
 
 
-def install_results(planned, before, after, error=None):
-    """Compare versions before and after the install; return patch.installed and patch.failed.
+def _change_text(change):
+    if change["change"] == "upgraded":
+        return "%s %s -> %s" % (change["name"], change["from"], change["to"])
+    if change["change"] == "installed":
+        return "%s %s (new)" % (change["name"], change["to"])
+    return "%s %s (removed)" % (change["name"], change["from"])
+
+
+def _outside_policy(changes, planned_names, held, policy):
+    """Changes the plan did not ask for that the policy forbids (a last check, after the fact)."""
+    held = set(held or [])
+    problems = []
+    for change in changes:
+        base = _base_name(change["name"])
+        if change["name"] in planned_names and change["change"] == "upgraded":
+            continue
+        if base in held:
+            problems.append("held package %s changed" % change["name"])
+        elif _matches(base, policy["exclude"]):
+            problems.append("%s changed (excluded by policy)" % change["name"])
+        elif change["change"] == "removed":
+            problems.append("%s %s removed" % (change["name"], change["from"]))
+        if change["to"] and change["to"].endswith(")"):
+            problems.append("%s left as %s" % (change["name"], change["to"]))
+    return problems
+
+
+def install_results(planned, before, after, error=None, before_all=None, after_all=None, policy=None,
+                    held=None, blocked=None):
+    """Compare the host before and after the install; return patch.installed and patch.failed.
+
+    ``patch.installed`` lists EVERY package change (the planned updates, the dependencies
+    they pulled in, packages removed) from full snapshots of the installed packages; the
+    plan is kept apart in ``observed.planned``.
 
     Args:
         planned: ``classify`` entries that had a target.
-        before: name -> installed version before the install.
-        after: name -> installed version after it (None when not installed).
+        before: name -> installed version of the planned packages before the install.
+        after: name -> installed version of the planned packages after it (None when not installed).
         error: the install task's error message, if it failed.
+        before_all: snapshot of every installed package before the install (``"name:arch"``
+            -> versions, ``parse_dpkg_snapshot``/``parse_rpm_snapshot``); None when not read.
+        after_all: the same after the install.
+        policy: an ``effective_policy()``, to flag changes the policy forbids.
+        held: names of held packages.
+        blocked: ``{name, reason}`` of updates the plan guard kept out (``guard_plan``).
     """
-    changes, failures = [], []
+    planned_names = set(p["name"] for p in planned)
+    security = dict((p["name"], bool(p.get("security", False))) for p in planned)
+    plan_view, failures = [], []
     for pkg in planned:
         name = pkg["name"]
-        old, new = before.get(name), after.get(name)
-        if new is not None and new != old:
-            changes.append({"name": name, "from": old, "to": new, "security": pkg.get("security", False)})
+        new = after.get(name)
+        plan_view.append({"name": name, "from": before.get(name), "to": pkg["target"],
+                          "security": security[name], "done": new == pkg["target"]})
         if new != pkg["target"]:
             failures.append({"name": name, "wanted": pkg["target"], "installed": new})
+    complete = before_all is not None and after_all is not None
+    if complete:
+        changes = package_diff(before_all, after_all)
+    else:  # the full lists were not read: only the planned packages can be compared
+        changes = [{"name": p["name"], "arch": None, "change": "upgraded", "from": p["from"],
+                    "to": after.get(p["name"])} for p in plan_view if after.get(p["name"]) not in (None, p["from"])]
+    for change in changes:
+        change["planned"] = change["name"] in planned_names
+        change["security"] = security.get(change["name"], False)
+    outside = _outside_policy(changes, planned_names, held, policy) if (policy and complete) else []
+    extra = [c for c in changes if not c["planned"]]
+    if changes:
+        summary = "changed %d package(s)%s: %s" % (
+            len(changes), " (%d pulled in or removed with the updates)" % len(extra) if extra else "",
+            ", ".join(_change_text(c) for c in changes))
+    else:
+        summary = "nothing to install"
+    if blocked:
+        summary += "; %d update(s) blocked by policy: %s" % (
+            len(blocked), ", ".join("%s (%s)" % (b["name"], b["reason"]) for b in blocked))
+    if not complete:
+        status = "unknown"
+        summary += " (the full list of installed packages could not be read: other changes are not shown)"
+    else:
+        status = "warning" if blocked else "ok"
     results = [make_result(
-        "patch.installed", "", "ok",
-        ("installed %d update(s): %s" % (len(changes), ", ".join(
-            "%s %s -> %s" % (c["name"], c["from"], c["to"]) for c in changes)))
-        if changes else "nothing to install",
-        observed={"packages": changes, "count": len(changes)},
+        "patch.installed", "", status, summary,
+        observed={"packages": changes, "count": len(changes), "planned": plan_view,
+                  "blocked": list(blocked or []), "complete": complete},
+        remediation=("Review the blocked updates: install them by hand or adjust the policy." if blocked else
+                     "Read the host's package log (/var/log/apt/history.log, /var/log/dnf.rpm.log)."
+                     if not complete else ""),
         changed=bool(changes),
     )]
-    if failures or error:
+    if failures or error or outside:
         detail = ", ".join("%s (wanted %s, has %s)" % (f["name"], f["wanted"], f["installed"]) for f in failures)
         results.append(make_result(
             "patch.failed", "", "critical",
-            "update failed: " + "; ".join(x for x in (detail, error) if x),
-            observed={"packages": failures, "error": error},
+            "update failed: " + "; ".join(x for x in (detail, error, "; ".join(outside)) if x),
+            observed={"packages": failures, "error": error, "outside_policy": outside},
             remediation="Read the run's log for this host, fix the package problem, then run again.",
         ))
     else:
         results.append(make_result("patch.failed", "", "ok", "no update failed",
-                                   observed={"packages": [], "error": None}))
+                                   observed={"packages": [], "error": None, "outside_policy": []}))
     return results
 
 
@@ -652,7 +880,7 @@ def _evr(epoch, version_release):
 
 
 def parse_rpm_query(text):
-    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE}\n'``: name -> version.
+    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n'``: name -> version.
 
     The version is written as dnf writes it (``1:3.0.7-27.el9_4.2``, epoch left out when
     it is 0 or unset), so that it compares equal to ``check-update``'s candidates.
@@ -660,7 +888,7 @@ def parse_rpm_query(text):
     out = {}
     for line in (text or "").splitlines():
         parts = line.split()
-        if len(parts) != 3:
+        if len(parts) not in (3, 4):  # the arch column is optional
             continue
         out.setdefault(parts[0], _evr(parts[1], parts[2]))
     return out

@@ -27,8 +27,17 @@ description:
     the plan; the state results (C(patch.pending), C(patch.pending_security),
     C(patch.reboot_required), C(patch.last_patched)) then come from O(phase=final), after the
     install. Otherwise (a scan, a skipped host) it returns the state results itself."
-  - "O(phase=verify): compares the installed versions with O(before) and O(planned) and
-    returns C(patch.installed) (changed when a version changed) and C(patch.failed)."
+  - "Every update with a target is then dry-run with python-apt's resolver (as
+    C(apt-get install name=version) would resolve it): an update whose dependencies would
+    change a held or excluded package, remove or downgrade a package, or (in C(security)
+    mode) upgrade a package to a version from no security source, loses its target and is
+    reported as C(blocked) (C(patch_decide.guard_plan))."
+  - "When O(install_planned) is true it also lists every installed package
+    (C(dpkg-query -W)) into RV(patch_plan.before_all); the pre-check fails when it cannot."
+  - "O(phase=verify): lists every installed package again and returns C(patch.installed)
+    with the full difference (upgraded, newly installed, removed; the plan apart in
+    C(observed.planned)), and C(patch.failed) (a planned version not reached, the install
+    error, or a change the policy forbids)."
   - "O(phase=final): reads the state again (no list refresh) and returns the state results,
     C(patch.rebooted) from O(reboot) and C(patch.post_check) (the policy's critical services
     must have a running process)."
@@ -72,6 +81,19 @@ options:
     description: With O(phase=verify), package name to version installed before the install.
     type: dict
     default: {}
+  before_all:
+    description: With O(phase=verify), every installed package before the install (RV(patch_plan.before_all)).
+    type: dict
+  held:
+    description: With O(phase=verify), the held packages (RV(patch_plan.held)).
+    type: list
+    elements: str
+    default: []
+  blocked:
+    description: With O(phase=verify), the updates the plan guard blocked (RV(patch_plan.blocked)).
+    type: list
+    elements: dict
+    default: []
   install_error:
     description: With O(phase=verify), the install task's error message when it failed.
     type: str
@@ -114,7 +136,8 @@ patch_facts:
   type: dict
 patch_plan:
   description: With O(phase=scan), C(planned) (packages with a target version), C(specs) (name=version pins),
-    C(before) (installed versions) and C(precheck_ok).
+    C(before) (installed versions of the planned packages), C(before_all) (every installed package,
+    C(name:arch) to versions, when an install is planned), C(held), C(blocked) and C(precheck_ok).
   returned: when phase is scan
   type: dict
 reboot_required:
@@ -147,13 +170,17 @@ try:
         run_phases,
     )
     from ansible.module_utils.patch_decide import (
+        DPKG_QUERY_FORMAT,
         LOCK_FILES,
         PolicyError,
         classify,
         effective_policy,
+        guard_plan,
         install_specs,
         last_upgrade_from_dpkg_log,
         last_upgrade_from_history,
+        parse_dpkg_snapshot,
+        snapshot_version,
     )
 except ImportError:  # pragma: no cover
     from maint_utils.patch_collect import (
@@ -164,13 +191,17 @@ except ImportError:  # pragma: no cover
         run_phases,
     )
     from maint_utils.patch_decide import (
+        DPKG_QUERY_FORMAT,
         LOCK_FILES,
         PolicyError,
         classify,
         effective_policy,
+        guard_plan,
         install_specs,
         last_upgrade_from_dpkg_log,
         last_upgrade_from_history,
+        parse_dpkg_snapshot,
+        snapshot_version,
     )
 
 REBOOT_FLAG = "/var/run/reboot-required"
@@ -181,9 +212,8 @@ def _origin(o):
             "component": o.component, "site": o.site}
 
 
-def read_upgradable(apt, apt_pkg):
+def read_upgradable(cache, apt_pkg):
     """Installed packages with a newer version, each newer version with its origins (best first)."""
-    cache = apt.Cache()
     out = []
     for pkg in cache:
         inst = pkg.installed
@@ -199,6 +229,38 @@ def read_upgradable(apt, apt_pkg):
             "versions": [{"version": v.version, "origins": [_origin(o) for o in v.origins]} for v in ordered],
         })
     return out
+
+
+def simulate(cache, targets):
+    """Dry-run installing ``targets`` (name -> version) in python-apt's cache (nothing is written).
+
+    The same resolver as ``apt-get install name=version``: returns the ``plan_problems``
+    input, ``error`` and every package ``change`` (with the new version's origins).
+    """
+    cache.clear()
+    try:
+        for name, version in sorted(targets.items()):
+            pkg = cache[name] if name in cache else None  # noqa: SIM401 - apt.Cache has no get()
+            ver = pkg.versions.get(version) if pkg is not None else None
+            if ver is None:
+                return {"error": "%s %s is not available any more" % (name, version), "changes": []}
+            pkg.candidate = ver
+            pkg.mark_install(auto_fix=True, from_user=True)
+        if cache.broken_count:
+            return {"error": "%d package(s) would be left broken" % cache.broken_count, "changes": []}
+        changes = []
+        for pkg in cache.get_changes():
+            inst, cand = pkg.installed, pkg.candidate
+            kind = ("remove" if pkg.marked_delete else "install" if pkg.marked_install else
+                    "upgrade" if pkg.marked_upgrade else "downgrade" if pkg.marked_downgrade else "reinstall")
+            changes.append({"name": pkg.name, "change": kind, "from": inst.version if inst else None,
+                            "to": None if kind == "remove" or cand is None else cand.version,
+                            "origins": [] if kind == "remove" or cand is None else [_origin(o) for o in cand.origins]})
+        return {"error": None, "changes": changes}
+    except SystemError as exc:
+        return {"error": str(exc).strip().splitlines()[-1] if str(exc).strip() else "resolver failed", "changes": []}
+    finally:
+        cache.clear()
 
 
 def read_held(module):
@@ -253,6 +315,7 @@ class AptReader(object):
 
     def __init__(self, module, policy, apt, apt_pkg):
         self.module, self.policy, self.apt, self.apt_pkg = module, policy, apt, apt_pkg
+        self._snapshot = None
 
     def refresh(self):
         """Run apt-get update; return None or the last line of its error."""
@@ -266,8 +329,12 @@ class AptReader(object):
         """Read everything a scan needs and classify the pending updates."""
         refresh_error = self.refresh() if refresh else None
         held = read_held(self.module)
-        upgradable = read_upgradable(self.apt, self.apt_pkg)
+        cache = self.apt.Cache()
+        upgradable = read_upgradable(cache, self.apt_pkg)
         pending = classify(upgradable, held or [], self.policy)
+        # Dependencies obey the policy too: an update that would pull in, upgrade or remove
+        # a package the policy forbids is taken out of the plan (dry run, nothing written).
+        guard_plan(pending, held or [], self.policy, functools.partial(simulate, cache))
         by_name = dict((u["name"], u) for u in upgradable)
         for entry in pending:
             if entry["security"]:
@@ -292,14 +359,23 @@ class AptReader(object):
             "locks": dict((path, lock_state(path)) for path in LOCK_FILES),
         }
 
+    def snapshot(self):
+        """Return every installed package (one dpkg-query call), or None when it fails."""
+        if self._snapshot is None:
+            rc, out, err = self.module.run_command(["dpkg-query", "-W", "-f", DPKG_QUERY_FORMAT],
+                                                   environ_update={"LC_ALL": "C"})
+            self._snapshot = parse_dpkg_snapshot(out) if rc == 0 else None
+        return self._snapshot
+
     def read_installed(self, names):
-        """Return name -> installed version (None when not installed)."""
-        cache = self.apt.Cache()
-        out = {}
-        for name in names:
-            pkg = cache[name] if name in cache else None  # noqa: SIM401 - apt.Cache has no get()
-            out[name] = pkg.installed.version if pkg is not None and pkg.installed is not None else None
-        return out
+        """Return name -> installed version (None when not installed), from dpkg's own database.
+
+        dpkg-query, not python-apt's cache: it still answers when an interrupted install
+        left dpkg half-way, which is exactly when the report needs it.
+        """
+        snap = self.snapshot() or {}
+        native = self.apt_pkg.config.find("APT::Architecture")
+        return dict((name, snapshot_version(snap, name, native)) for name in names)
 
     def reboot_required(self):
         """Return whether /var/run/reboot-required exists."""

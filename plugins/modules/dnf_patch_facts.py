@@ -23,8 +23,15 @@ description:
   - "The output is parsed and decided by C(plugins/module_utils/patch_decide.py)
     (C(dnf_state), C(classify)): the candidate of each package in C(all) mode, of packages
     with a security advisory in C(security) mode, nothing for excluded or locked packages."
-  - "O(phase=verify): compares the installed versions (C(rpm -qa)) with O(before) and
-    O(planned): C(patch.installed), C(patch.failed), and the reboot decision."
+  - "With O(install_planned), the scan's C(rpm -qa) also gives every installed package
+    (RV(patch_plan.before_all)); the pre-check fails when rpm cannot list them."
+  - "O(phase=verify): lists every installed package again (one C(rpm -qa)) and returns
+    C(patch.installed) with the full difference (upgraded, newly installed, removed; the
+    plan apart in C(observed.planned)), C(patch.failed) (a planned version not reached, the
+    install error, or a change the policy forbids: a held or excluded package, a removal),
+    and the reboot decision. Unlike apt_patch_facts, dependencies are not dry-run first:
+    ansible.builtin.dnf gets the policy's C(exclude) and dnf honours versionlock, and the
+    verify reports anything else after the fact."
   - "O(phase=final): reads the state again (no metadata refresh): the state results,
     C(patch.rebooted) and C(patch.post_check)."
   - "B(Not exercised on a real dnf host in this project): the lab has no RPM host. The parsing
@@ -67,6 +74,19 @@ options:
     description: With O(phase=verify), package name to version installed before the install.
     type: dict
     default: {}
+  before_all:
+    description: With O(phase=verify), every installed package before the install (RV(patch_plan.before_all)).
+    type: dict
+  held:
+    description: With O(phase=verify), the versionlocked packages (RV(patch_plan.held)).
+    type: list
+    elements: str
+    default: []
+  blocked:
+    description: With O(phase=verify), updates kept out of the plan (always empty for dnf).
+    type: list
+    elements: dict
+    default: []
   install_error:
     description: With O(phase=verify), the install task's error message when it failed.
     type: str
@@ -111,7 +131,9 @@ patch_facts:
   type: dict
 patch_plan:
   description: With O(phase=scan), C(planned) (packages with a target version), C(specs) (name-version specs
-    for ansible.builtin.dnf), C(before) (installed versions) and C(precheck_ok).
+    for ansible.builtin.dnf), C(before) (installed versions of the planned packages), C(before_all)
+    (every installed package, C(name:arch) to versions, when an install is planned), C(held),
+    C(blocked) and C(precheck_ok).
   returned: when phase is scan
   type: dict
 reboot_required:
@@ -151,6 +173,7 @@ try:
         effective_policy,
         parse_needs_restarting,
         parse_rpm_query,
+        parse_rpm_snapshot,
     )
 except ImportError:  # pragma: no cover
     from maint_utils.patch_collect import (
@@ -170,9 +193,10 @@ except ImportError:  # pragma: no cover
         effective_policy,
         parse_needs_restarting,
         parse_rpm_query,
+        parse_rpm_snapshot,
     )
 
-RPM_QF = "%{NAME} %{EPOCH} %{VERSION}-%{RELEASE}\n"
+RPM_QF = "%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n"
 VERSIONLOCK_CONF = "/etc/dnf/plugins/versionlock.conf"
 C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
 
@@ -182,6 +206,7 @@ class DnfReader(object):
 
     def __init__(self, module, policy, dnf):
         self.module, self.policy, self.dnf = module, policy, dnf
+        self._rpm = None
 
     def run(self, argv):
         """Run a command in the C locale: {rc, out, err}."""
@@ -199,7 +224,7 @@ class DnfReader(object):
             "check_update": self.run([self.dnf, "-q", "check-update"] + (["--refresh"] if refresh else [])),
             "updateinfo_list": self.run([self.dnf, "-q", "updateinfo", "list", "--security"]),
             "updateinfo_info": self.run([self.dnf, "-q", "updateinfo", "info", "--security"]),
-            "rpm": self.run(["rpm", "-qa", "--qf", RPM_QF]),
+            "rpm": self.rpm(),
             "versionlock": (self.run([self.dnf, "-q", "versionlock", "list"])
                             if os.path.exists(VERSIONLOCK_CONF) else None),
             "needs_restarting": self.needs_restarting(),
@@ -212,9 +237,20 @@ class DnfReader(object):
         facts["locks"] = locks
         return facts
 
+    def rpm(self):
+        """Run rpm -qa once per module call (the scan, the snapshot and the verify share it)."""
+        if self._rpm is None:
+            self._rpm = self.run(["rpm", "-qa", "--qf", RPM_QF])
+        return self._rpm
+
+    def snapshot(self):
+        """Return every installed package (name:arch -> versions), or None when rpm fails."""
+        cmd = self.rpm()
+        return parse_rpm_snapshot(cmd["out"]) if cmd["rc"] == 0 else None
+
     def read_installed(self, names):
         """Return name -> installed version as dnf writes it (None when not installed)."""
-        installed = parse_rpm_query(self.run(["rpm", "-qa", "--qf", RPM_QF])["out"])
+        installed = parse_rpm_query(self.rpm()["out"])
         return dict((name, installed.get(name)) for name in names)
 
     def reboot_required(self):

@@ -206,18 +206,223 @@ def test_precheck_free_space_unread_lock_and_backup() -> None:
 def test_install_results_versions_and_failures() -> None:
     planned = [{"name": "lab-libsafe", "target": "1.0+sec1", "security": True},
                {"name": "lab-kernel", "target": "1.0+sec1", "security": True}]
+    before_all = {"lab-libsafe:all": ["1.0"], "lab-kernel:all": ["1.0"], "bash:amd64": ["5.2.15-2+b8"]}
+    after_all = {"lab-libsafe:all": ["1.0+sec1"], "lab-kernel:all": ["1.0+sec1"], "bash:amd64": ["5.2.15-2+b8"]}
     res = by_check(pd.install_results(planned, {"lab-libsafe": "1.0", "lab-kernel": "1.0"},
-                                      {"lab-libsafe": "1.0+sec1", "lab-kernel": "1.0+sec1"}))
-    assert res["patch.installed"]["changed"] is True
-    assert res["patch.installed"]["observed"]["packages"][0] == {"name": "lab-libsafe", "from": "1.0",
-                                                                 "to": "1.0+sec1", "security": True}
+                                      {"lab-libsafe": "1.0+sec1", "lab-kernel": "1.0+sec1"},
+                                      before_all=before_all, after_all=after_all, policy=policy()))
+    inst = valid(res["patch.installed"])
+    assert inst["changed"] is True and inst["status"] == "ok" and inst["observed"]["complete"] is True
+    assert inst["observed"]["packages"][1] == {"name": "lab-libsafe", "arch": "all", "change": "upgraded",
+                                               "from": "1.0", "to": "1.0+sec1", "planned": True, "security": True}
+    assert [p["name"] for p in inst["observed"]["planned"]] == ["lab-libsafe", "lab-kernel"]
+    assert all(p["done"] for p in inst["observed"]["planned"])
     assert res["patch.failed"]["status"] == "ok"
     bad = by_check(pd.install_results(planned, {"lab-libsafe": "1.0", "lab-kernel": "1.0"},
-                                      {"lab-libsafe": "1.0+sec1", "lab-kernel": "1.0"}, "E: dpkg was interrupted"))
+                                      {"lab-libsafe": "1.0+sec1", "lab-kernel": "1.0"}, "E: dpkg was interrupted",
+                                      before_all=before_all, after_all=dict(after_all, **{"lab-kernel:all": ["1.0"]}),
+                                      policy=policy()))
     assert bad["patch.failed"]["status"] == "critical"
     assert "lab-kernel (wanted 1.0+sec1, has 1.0)" in bad["patch.failed"]["summary"]
-    none = by_check(pd.install_results([], {}, {}))
+    assert [p["done"] for p in bad["patch.installed"]["observed"]["planned"]] == [True, False]
+    none = by_check(pd.install_results([], {}, {}, before_all=before_all, after_all=before_all, policy=policy()))
     assert none["patch.installed"]["changed"] is False and none["patch.installed"]["summary"] == "nothing to install"
+    assert none["patch.installed"]["status"] == "ok"
+
+
+def test_install_results_report_every_change_not_only_the_plan() -> None:
+    # A security update that pulls in a new package and upgrades a library it needs:
+    # every change is in patch.installed, the plan is kept apart.
+    planned = [{"name": "lab-libsafe", "target": "1.0+sec1", "security": True}]
+    before_all = {"lab-libsafe:all": ["1.0"], "libfoo1:amd64": ["2.0"], "linux-image-6.1.0-26-amd64:amd64": ["6.1.112-1"]}
+    after_all = {"lab-libsafe:all": ["1.0+sec1"], "lab-libsafe-data:all": ["1.0+sec1"], "libfoo1:amd64": ["2.1"],
+                 "linux-image-6.1.0-26-amd64:amd64": ["6.1.112-1"]}
+    res = by_check(pd.install_results(planned, {"lab-libsafe": "1.0"}, {"lab-libsafe": "1.0+sec1"},
+                                      before_all=before_all, after_all=after_all, policy=policy()))
+    inst = valid(res["patch.installed"])
+    assert [(p["name"], p["change"], p["from"], p["to"], p["planned"]) for p in inst["observed"]["packages"]] == [
+        ("lab-libsafe", "upgraded", "1.0", "1.0+sec1", True),
+        ("lab-libsafe-data", "installed", None, "1.0+sec1", False),
+        ("libfoo1", "upgraded", "2.0", "2.1", False)]
+    assert inst["observed"]["count"] == 3 and inst["changed"] is True
+    assert inst["observed"]["planned"] == [{"name": "lab-libsafe", "from": "1.0", "to": "1.0+sec1",
+                                            "security": True, "done": True}]
+    assert "2 pulled in or removed with the updates" in inst["summary"]
+    assert "lab-libsafe-data 1.0+sec1 (new)" in inst["summary"] and "libfoo1 2.0 -> 2.1" in inst["summary"]
+    assert res["patch.failed"]["status"] == "ok"
+
+
+def test_install_results_flag_changes_the_policy_forbids() -> None:
+    planned = [{"name": "lab-libsafe", "target": "1.0+sec1", "security": True}]
+    before_all = {"lab-libsafe:all": ["1.0"], "lab-pinned:all": ["1.0"], "lab-tool:all": ["1.0"],
+                  "lab-old:all": ["0.9"], "lab-x:all": ["1.0"]}
+    after_all = {"lab-libsafe:all": ["1.0+sec1"], "lab-pinned:all": ["1.0+sec1"], "lab-tool:all": ["1.1"],
+                 "lab-x:all": ["1.1 (half-configured)"]}
+    res = by_check(pd.install_results(planned, {"lab-libsafe": "1.0"}, {"lab-libsafe": "1.0+sec1"},
+                                      before_all=before_all, after_all=after_all,
+                                      policy=policy(exclude=["lab-too*"]), held=["lab-pinned"]))
+    failed = valid(res["patch.failed"])
+    assert failed["status"] == "critical"
+    assert failed["observed"]["outside_policy"] == [
+        "lab-old 0.9 removed", "held package lab-pinned changed", "lab-tool changed (excluded by policy)",
+        "lab-x left as 1.1 (half-configured)"]
+    assert len(res["patch.installed"]["observed"]["packages"]) == 5
+
+
+def test_install_results_without_the_full_lists_is_unknown() -> None:
+    planned = [{"name": "lab-libsafe", "target": "1.0+sec1", "security": True}]
+    res = by_check(pd.install_results(planned, {"lab-libsafe": "1.0"}, {"lab-libsafe": "1.0+sec1"},
+                                      before_all=None, after_all={"lab-libsafe:all": ["1.0+sec1"]}, policy=policy()))
+    inst = valid(res["patch.installed"])
+    assert inst["status"] == "unknown" and inst["changed"] is True and inst["observed"]["complete"] is False
+    assert "could not be read" in inst["summary"]
+    assert [p["name"] for p in inst["observed"]["packages"]] == ["lab-libsafe"]
+
+
+def test_install_results_show_blocked_updates() -> None:
+    blocked = [{"name": "lab-libsafe", "reason": "blocked: would install lab-libsafe-data (excluded by policy)"}]
+    res = by_check(pd.install_results([], {}, {}, before_all={}, after_all={}, policy=policy(), blocked=blocked))
+    inst = valid(res["patch.installed"])
+    assert inst["status"] == "warning" and inst["changed"] is False
+    assert inst["observed"]["blocked"] == blocked and "1 update(s) blocked by policy" in inst["summary"]
+
+
+# -- installed package snapshots (dpkg-query, rpm -qa) and their diff ----------------------------------
+
+DPKG_QUERY = (  # dpkg-query -W -f '${Package}\t${Architecture}\t${Version}\t${db:Status-Status}\n' (format of dpkg 1.21)
+    "bash\tamd64\t5.2.15-2+b8\tinstalled\n"
+    "lab-libsafe\tall\t1.0+sec1\thalf-configured\n"
+    "lab-kernel\tall\t1.0\tconfig-files\n"
+    "lab-gone\tall\t\tnot-installed\n"
+    "libc6\tamd64\t2.36-9+deb12u9\tinstalled\n"
+    "libc6\ti386\t2.36-9+deb12u9\tinstalled\n"
+    "man-db\tamd64\t2.11.2-2\ttriggers-pending\n"
+)
+
+
+def test_parse_dpkg_snapshot() -> None:
+    snap = pd.parse_dpkg_snapshot(DPKG_QUERY)
+    assert snap == {"bash:amd64": ["5.2.15-2+b8"], "lab-libsafe:all": ["1.0+sec1 (half-configured)"],
+                    "libc6:amd64": ["2.36-9+deb12u9"], "libc6:i386": ["2.36-9+deb12u9"],
+                    "man-db:amd64": ["2.11.2-2"]}
+    assert pd.snapshot_version(snap, "bash", "amd64") == "5.2.15-2+b8"
+    assert pd.snapshot_version(snap, "lab-libsafe", "amd64") == "1.0+sec1 (half-configured)"
+    assert pd.snapshot_version(snap, "libc6:i386", "amd64") == "2.36-9+deb12u9"
+    assert pd.snapshot_version(snap, "lab-kernel", "amd64") is None
+
+
+def test_parse_rpm_snapshot_keeps_every_kernel() -> None:
+    snap = pd.parse_rpm_snapshot((FIX / "dnf" / "rpm-qa.txt").read_text()
+                                 + "kernel 0 5.14.0-362.8.1.el9_3 x86_64\nkernel 0 5.14.0-427.13.1.el9_4 x86_64\n")
+    assert snap["openssl:x86_64"] == ["1:3.0.7-25.el9_3"] and snap["tzdata:noarch"] == ["2024a-1.el9"]
+    assert snap["kernel:x86_64"] == ["5.14.0-362.8.1.el9_3", "5.14.0-427.13.1.el9_4"]
+
+
+def test_package_diff() -> None:
+    before = {"a:all": ["1.0"], "gone:amd64": ["3"], "kernel:x86_64": ["5.14.0-362"], "same:all": ["1"]}
+    after = {"a:all": ["1.1"], "new:amd64": ["2"], "kernel:x86_64": ["5.14.0-362", "5.14.0-427"], "same:all": ["1"]}
+    assert pd.package_diff(before, after) == [
+        {"name": "a", "arch": "all", "change": "upgraded", "from": "1.0", "to": "1.1"},
+        {"name": "gone", "arch": "amd64", "change": "removed", "from": "3", "to": None},
+        {"name": "kernel", "arch": "x86_64", "change": "installed", "from": None, "to": "5.14.0-427"},
+        {"name": "new", "arch": "amd64", "change": "installed", "from": None, "to": "2"},
+    ]
+    assert pd.package_diff(before, before) == []
+
+
+def test_precheck_fails_without_the_installed_package_list() -> None:
+    good = {"free_mb": {"/": 900, "/var": 900}, "locks": {"/var/lib/dpkg/lock": {"held": False}}}
+    assert pd.precheck(dict(good, installed_list_read=True), policy())[0] is True
+    ok, res = pd.precheck(dict(good, installed_list_read=False), policy())
+    assert not ok and "could not read the list of installed packages" in res["summary"]
+
+
+# -- the plan guard: an update's dependencies obey the policy too -------------------------------------
+
+def _change(name: str, change: str, old: str | None, new: str | None, origins: list | None = None) -> dict:
+    return {"name": name, "change": change, "from": old, "to": new, "origins": origins or []}
+
+
+def test_plan_problems() -> None:
+    targets = {"lab-libsafe": "1.0+sec1"}
+    itself = _change("lab-libsafe", "upgrade", "1.0", "1.0+sec1", [LAB_SEC])
+    assert pd.plan_problems({"changes": [itself]}, targets, [], policy()) == []
+    # A new dependency, from any source, is allowed (a new kernel ABI package is normal).
+    assert pd.plan_problems({"changes": [itself, _change("lab-libsafe-data", "install", None, "1", [LAB_UPD])]},
+                            targets, [], policy()) == []
+    cases = [
+        (_change("lab-pinned", "upgrade", "1.0", "1.0+sec1", [LAB_SEC]), policy(),
+         "would change the held package lab-pinned"),
+        (_change("lab-libsafe-data", "install", None, "1", [LAB_SEC]), policy(exclude=["lab-libsafe-d*"]),
+         "would install lab-libsafe-data (excluded by policy)"),
+        (_change("lab-tool", "remove", "1.0", None), policy(), "would remove lab-tool"),
+        (_change("lab-tool", "downgrade", "1.1", "1.0", [LAB_BASE]), policy(), "would downgrade lab-tool"),
+        (_change("lab-tool", "upgrade", "1.0", "1.1", [LAB_UPD]), policy(),
+         "would upgrade lab-tool to 1.1, not a security update"),
+        (_change("lab-libsafe", "upgrade", "1.0", "1.1", [LAB_UPD]), policy(),
+         "would install lab-libsafe 1.1 instead of 1.0+sec1"),
+    ]
+    for change, pol, problem in cases:
+        assert pd.plan_problems({"changes": [change]}, targets, ["lab-pinned"], pol) == [problem], problem
+    # The same non-security upgrade is fine in mode all, or for an accepted package.
+    upd = _change("lab-tool", "upgrade", "1.0", "1.1", [LAB_UPD])
+    assert pd.plan_problems({"changes": [upd]}, targets, [], policy(mode="all")) == []
+    assert pd.plan_problems({"changes": [upd]}, targets, [], policy(accept=["lab-tool"])) == []
+    assert pd.plan_problems({"error": "Broken packages", "changes": []}, targets, [], policy()) == [
+        "dependencies cannot be resolved: Broken packages"]
+
+
+def test_guard_plan_blocks_only_the_guilty_update() -> None:
+    pending = pd.classify(lab_upgradable(), ["lab-pinned"], policy(exclude=["lab-libsafe-data"]))
+    calls = []
+
+    def simulate(targets: dict) -> dict:  # lab-libsafe 1.0+sec1 depends on a new lab-libsafe-data
+        calls.append(dict(targets))
+        changes = [_change(n, "upgrade", "1.0", v, [LAB_SEC]) for n, v in sorted(targets.items())]
+        if "lab-libsafe" in targets:
+            changes.append(_change("lab-libsafe-data", "install", None, "1.0+sec1", [LAB_SEC]))
+        return {"error": None, "changes": changes}
+
+    expected = pd.guard_plan(pending, ["lab-pinned"], policy(exclude=["lab-libsafe-data"]), simulate)
+    by_name = {p["name"]: p for p in pending}
+    assert by_name["lab-libsafe"]["target"] is None
+    assert by_name["lab-libsafe"]["reason"] == "blocked: would install lab-libsafe-data (excluded by policy)"
+    assert by_name["lab-kernel"]["target"] == "1.0+sec1" and "blocked" not in by_name["lab-kernel"]
+    assert [c["name"] for c in expected] == ["lab-kernel"]
+    assert calls[0] == {"lab-kernel": "1.0+sec1", "lab-libsafe": "1.0+sec1"} and calls[-1] == {"lab-kernel": "1.0+sec1"}
+    assert pd.install_specs(pending) == ["lab-kernel=1.0+sec1"]
+    # The scan shows it: not installable, still a pending security update.
+    facts = {"manager": "apt", "pending": pending, "releases": RELEASES, "reboot_required": False}
+    res = by_check(pd.scan_results(facts, policy(), NOW))
+    assert res["patch.pending"]["observed"]["installable"] == 1
+    assert res["patch.pending_security"]["observed"]["packages"] == ["lab-kernel", "lab-libsafe"]
+
+
+def test_guard_plan_without_problems_simulates_once() -> None:
+    pending = pd.classify(lab_upgradable(), ["lab-pinned"], policy())
+    calls = []
+
+    def simulate(targets: dict) -> dict:
+        calls.append(targets)
+        return {"error": None, "changes": [_change(n, "upgrade", "1.0", v, [LAB_SEC]) for n, v in targets.items()]}
+
+    assert len(pd.guard_plan(pending, ["lab-pinned"], policy(), simulate)) == 2
+    assert len(calls) == 1 and pd.install_specs(pending) == ["lab-kernel=1.0+sec1", "lab-libsafe=1.0+sec1"]
+    assert pd.guard_plan([], [], policy(), simulate) == [] and len(calls) == 1
+
+
+def test_guard_plan_blocks_everything_when_only_the_combination_fails() -> None:
+    pending = pd.classify(lab_upgradable(), ["lab-pinned"], policy())
+
+    def simulate(targets: dict) -> dict:
+        if len(targets) > 1:
+            return {"error": "lab-kernel conflicts with lab-libsafe 1.0+sec1", "changes": []}
+        return {"error": None, "changes": [_change(n, "upgrade", "1.0", v, [LAB_SEC]) for n, v in targets.items()]}
+
+    assert pd.guard_plan(pending, ["lab-pinned"], policy(), simulate) == []
+    assert pd.install_specs(pending) == []
+    assert all(p["reason"].startswith("blocked: together with the other updates: dependencies cannot be resolved")
+               for p in pending if p.get("blocked"))
 
 
 @pytest.mark.parametrize(("reboot", "required", "installed", "allowed", "action"), [

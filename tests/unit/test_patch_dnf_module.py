@@ -73,6 +73,9 @@ def run_module(bindir: Path, args: dict[str, Any], rpm: str = "rpm-qa.txt") -> t
     return result, calls
 
 
+RPM_CALL = "rpm -qa --qf %{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}"
+
+
 def _valid(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     full = [dict(r, client="c", host="h", run_id="r") for r in results]
     assert_valid_results(full)
@@ -84,12 +87,16 @@ def test_scan_with_an_install_planned(fake_tools: Path) -> None:
     assert not res.get("failed"), res.get("msg")
     assert res["changed"] is False
     assert calls[:4] == ["dnf -q check-update --refresh", "dnf -q updateinfo list --security",
-                         "dnf -q updateinfo info --security", "rpm -qa --qf %{NAME} %{EPOCH} %{VERSION}-%{RELEASE}"]
+                         "dnf -q updateinfo info --security", RPM_CALL]
     assert "needs-restarting -r" in calls
     plan = res["patch_plan"]
     assert plan["specs"] == ["curl-7.76.1-29.el9_4.1", "libcurl-7.76.1-29.el9_4.1",
                              "openssl-1:3.0.7-27.el9_4.2", "openssl-libs-1:3.0.7-27.el9_4.2"]
     assert plan["before"]["openssl"] == "1:3.0.7-25.el9_3" and plan["precheck_ok"] is True
+    # Every installed package, from the same single rpm call, for the verify's full diff.
+    assert calls.count(RPM_CALL) == 1
+    assert plan["before_all"]["openssl:x86_64"] == ["1:3.0.7-25.el9_3"] and len(plan["before_all"]) == 10
+    assert plan["held"] == [] and plan["blocked"] == []
     checks = _valid(res["maint_results"])
     assert list(checks) == ["patch.precheck"]  # the state results come after the install (final)
     assert set(checks["patch.precheck"]["observed"]["locks"]) == {"/var/lib/rpm/.rpm.lock",
@@ -112,20 +119,27 @@ def test_scan_only_without_refresh(fake_tools: Path) -> None:
 def test_verify_after_the_install(fake_tools: Path) -> None:
     scan, _ = run_module(fake_tools, {"install_planned": True, "policy": {"min_free_mb": 1}})
     plan = scan["patch_plan"]
-    res, calls = run_module(fake_tools, {"phase": "verify", "planned": plan["planned"], "before": plan["before"],
-                                         "policy": {"reboot": "if_required"}}, rpm="rpm-qa-after.txt")
-    assert calls == ["rpm -qa --qf %{NAME} %{EPOCH} %{VERSION}-%{RELEASE}", "needs-restarting -r"]
+    verify = {"phase": "verify", "planned": plan["planned"], "before": plan["before"],
+              "before_all": plan["before_all"], "held": plan["held"], "blocked": plan["blocked"]}
+    res, calls = run_module(fake_tools, dict(verify, policy={"reboot": "if_required"}), rpm="rpm-qa-after.txt")
+    assert calls == [RPM_CALL, "needs-restarting -r"]
     checks = _valid(res["maint_results"])
     assert res["changed"] is True and checks["patch.installed"]["changed"] is True
-    assert [(p["name"], p["from"], p["to"]) for p in checks["patch.installed"]["observed"]["packages"]] == [
-        ("curl", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1"), ("libcurl", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1"),
-        ("openssl", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2"),
-        ("openssl-libs", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2")]
+    # Every change, the dependency the update pulled in (libbrotli) included; the plan apart.
+    assert [(p["name"], p["change"], p["from"], p["to"], p["planned"])
+            for p in checks["patch.installed"]["observed"]["packages"]] == [
+        ("curl", "upgraded", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1", True),
+        ("libbrotli", "installed", None, "1.0.9-6.el9", False),
+        ("libcurl", "upgraded", "7.76.1-26.el9_3.3", "7.76.1-29.el9_4.1", True),
+        ("openssl", "upgraded", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2", True),
+        ("openssl-libs", "upgraded", "1:3.0.7-25.el9_3", "1:3.0.7-27.el9_4.2", True)]
+    assert [p["name"] for p in checks["patch.installed"]["observed"]["planned"]] == [
+        "curl", "libcurl", "openssl", "openssl-libs"]
+    assert checks["patch.installed"]["status"] == "ok" and checks["patch.installed"]["observed"]["complete"]
     assert checks["patch.failed"]["status"] == "ok"
     assert res["reboot_action"] == "reboot"
     # The same verify against the unchanged rpm database: every planned package failed.
-    res, _ = run_module(fake_tools, {"phase": "verify", "planned": plan["planned"], "before": plan["before"],
-                                     "install_error": "Depsolve Error occurred"})
+    res, _ = run_module(fake_tools, dict(verify, install_error="Depsolve Error occurred"))
     checks = _valid(res["maint_results"])
     assert checks["patch.failed"]["status"] == "critical" and "Depsolve" in checks["patch.failed"]["summary"]
     assert checks["patch.installed"]["changed"] is False
