@@ -62,6 +62,8 @@ SOURCE_KEYS = (
 INTEGRITY_KEYS = ("enabled", "read_data_subset_pct", "verify_data")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 WIN_DRIVE_RE = re.compile(r"^[A-Za-z]:[\\/]")
+# user:password@ in a repository URL (rest:https://u:p@host/, sftp://u:p@host/).
+CREDENTIAL_URL_RE = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 
 # Error kinds a collector reports, and the status each gives.
 ERROR_KINDS = {
@@ -72,6 +74,7 @@ ERROR_KINDS = {
     "locked": "unknown",
     "timeout": "critical",
     "scratch_unsafe": "unknown",
+    "unreadable": "unknown",
     "other": "critical",
 }
 _ERROR_PATTERNS = (
@@ -92,6 +95,7 @@ ERROR_TEXT = {
     "locked": "repository is locked by another process",
     "timeout": "the command did not finish in time",
     "scratch_unsafe": "scratch folder refused for safety",
+    "unreadable": "the tool's output could not be read",
     "other": "command failed",
 }
 REMEDIATION = {
@@ -103,6 +107,8 @@ REMEDIATION = {
     "locked": "A backup or prune was running; re-run the test outside the backup window.",
     "timeout": "Raise timeout_seconds or reduce the sample; a slow restore is RTO evidence too.",
     "scratch_unsafe": "Fix scratch_root in the policy: a real folder under %s, outside the source." % SCRATCH_BASE,
+    "unreadable": "Run the same command by hand on the host: the tool printed something unexpected "
+                  "(another version, a damaged repository).",
     "other": "Read the error and run the tool by hand on the host.",
 }
 
@@ -217,6 +223,11 @@ def _validate_source(errors, where, src, section, names):
         errors.append("%s.type: %r must be one of %s" % (where, kind, ", ".join(SOURCE_TYPES)))
     if not isinstance(src.get("repository"), str) or not src.get("repository"):
         errors.append("%s.repository: missing" % where)
+    elif CREDENTIAL_URL_RE.search(src["repository"]):
+        # Never echo the value: it holds a password.
+        errors.append("%s.repository: holds a password (user:password@ in the URL): the policy, the "
+                      "module arguments and the run's artifacts are not secret; put it in the vault "
+                      "(password_var) or a password file on the host" % where)
     if not isinstance(src.get("source"), str) or not src.get("source"):
         errors.append("%s.source: missing: the live path that is backed up" % where)
     if src.get("password_var") and src.get("password_file"):
@@ -403,7 +414,7 @@ def redact_location(location):
 def classify_error(text):
     """Return the error kind of a restic/borg error message (see ``ERROR_KINDS``)."""
     for kind, pattern in _ERROR_PATTERNS:
-        if pattern.search(text or ""):
+        if pattern.search(text if isinstance(text, str) else ""):
             return kind
     return "other"
 
@@ -411,7 +422,7 @@ def classify_error(text):
 def error_lines(text, limit=10):
     """Return the meaningful lines of a tool's output (errors first), bounded."""
     lines = []
-    for line in (text or "").splitlines():
+    for line in (text if isinstance(text, str) else "").splitlines():
         line = " ".join(line.split())
         if not line or line.startswith("[") or "%" in line[:8]:
             continue  # progress bars
@@ -435,12 +446,15 @@ def parse_time(text, naive_offset_seconds=0):
     ``naive_offset_seconds`` (the host's UTC offset).
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
+        return float(text) if text == text and abs(text) < 1e11 else None  # NaN, inf, absurd
     match = _ISO_RE.match(str(text or "").strip())
     if not match:
         return None
     year, month, day, hour, minute, sec, frac, zone = match.groups()
-    stamp = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec))
+    try:
+        stamp = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec))
+    except ValueError:
+        return None  # matches the shape but is no date (month 13, 31 February)
     seconds = (stamp - _EPOCH).total_seconds() + (float("0." + frac) if frac else 0.0)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "-" else 1
@@ -473,7 +487,8 @@ def _error_summary(error):
     kind = (error or {}).get("kind") or "other"
     text = ERROR_TEXT.get(kind, ERROR_TEXT["other"])
     detail = (error or {}).get("message") or ""
-    return "%s (%s)" % (text, detail[:200]) if detail and kind in ("other", "timeout", "scratch_unsafe") else text
+    shown = ("other", "timeout", "scratch_unsafe", "unreadable")
+    return "%s (%s)" % (text, detail[:200]) if detail and kind in shown else text
 
 
 def freshness(facts, now):
@@ -491,13 +506,20 @@ def freshness(facts, now):
         return make_result("backup.freshness", name, status,
                            "%s: cannot read the snapshots: %s" % (_label(facts), _error_summary(error)),
                            observed, threshold, REMEDIATION.get(error.get("kind"), REMEDIATION["other"]))
-    if not snap or snap.get("time") is None:
-        observed["snapshots"] = int(facts.get("snapshot_count") or 0)
+    when = parse_time(snap.get("time")) if isinstance(snap, dict) else None
+    if isinstance(snap, dict) and when is None:
+        observed.update({"snapshot_id": snap.get("id"), "snapshot_time": str(snap.get("time"))[:64],
+                         "error": "unreadable"})
+        return make_result("backup.freshness", name, "unknown",
+                           "%s: newest snapshot %s found but its time %r could not be read" % (
+                               _label(facts), snap.get("id"), str(snap.get("time"))[:40]),
+                           observed, threshold, REMEDIATION["unreadable"])
+    if not isinstance(snap, dict) or not snap:
+        observed["snapshots"] = facts.get("snapshot_count") if isinstance(facts.get("snapshot_count"), int) else 0
         what = "no file in the copy folder" if cfg.get("type") == "copy" else "no snapshot at all"
         return make_result("backup.freshness", name, "critical", "%s: %s" % (_label(facts), what),
                            observed, threshold,
                            "Check the backup job: it has never written to this repository, or writes elsewhere.")
-    when = parse_time(snap["time"])
     age_h = round((now - when) / 3600.0, 2)
     observed.update({"snapshot_id": snap.get("id"), "snapshot_time": iso(when), "age_hours": age_h,
                      "snapshots": int(facts.get("snapshot_count") or 1)})
@@ -555,7 +577,59 @@ def _file_verdict(entry, kind, snapshot_time, tool_verified):
 
 
 def restore_sample(facts):
-    """Return the ``backup.restore_sample`` result of one source."""
+    """Return the ``backup.restore_sample`` result of one source.
+
+    A scratch folder the collector could not remove (it holds restored client data) makes
+    the result at least a warning, whatever the restore itself gave.
+    """
+    result = _restore_sample(facts)
+    restore = facts.get("restore") or {}
+    if restore.get("scratch") and restore.get("scratch_removed") is not True:
+        result["status"] = worst([result["status"], "warning"])
+        result["summary"] += "; the scratch folder %s was NOT removed" % restore["scratch"]
+        result["observed"]["scratch_left"] = restore["scratch"]
+        result["remediation"] = ((result.get("remediation") or "") + " Remove %s on the host: it holds "
+                                 "restored client data." % restore["scratch"]).strip()
+    return result
+
+
+def _restore_failure(facts, label):
+    """Return (status, summary) when the restore command or the collector failed, else None."""
+    restore = facts.get("restore") or {}
+    error = facts.get("error")
+    done = "%d of %d files restored" % (sum(1 for e in facts.get("sample") or [] if e.get("restored")),
+                                        len(facts.get("sample") or []))
+    if restore.get("timed_out"):
+        return "critical", "%s: restore did not finish within %s s (%s)" % (
+            label, (facts.get("config") or {}).get("timeout_seconds"), done)
+    if restore.get("rc") not in (0, None):
+        return "critical", "%s: restore failed (exit code %s, %s)%s" % (
+            label, restore.get("rc"), done, (": " + restore["error"][:150]) if restore.get("error") else "")
+    if error:
+        return _error_status(error), "%s: restore test failed at %s: %s (%s)" % (
+            label, error.get("stage") or "restore", _error_summary(error), done)
+    return None
+
+
+def _file_results(sample, kind, snap_time, tool_verified):
+    """Return (files, counts by verdict, files verified by SHA-256) of the sampled files."""
+    files = []
+    counts = {}
+    sha_ok = 0
+    for entry in sample:
+        status, checks, note = _file_verdict(entry, kind, snap_time, tool_verified)
+        counts[status] = counts.get(status, 0) + 1
+        if "snapshot sha256" in checks or "live source" in checks:
+            sha_ok += 1
+        item = {"path": entry.get("path"), "size": entry.get("restored_size", entry.get("size")),
+                "sha256": entry.get("restored_sha256"), "status": status, "checks": checks}
+        if note:
+            item["note"] = note
+        files.append(item)
+    return files, counts, sha_ok
+
+
+def _restore_sample(facts):
     cfg = facts.get("config") or {}
     name = cfg.get("name") or ""
     kind = cfg.get("type")
@@ -572,21 +646,8 @@ def restore_sample(facts):
                            "%s: no sample restored: %s" % (_label(facts), _error_summary(error)),
                            observed, threshold, REMEDIATION.get(error.get("kind"), REMEDIATION["other"]))
     sample = facts.get("sample") or []
-    snap_time = (facts.get("snapshot") or {}).get("time")
-    tool_verified = bool(restore.get("tool_verified"))
-    files = []
-    counts = {}
-    sha_ok = 0
-    for entry in sample:
-        status, checks, note = _file_verdict(entry, kind, snap_time, tool_verified)
-        counts[status] = counts.get(status, 0) + 1
-        if "snapshot sha256" in checks or "live source" in checks:
-            sha_ok += 1
-        item = {"path": entry.get("path"), "size": entry.get("restored_size", entry.get("size")),
-                "sha256": entry.get("restored_sha256"), "status": status, "checks": checks}
-        if note:
-            item["note"] = note
-        files.append(item)
+    files, counts, sha_ok = _file_results(sample, kind, (facts.get("snapshot") or {}).get("time"),
+                                          bool(restore.get("tool_verified")))
     restored = sum(1 for e in sample if e.get("restored"))
     seconds = restore.get("seconds")
     nbytes = int(restore.get("bytes") or 0)
@@ -610,6 +671,14 @@ def restore_sample(facts):
         what = "no regular file in the snapshot to sample" if facts.get("snapshot") else "no snapshot"
         return make_result("backup.restore_sample", name, "critical", "%s: 0 files restored (%s)" % (label, what),
                            observed, threshold, "Check what the backup job includes: the snapshot holds no file.")
+    failure = _restore_failure(facts, label)
+    if failure:
+        if (facts.get("error") or {}).get("kind"):
+            observed["error"] = facts["error"]["kind"]
+        return make_result("backup.restore_sample", name, failure[0], failure[1], observed, threshold,
+                           REMEDIATION.get((facts.get("error") or {}).get("kind"))
+                           or "Restore by hand from this repository now; it may be corrupt. Keep the seed "
+                              "to replay.")
     if restored == 0:
         return make_result("backup.restore_sample", name, "critical",
                            "%s: 0 of %d sampled files restored%s" % (
@@ -631,6 +700,11 @@ def restore_sample(facts):
                                label, restored, timing, extra),
                            observed, threshold,
                            "Sources change faster than the backups; compare a restored file by hand.")
+    if nbytes <= 0:
+        return make_result("backup.restore_sample", name, "warning",
+                           "%s: %d files restored but 0 bytes: only empty files were sampled, no content "
+                           "was verified (seed %s)" % (label, restored, facts.get("seed")),
+                           observed, threshold, "Run again with another seed (or a larger sample_size).")
     return make_result("backup.restore_sample", name, "ok",
                        "%s: %d/%d files restored and verified (%d by SHA-256), %s%s, seed %s" % (
                            label, restored, len(sample), sha_ok, timing, extra, facts.get("seed")),
@@ -676,7 +750,11 @@ def integrity(facts):
         return make_result("backup.integrity", name, "unknown",
                            "%s: repository check could not run: %s" % (label, ERROR_TEXT[check["error_kind"]]),
                            observed, threshold, REMEDIATION[check["error_kind"]])
-    if check.get("rc") != 0 or check.get("timed_out"):
+    if check.get("timed_out"):
+        return make_result("backup.integrity", name, "critical",
+                           "%s: repository check did not finish within %s s" % (label, cfg.get("timeout_seconds")),
+                           observed, threshold, REMEDIATION["timeout"])
+    if check.get("rc") != 0:
         first = (observed["errors"] or ["exit code %s" % check.get("rc")])[0]
         return make_result("backup.integrity", name, "critical",
                            "%s: repository check failed: %s" % (label, first[:200]),
@@ -714,8 +792,18 @@ def decide(facts, now):
     ``facts`` is what a collector returns for one source (see the module's RETURN
     block); ``now`` is epoch seconds.
     """
-    facts = normalize_facts(facts)
-    return [freshness(facts, now), restore_sample(facts), integrity(facts)]
+    try:
+        facts = normalize_facts(facts)
+        return [freshness(facts, now), restore_sample(facts), integrity(facts)]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        # Facts of an unexpected shape (a changed collector, a hand-edited file): nobody
+        # read the values, so every check is unknown, and the reason is said once.
+        cfg = facts.get("config") if isinstance(facts, dict) and isinstance(facts.get("config"), dict) else {}
+        name = cfg.get("name") if isinstance(cfg.get("name"), str) else ""
+        summary = "collected facts of an unexpected shape, nothing decided (%s: %s)" % (
+            type(exc).__name__, str(exc)[:120])
+        return [make_result(check, name, "unknown", summary, {"error": "unreadable"}, {}, REMEDIATION["unreadable"])
+                for check in ("backup.freshness", "backup.restore_sample", "backup.integrity")]
 
 
 def decide_all(facts_list, now):

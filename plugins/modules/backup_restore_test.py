@@ -120,6 +120,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -155,12 +156,46 @@ def sha256_file(path):
 
 
 def borg_local_epoch(text):
-    """Return epoch seconds of a borg 1.x time (naive, local) using this host's zone rules."""
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?$", text or "")
+    """Return epoch seconds of a borg 1.x time (naive, local) using this host's zone rules, or None."""
+    if not isinstance(text, str):
+        return bd.parse_time(text)
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?$", text)
     if not match:
         return bd.parse_time(text)
-    stamp = time.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
-    return time.mktime(stamp) + (float(match.group(2)) if match.group(2) else 0.0)
+    try:
+        stamp = time.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
+        return time.mktime(stamp) + (float(match.group(2)) if match.group(2) else 0.0)
+    except (ValueError, OverflowError):
+        return None
+
+
+def as_size(value):
+    """Return a listing's size as a non-negative int, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        return None
+    return int(value)
+
+
+def parse_json(text, expected, what):
+    """Parse a tool's JSON output, which must be a ``expected`` (list or dict); else SourceError."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SourceError("snapshots", "unreadable", "%s: output is not JSON (%d bytes: %r)" % (
+            what, len(text or ""), (text or "")[:60])) from exc
+    if not isinstance(data, expected):
+        raise SourceError("snapshots", "unreadable", "%s: JSON %s where a %s was expected" % (
+            what, type(data).__name__, expected.__name__))
+    return data
+
+
+def json_line(raw):
+    """Return one line of a --json/--json-lines listing as a dict, or None (garbage is skipped)."""
+    try:
+        node = json.loads(raw)
+    except ValueError:
+        return None
+    return node if isinstance(node, dict) else None
 
 
 class Scrubber:
@@ -182,33 +217,42 @@ class Runner:
     def __init__(self, env, timeout, scrub):
         self.env, self.timeout, self.scrub = env, timeout, scrub
 
-    def run(self, argv, stage, cwd=None, timeout=None):
-        """Run a command; return (rc, stdout, stderr, timed_out)."""
+    def _start(self, argv, stage, **kwargs):
+        # A session of its own, so that a timeout kills the tool's children too (borg's
+        # ssh, a BORG_PASSCOMMAND), which would otherwise hold the pipes open.
         try:
-            proc = subprocess.run(argv, env=self.env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=timeout or self.timeout, check=False)
+            return subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    **kwargs)
         except FileNotFoundError as exc:
             raise SourceError(stage, "tool_missing", "%s not found" % argv[0]) from exc
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode("utf-8", "replace")
-            err = (exc.stderr or b"").decode("utf-8", "replace")
-            return None, self.scrub(out), self.scrub(err), True
-        return (proc.returncode, self.scrub(proc.stdout.decode("utf-8", "replace")),
-                self.scrub(proc.stderr.decode("utf-8", "replace")), False)
+
+    @staticmethod
+    def _kill(proc):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def run(self, argv, stage, cwd=None, timeout=None):
+        """Run a command; return (rc, stdout, stderr, timed_out)."""
+        proc = self._start(argv, stage, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=timeout or self.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            out, err = proc.communicate()
+            timed_out = True
+        return (None if timed_out else proc.returncode, self.scrub(out.decode("utf-8", "replace")),
+                self.scrub(err.decode("utf-8", "replace")), timed_out)
 
     def lines(self, argv, stage, on_line):
         """Stream a command's stdout line by line (large listings); return (rc, stderr)."""
         with tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=err)
-            except FileNotFoundError as exc:
-                raise SourceError(stage, "tool_missing", "%s not found" % argv[0]) from exc
+            proc = self._start(argv, stage, stdout=subprocess.PIPE, stderr=err)
             expired = []
 
             def _kill():
                 expired.append(True)
-                proc.kill()
+                self._kill(proc)
 
             timer = threading.Timer(self.timeout, _kill)
             timer.start()
@@ -220,15 +264,15 @@ class Runner:
                 proc.stdout.close()
                 proc.wait()
             if expired:
-                raise SourceError(stage, "timeout", "listing took over %d s" % self.timeout)
+                raise SourceError(stage, "timeout", "%s did not finish within %d s" % (argv[1], self.timeout))
             err.seek(0)
             return proc.returncode, self.scrub(err.read().decode("utf-8", "replace"))
 
 
-def fail_on(stage, rc, err, timed_out):
+def fail_on(stage, rc, err, timed_out, timeout=None):
     """Raise a SourceError for a failed tool call."""
     if timed_out:
-        raise SourceError(stage, "timeout", "timed out")
+        raise SourceError(stage, "timeout", "%s did not finish within %s s" % (stage, timeout))
     if rc != 0:
         lines = bd.error_lines(err, 3)
         raise SourceError(stage, bd.classify_error(err), "; ".join(lines) or "exit code %s" % rc)
@@ -342,11 +386,12 @@ class ResticSource:
         if self.cfg.get("restic_host"):
             argv += ["--host", self.cfg["restic_host"]]
         rc, out, err, timed_out = self.runner.run(argv, "snapshots")
-        fail_on("snapshots", rc, err, timed_out)
-        try:
-            snaps = json.loads(out or "[]") or []
-        except ValueError as exc:
-            raise SourceError("snapshots", "other", "restic snapshots: output is not JSON") from exc
+        fail_on("snapshots", rc, err, timed_out, self.runner.timeout)
+        snaps = parse_json(out, list, "restic snapshots --json")
+        dicts = [snap for snap in snaps if isinstance(snap, dict) and snap.get("id")]
+        if len(dicts) != len(snaps):
+            raise SourceError("snapshots", "unreadable", "restic snapshots --json: %d of %d entries are not "
+                              "snapshots" % (len(snaps) - len(dicts), len(snaps)))
         self.facts["snapshot_count"] = len(snaps)
         if not snaps:
             return None
@@ -357,14 +402,14 @@ class ResticSource:
 
     def listing(self, snap, heap, max_bytes):
         def on_line(raw):
-            try:
-                node = json.loads(raw)
-            except ValueError:
+            node = json_line(raw)
+            if node is None or not isinstance(node.get("path"), str) or not node["path"]:
+                heap.garbage = getattr(heap, "garbage", 0) + (1 if raw.strip() else 0)
                 return
             if node.get("struct_type") == "node" and node.get("type") == "file":
-                size = node.get("size") or 0
+                size = as_size(node.get("size"))
                 entry = {"size": size, "mtime": node.get("mtime")}
-                if max_bytes and size > max_bytes:
+                if max_bytes and (size or 0) > max_bytes:
                     heap.count += 1
                     heap.bytes += size
                     return
@@ -403,11 +448,11 @@ class BorgSource:
         if self.cfg.get("borg_glob_archives"):
             argv += ["--glob-archives", self.cfg["borg_glob_archives"]]
         rc, out, err, timed_out = self.runner.run(argv, "snapshots")
-        fail_on("snapshots", rc, err, timed_out)
-        try:
-            archives = (json.loads(out or "{}") or {}).get("archives") or []
-        except ValueError as exc:
-            raise SourceError("snapshots", "other", "borg list: output is not JSON") from exc
+        fail_on("snapshots", rc, err, timed_out, self.runner.timeout)
+        archives = parse_json(out, dict, "borg list --json").get("archives")
+        if not isinstance(archives, list) or not all(isinstance(a, dict) and (a.get("name") or a.get("archive"))
+                                                     for a in archives):
+            raise SourceError("snapshots", "unreadable", "borg list --json: no readable archives list")
         self.facts["snapshot_count"] = len(archives)
         if not archives:
             return None
@@ -418,14 +463,14 @@ class BorgSource:
 
     def listing(self, snap, heap, max_bytes):
         def on_line(raw):
-            try:
-                node = json.loads(raw)
-            except ValueError:
+            node = json_line(raw)
+            if node is None or not isinstance(node.get("path"), str) or not node["path"]:
+                heap.garbage = getattr(heap, "garbage", 0) + (1 if raw.strip() else 0)
                 return
             if node.get("type") != "-":
                 return
-            size = node.get("size") or 0
-            if max_bytes and size > max_bytes:
+            size = as_size(node.get("size"))
+            if max_bytes and (size or 0) > max_bytes:
                 heap.count += 1
                 heap.bytes += size
                 return
@@ -442,11 +487,10 @@ class BorgSource:
         rc, out, err, timed_out = self.runner.run(argv, "restore")
         hashes = {}
         for line in (out or "").splitlines():
-            try:
-                node = json.loads(line)
-            except ValueError:
+            node = json_line(line)
+            if node is None:
                 continue
-            if node.get("sha256"):
+            if isinstance(node.get("sha256"), str) and node["sha256"]:
                 hashes[node.get("path")] = node["sha256"]
         return hashes, (None if rc == 0 and not timed_out else "; ".join(bd.error_lines(err, 3)))
 
@@ -587,36 +631,53 @@ def _verify_sample(tool, cfg, snap, sample, scratch, max_bytes):
 def collect_source(cfg, password, seed, tag, scrub):
     """Collect the raw facts of one source; the scratch folder is always removed."""
     public = {k: v for k, v in cfg.items() if k != "index"}
+    public["repository"] = bd.redact_location(public.get("repository"))
     facts = {"config": public, "seed": seed, "collected_at": bd.iso(time.time()), "error": None,
              "snapshot": None, "snapshot_count": 0, "sample": [], "restore": {}, "integrity": {"ran": False}}
     runner = Runner(tool_env(cfg, password), int(cfg["timeout_seconds"]), scrub)
     tool = TOOLS[cfg["type"]](cfg, runner, facts)
     max_bytes = int(cfg.get("max_sample_file_mb") or 0) * 1024 * 1024
     scratch = None
+    stage = "setup"
     try:
         check_password(cfg, password)
+        stage = "snapshots"
         snap = tool.snapshot()
         facts["snapshot"] = snap
         if snap:
+            stage = "ls"
             heap = bd.SampleHeap(cfg["sample_size"], seed)
             tool.listing(snap, heap, max_bytes)
+            if getattr(heap, "garbage", 0) and not heap.count:
+                raise SourceError("ls", "unreadable", "the listing of snapshot %s had %d unreadable line(s) and "
+                                  "no file" % (snap.get("id"), heap.garbage))
             facts["listing"] = {"files": heap.count, "bytes": heap.bytes}
             sample = [dict(entry, path=path) for path, entry in heap.result()]
             facts["sample"] = sample
             if sample:
+                stage = "scratch"
                 scratch = make_scratch(cfg, tag)
                 facts["restore"]["scratch"] = scratch
+                stage = "restore"
                 started = time.monotonic()
                 facts["restore"].update(tool.restore(snap, sample, scratch))
                 facts["restore"]["seconds"] = round(time.monotonic() - started, 3)
+                stage = "verify"
                 _verify_sample(tool, cfg, snap, sample, scratch, max_bytes)
                 facts["restore"]["bytes"] = sum(e.get("restored_size") or 0 for e in sample)
     except SourceError as exc:
         facts["error"] = {"stage": exc.stage, "kind": exc.kind, "message": scrub(exc.message)[:300]}
+    except Exception as exc:  # noqa: BLE001 - unexpected tool output becomes a result, never a crash
+        facts["error"] = {"stage": stage, "kind": "unreadable",
+                          "message": scrub("%s: %s" % (type(exc).__name__, exc))[:300]}
     finally:
         if scratch:
             facts["restore"]["scratch_removed"] = remove_scratch(scratch)
-    run_integrity(tool, cfg, facts, runner)
+    try:
+        run_integrity(tool, cfg, facts, runner)
+    except Exception as exc:  # noqa: BLE001 - as above
+        facts["integrity"] = {"ran": False, "error_kind": "unreadable",
+                              "error": scrub("%s: %s" % (type(exc).__name__, exc))[:300]}
     return facts
 
 

@@ -521,3 +521,96 @@ def test_maintctl_validate_rejects_a_scratch_root_outside_the_base(
         assert "outside /var/tmp/maint-restore" in err or "'..'" in err
     else:
         assert err == ""
+
+
+# -- values nobody read are never ok (hardening) -------------------------------
+@pytest.mark.parametrize("text", ["2024-13-01T00:00:00Z", "2024-02-31T10:00:00Z", "garbage", "", None,
+                                  float("nan"), float("inf"), [], {}])
+def test_parse_time_never_raises_on_garbage(text: Any) -> None:
+    assert bd.parse_time(text) is None
+
+
+@pytest.mark.parametrize("when", ["not a time", "2024-13-01T00:00:00Z", None, float("nan")])
+def test_unreadable_snapshot_time_is_unknown_not_a_crash(when: Any) -> None:
+    got = by_check(bd.decide(facts(snapshot={"id": "deadbeef", "time": when}), NOW))
+    fresh = got["backup.freshness"]
+    assert fresh["status"] == "unknown"
+    assert "could not be read" in fresh["summary"] and "deadbeef" in fresh["summary"]
+    assert fresh["observed"]["error"] == "unreadable"
+
+
+def test_restore_that_timed_out_is_critical_even_if_the_files_check_out() -> None:
+    f = facts(restore={"seconds": 1800.2, "bytes": 303, "rc": None, "timed_out": True, "tool_verified": False,
+                       "scratch_removed": True, "error": ""})
+    got = by_check(bd.decide(f, NOW))["backup.restore_sample"]
+    assert got["status"] == "critical"
+    assert "restore did not finish within 1800 s" in got["summary"]
+    assert "3 of 3 files restored" in got["summary"]
+
+
+def test_restore_command_that_failed_is_critical() -> None:
+    f = facts("borg", restore={"seconds": 0.4, "bytes": 303, "rc": 2, "tool_verified": False,
+                               "scratch_removed": True, "error": "Data integrity error"})
+    got = by_check(bd.decide(f, NOW))["backup.restore_sample"]
+    assert got["status"] == "critical"
+    assert "restore failed (exit code 2" in got["summary"] and "Data integrity error" in got["summary"]
+
+
+def test_collector_failure_during_the_restore_is_unknown() -> None:
+    f = facts(error={"stage": "verify", "kind": "unreadable", "message": "KeyError: 'x'"})
+    got = by_check(bd.decide(f, NOW))
+    assert got["backup.restore_sample"]["status"] == "unknown"
+    assert "KeyError" in got["backup.restore_sample"]["summary"]
+    assert got["backup.freshness"]["status"] == "ok"
+
+
+def test_scratch_folder_left_behind_is_at_least_a_warning() -> None:
+    f = facts(restore={"seconds": 0.5, "bytes": 303, "rc": 0, "tool_verified": True,
+                       "scratch": "/var/tmp/maint-restore/brt-r1-t-x", "scratch_removed": False})
+    got = by_check(bd.decide(f, NOW))["backup.restore_sample"]
+    assert got["status"] == "warning"
+    assert "/var/tmp/maint-restore/brt-r1-t-x was NOT removed" in got["summary"]
+    assert got["observed"]["scratch_left"] == "/var/tmp/maint-restore/brt-r1-t-x"
+    bad = facts(sample=[], restore={"scratch": "/var/tmp/maint-restore/y", "scratch_removed": False})
+    assert by_check(bd.decide(bad, NOW))["backup.restore_sample"]["status"] == "critical"
+
+
+def test_zero_bytes_restored_is_not_ok() -> None:
+    f = facts()
+    empty_sha = hashlib.sha256(b"").hexdigest()
+    for entry in f["sample"]:
+        entry.update(size=0, restored_size=0, restored_sha256=empty_sha)
+        entry["live"].update(size=0, sha256=empty_sha)
+    f["restore"]["bytes"] = 0
+    got = by_check(bd.decide(f, NOW))["backup.restore_sample"]
+    assert got["status"] == "warning"
+    assert "0 bytes" in got["summary"]
+
+
+def test_integrity_timeout_says_so() -> None:
+    check = {"ran": True, "rc": None, "timed_out": True, "errors": ["[12:00] 40.00% 4 / 10 packs"],
+             "command": "restic check --no-lock"}
+    got = by_check(bd.decide(facts(integrity=check), NOW))["backup.integrity"]
+    assert got["status"] == "critical"
+    assert "did not finish within 1800 s" in got["summary"]
+
+
+@pytest.mark.parametrize("repo", ["rest:https://backup:S3cr3t-pw@rest.example/srv", "sftp://u:S3cr3t-pw@h//srv"])
+def test_repository_url_with_a_password_is_rejected_without_echoing_it(repo: str) -> None:
+    errors = bd.validate_policy({"sources": [source(repository=repo)]})
+    assert len(errors) == 1 and "holds a password" in errors[0]
+    assert "S3cr3t-pw" not in errors[0]
+    assert bd.validate_policy({"sources": [source(type="borg", repository="ssh://borg@h:22/./repo")]}) == []
+
+
+@pytest.mark.parametrize("blob", [
+    {}, {"config": None}, {"snapshot": "x"}, {"sample": [{"path": None}]},
+    {"snapshot": {"id": 1, "time": "yesterday"}, "sample": [{}], "restore": {"rc": "x"}},
+    {"integrity": {"ran": True, "rc": "garbage", "output": 42}},
+])
+def test_decide_survives_garbage_facts_and_is_never_ok(blob: dict[str, Any]) -> None:
+    results = bd.decide(blob, NOW)
+    assert len(results) == 3
+    for res in results:
+        assert res["status"] != "ok", res
+        assert res["summary"]

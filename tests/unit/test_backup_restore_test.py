@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,9 +183,15 @@ def test_scratch_is_removed_when_the_restore_breaks(lab: dict[str, Path], scratc
         raise RuntimeError("restore blew up")
 
     monkeypatch.setattr(mod.ResticSource, "restore", broken)
-    with pytest.raises(RuntimeError):
-        collect(config(lab, scratch_base))
+    facts = collect(config(lab, scratch_base))
     assert seen and not os.path.lexists(seen[0])
+    # An unexpected failure is a result of this source, never a crash of the whole module.
+    assert facts["error"] == {"stage": "restore", "kind": "unreadable", "message": "RuntimeError: restore blew up"}
+    assert facts["restore"]["scratch_removed"] is True
+    result = {r["check"]: r for r in bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)}
+    assert result["backup.restore_sample"]["status"] == "unknown"
+    assert "restore blew up" in result["backup.restore_sample"]["summary"]
+    assert result["backup.freshness"]["status"] == "ok"  # the snapshot was read before the failure
 
 
 def test_scratch_folder_is_fresh_and_private(lab: dict[str, Path], scratch_base: Path,
@@ -257,3 +264,124 @@ def test_password_goes_through_the_environment_only(lab: dict[str, Path]) -> Non
 def test_scrubber() -> None:
     scrub = mod.Scrubber(["s3cret", ""])
     assert scrub("bad s3cret here") == "bad ******** here"
+
+
+# -- hardening: argv, read-only flags, garbage output, timeouts ----------------
+def fake_tool(folder: Path, name: str, body: str) -> None:
+    """Put a shell script called ``name`` first on PATH (it may exec the real tool)."""
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def spy_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Wrap the real restic and borg: log every argv (one line each), then run the real tool."""
+    log = tmp_path / "argv.log"
+    folder = tmp_path / "bin"
+    for tool in ("restic", "borg"):
+        real = shutil.which(tool)
+        fake_tool(folder, tool, f'printf "{tool}" >> "{log}"; for a in "$@"; do printf " %s" "$a" >> "{log}"; done; '
+                                f'echo >> "{log}"\nexec {real} "$@"\n')
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return log
+
+
+@pytest.mark.parametrize("kind", ["restic", "borg"])
+def test_password_never_on_argv_and_reads_never_lock(lab: dict[str, Path], scratch_base: Path, spy_path: Path,
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      kind: str) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    facts = collect(config(lab, scratch_base, type=kind, repository=str(lab["base"] / kind)))
+    assert facts["error"] is None, facts["error"]
+    calls = spy_path.read_text().splitlines()
+    assert len(calls) >= 4, calls
+    assert not [c for c in calls if PASSWORD in c]
+    if kind == "restic":
+        assert all("--no-lock" in c.split() for c in calls), calls
+    else:
+        reads = [c for c in calls if c.split()[1] != "check"]
+        assert reads and all("--bypass-lock" in c.split() for c in reads), calls
+        assert [c for c in calls if c.split()[1] == "check"] == ["borg check --repository-only"]
+    if kind == "restic":
+        assert list((lab["base"] / "restic" / "locks").iterdir()) == [], "restic left a lock in the repository"
+    assert list(tmpdir.iterdir()) == [], "a temporary file was left behind"
+    assert list(scratch_base.iterdir()) == []
+
+
+GARBAGE = [
+    ("snapshots", "not json at all", "unreadable"),
+    ("snapshots", '{"a": 1}', "unreadable"),
+    ("snapshots", '[1, "x", null]', "unreadable"),
+    ("snapshots", "", "unreadable"),
+    ("snapshots", '[{"id": "abc", "time": "yesterday at noon", "paths": ["/x"]}]', None),
+    ("ls", "garbage\n[]\n42\n{\"struct_type\": \"node\", \"type\": \"file\", \"path\": null, \"size\": \"big\"}\n",
+     None),
+]
+
+
+@pytest.mark.parametrize("stage, output, kind", GARBAGE)
+def test_garbage_from_restic_is_never_ok_and_never_a_crash(lab: dict[str, Path], scratch_base: Path,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             stage: str, output: str, kind: str | None) -> None:
+    real = shutil.which("restic")
+    (tmp_path / "out").write_text(output)
+    fake_tool(tmp_path / "bin", "restic",
+              f'case " $* " in *" {stage} "*) cat "{tmp_path / "out"}"; exit 0;; esac\nexec {real} "$@"\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    facts = collect(config(lab, scratch_base, integrity={"enabled": False}))
+    results = bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)
+    for res in results:
+        if not (stage == "ls" and res["check"] == "backup.freshness"):  # the snapshots were read fine
+            assert res["status"] in ("unknown", "critical", "skipped"), res
+        assert res["summary"]
+    if stage == "ls":
+        assert facts["error"]["kind"] == "unreadable" and "unreadable line(s)" in facts["error"]["message"]
+    if kind:
+        assert facts["error"]["kind"] == kind
+        assert "restic snapshots --json" in facts["error"]["message"]
+    assert not scratch_base.exists() or list(scratch_base.iterdir()) == []
+
+
+def test_garbage_from_borg_is_never_ok(lab: dict[str, Path], scratch_base: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_tool(tmp_path / "bin", "borg", 'case "$1" in list) echo \'{"archives": [{"name": "a", '
+                                        '"time": "2024-13-45T99:00:00"}]}\'; exit 0;; esac\n'
+                                        f'exec {shutil.which("borg")} "$@"\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    cfg = config(lab, scratch_base, type="borg", repository=str(lab["base"] / "borg"))
+    facts = collect(cfg)
+    got = statuses(facts)
+    assert got["backup.freshness"] == "unknown"
+    assert got["backup.restore_sample"] == "unknown"
+    assert facts["error"]["kind"] == "unreadable"
+
+
+@pytest.mark.parametrize("stage", ["snapshots", "ls", "restore", "check"])
+def test_a_hanging_tool_is_killed_with_its_children_and_reported(lab: dict[str, Path], scratch_base: Path,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                stage: str) -> None:
+    real = shutil.which("restic")
+    pids = tmp_path / "pids"
+    # The child sleep holds stdout open: only killing the whole group ends the call.
+    fake_tool(tmp_path / "bin", "restic",
+              f'case " $* " in *" {stage} "*) sleep 60 & echo $! >> "{pids}"; wait;; esac\nexec {real} "$@"\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    cfg = config(lab, scratch_base)
+    cfg["timeout_seconds"] = 1
+    started = time.monotonic()
+    facts = collect(cfg)
+    assert time.monotonic() - started < 20
+    got = {r["check"]: r for r in bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)}
+    check = {"snapshots": "backup.freshness", "ls": "backup.restore_sample", "restore": "backup.restore_sample",
+             "check": "backup.integrity"}[stage]
+    assert got[check]["status"] == "critical", got[check]
+    assert "did not finish within 1 s" in got[check]["summary"], got[check]["summary"]
+    if stage != "check":
+        assert got["backup.restore_sample"]["status"] != "ok"
+    for pid in pids.read_text().split():
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert list(scratch_base.iterdir()) == [] if scratch_base.exists() else True
