@@ -162,7 +162,9 @@ def run_phases(module, policy, reader):
                                   held=p["held"], blocked=p["blocked"])
         flag = reader.reboot_required()
         installed_any = any(r["changed"] for r in results)
-        action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"])
+        failed = any(r["check"] == "patch.failed" and r["status"] == "critical" for r in results)
+        action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"],
+                                         install_failed=failed)
         if action == "defer":
             results.append(deferred_result(reason, "reboot"))
         module.exit_json(changed=installed_any, maint_results=results, reboot_required=flag,

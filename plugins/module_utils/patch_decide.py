@@ -679,18 +679,21 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
     return results
 
 
-def reboot_decision(policy, reboot_required, installed_any, guard_allowed, guard_reason=""):
+def reboot_decision(policy, reboot_required, installed_any, guard_allowed, guard_reason="", install_failed=False):
     """Return ``(action, reason)``: action is ``reboot``, ``skip`` or ``defer``.
 
     ``if_required`` reboots when the host says so (also for an update installed by an
     earlier run); ``always`` also reboots after any install. ``reboot_required`` may be
-    None (unknown): no reboot is started on a guess.
+    None (unknown): no reboot is started on a guess. A host whose install failed is never
+    rebooted: a half-configured kernel or boot loader may not come back.
     """
     if policy["reboot"] == "never":
         return "skip", "reboots are not allowed by policy" + (" (one is required)" if reboot_required else "")
     wanted = bool(reboot_required) or (policy["reboot"] == "always" and installed_any)
     if not wanted:
         return "skip", "no reboot required"
+    if install_failed:
+        return "skip", "an update failed, so the host is not rebooted half-patched (one is required)"
     if not guard_allowed:
         return "defer", "reboot needed but the window is closing" + (": %s" % guard_reason if guard_reason else "")
     if reboot_required:

@@ -167,8 +167,10 @@ def main():
     if phase == "installed":
         results = windows_install_results(p["result"])
         installed_any = any(r["changed"] for r in results)
+        failed = any(r["check"] == "patch.failed" and r["status"] == "critical" for r in results)
         required = (p["result"] or {}).get("reboot_required")
-        action, reason = reboot_decision(policy, required, installed_any, p["guard_allowed"], p["guard_reason"])
+        action, reason = reboot_decision(policy, required, installed_any, p["guard_allowed"], p["guard_reason"],
+                                         install_failed=failed)
         if action == "defer":
             results.append(deferred_result(reason, "reboot"))
         module.exit_json(changed=False, maint_results=results, reboot_action=action, reboot_reason=reason)

@@ -103,7 +103,7 @@ def window_end(minutes: int) -> str:
     return end.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-LAB_PACKAGES = ("lab-tool", "lab-libsafe", "lab-pinned", "lab-kernel")
+LAB_PACKAGES = ("lab-tool", "lab-libsafe", "lab-libsafe-data", "lab-pinned", "lab-kernel")
 # What lab/setup_patch.yml leaves: "version selection" of each lab package.
 FRESH = {
     "web01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0 install", "lab-pinned": "1.0 hold"},
@@ -112,10 +112,12 @@ FRESH = {
               "lab-kernel": "1.0 install"},
 }
 # After the security-only install inside the window (test_install_inside_the_window).
+# lab-libsafe 1.0+sec1 depends on lab-libsafe-data, a new package the install pulls in.
 INSTALLED = {
-    "web01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0+sec1 install", "lab-pinned": "1.0 hold"},
+    "web01": {"lab-tool": "1.0 install", "lab-libsafe": "1.0+sec1 install", "lab-pinned": "1.0 hold",
+              "lab-libsafe-data": "1.0+sec1 install"},
     "web02": {"lab-tool": "1.0 install", "lab-libsafe": "1.0+sec1 install", "lab-pinned": "1.0 hold",
-              "lab-kernel": "1.0+sec1 install"},
+              "lab-kernel": "1.0+sec1 install", "lab-libsafe-data": "1.0+sec1 install"},
 }
 
 
@@ -218,11 +220,19 @@ def test_install_inside_the_window(fresh_lab: None) -> None:
     assert version("web02", "lab-libsafe") == "1.0+sec1" and version("web02", "lab-kernel") == "1.0+sec1"
     for host in ("web01", "web02", "app01"):
         assert version(host, "lab-pinned") == "1.0"
+    # Every change is reported, the dependency the security update pulled in included;
+    # the plan is kept apart.
     inst = one(res, "web02", "patch.installed")
-    assert inst["changed"] is True
-    assert sorted((p["name"], p["from"], p["to"]) for p in inst["observed"]["packages"]) == [
-        ("lab-kernel", "1.0", "1.0+sec1"), ("lab-libsafe", "1.0", "1.0+sec1")]
-    assert [p["name"] for p in one(res, "web01", "patch.installed")["observed"]["packages"]] == ["lab-libsafe"]
+    assert inst["changed"] is True and inst["status"] == "ok" and inst["observed"]["complete"] is True
+    assert [(p["name"], p["change"], p["from"], p["to"], p["planned"]) for p in inst["observed"]["packages"]] == [
+        ("lab-kernel", "upgraded", "1.0", "1.0+sec1", True), ("lab-libsafe", "upgraded", "1.0", "1.0+sec1", True),
+        ("lab-libsafe-data", "installed", None, "1.0+sec1", False)]
+    assert [(p["name"], p["to"], p["done"]) for p in inst["observed"]["planned"]] == [
+        ("lab-kernel", "1.0+sec1", True), ("lab-libsafe", "1.0+sec1", True)]
+    assert "lab-libsafe-data 1.0+sec1 (new)" in inst["summary"]
+    assert [(p["name"], p["change"]) for p in one(res, "web01", "patch.installed")["observed"]["packages"]] == [
+        ("lab-libsafe", "upgraded"), ("lab-libsafe-data", "installed")]
+    assert version("web01", "lab-libsafe-data") == "1.0+sec1"
     # web02 was restarted for real and its services came back.
     assert started("web02") != boot_before
     rebooted = one(res, "web02", "patch.rebooted")
@@ -264,6 +274,44 @@ def test_excluded_package_is_not_touched(tmp_path: Path, fresh_lab: None) -> Non
     kernel = [p for p in one(res, "web02", "patch.pending")["observed"]["packages"] if p["name"] == "lab-kernel"]
     assert kernel[0]["reason"] == "excluded by policy"
     assert one(res, "web02", "patch.rebooted")["status"] == "skipped"
+
+
+def test_update_whose_dependency_is_excluded_is_blocked(tmp_path: Path, fresh_lab: None) -> None:
+    # lab-libsafe 1.0+sec1 needs the new lab-libsafe-data, which this policy excludes: apt
+    # would install it anyway, so the dry run takes lab-libsafe out of the plan. lab-kernel
+    # (no such dependency) is still installed.
+    policy = {"mode": "security", "exclude": ["lab-libsafe-data"], "reboot": "never"}
+    rc, res = playbook(tmp_path, {"patch_install": True, "maint_window_end": window_end(180), "patch_policy": policy},
+                       limit="web02")
+    assert rc == 0
+    assert version("web02", "lab-libsafe") == "1.0" and version("web02", "lab-libsafe-data") == ""
+    assert version("web02", "lab-kernel") == "1.0+sec1"
+    inst = one(res, "web02", "patch.installed")
+    assert inst["status"] == "warning" and inst["changed"] is True
+    assert [(p["name"], p["change"]) for p in inst["observed"]["packages"]] == [("lab-kernel", "upgraded")]
+    assert inst["observed"]["blocked"] == [
+        {"name": "lab-libsafe", "reason": "blocked: would install lab-libsafe-data (excluded by policy)"}]
+    assert one(res, "web02", "patch.failed")["status"] == "ok"
+    # The state after the install still shows it as a pending security update, not installable.
+    libsafe = [p for p in one(res, "web02", "patch.pending")["observed"]["packages"] if p["name"] == "lab-libsafe"]
+    assert libsafe[0]["target"] is None and libsafe[0]["reason"].startswith("blocked: would install lab-libsafe-data")
+    assert one(res, "web02", "patch.pending_security")["observed"]["packages"] == ["lab-libsafe"]
+
+
+def test_a_failed_reboot_is_recorded_and_fails_the_host(tmp_path: Path, fresh_lab: None) -> None:
+    # The reboot command fails (as when shutdown is refused): the host is not restarted,
+    # the outcome is still recorded with the post-check, and the host fails.
+    boot_before = started("web02")
+    policy = {"mode": "security", "reboot": "if_required", "critical_services": ["sshd"]}
+    rc, res = playbook(tmp_path, {"patch_install": True, "maint_window_end": window_end(180), "patch_policy": policy,
+                                  "patch_reboot_command": "/bin/false"}, limit="web02")
+    assert rc != 0
+    assert version("web02", "lab-kernel") == "1.0+sec1" and started("web02") == boot_before
+    rebooted = one(res, "web02", "patch.rebooted")
+    assert rebooted["status"] == "critical" and "not confirmed" in rebooted["summary"]
+    assert one(res, "web02", "patch.post_check")["status"] == "ok"
+    assert one(res, "web02", "patch.reboot_required")["status"] == "warning"
+    assert one(res, "web02", "patch.installed")["changed"] is True
 
 
 def test_failing_canary_stops_the_rollout(tmp_path: Path, fresh_lab: None) -> None:

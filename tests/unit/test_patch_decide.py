@@ -446,6 +446,14 @@ def test_reboot_decision(reboot: str, required: bool | None, installed: bool, al
         assert res["status"] == "warning"
 
 
+def test_no_reboot_after_a_failed_install() -> None:
+    for reboot in ("if_required", "always"):
+        action, reason = pd.reboot_decision(policy(reboot=reboot), True, True, True, install_failed=True)
+        assert action == "skip" and "update failed" in reason
+        assert valid(pd.reboot_result(action, reason))["status"] == "warning"
+    assert pd.reboot_decision(policy(reboot="always"), False, False, True, install_failed=True)[0] == "skip"
+
+
 def test_post_check_uses_processes() -> None:
     procs = ["sshd", "sshd: /usr/sbin/sshd -D -e [listener] 0 of 10-100 startups", "bash", "/usr/sbin/cron -f"]
     assert valid(pd.post_check(procs, ["sshd", "cron"]))["status"] == "ok"

@@ -143,6 +143,9 @@ def test_verify_after_the_install(fake_tools: Path) -> None:
     checks = _valid(res["maint_results"])
     assert checks["patch.failed"]["status"] == "critical" and "Depsolve" in checks["patch.failed"]["summary"]
     assert checks["patch.installed"]["changed"] is False
+    # needs-restarting still says a reboot is required, but a failed install is never rebooted.
+    assert res["reboot_required"] is True and res["reboot_action"] == "skip"
+    assert "update failed" in res["reboot_reason"]
 
 
 def test_the_module_fails_without_dnf(tmp_path: Path) -> None:
