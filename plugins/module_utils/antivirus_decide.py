@@ -1014,8 +1014,17 @@ def _defender_updates(facts):
                 results.append(make_result(CHECK_UPDATE, item, "skipped",
                                            "%s not run: %s" % (labels[item], action["skipped"])))
             continue
-        observed = {key: action.get(key) for key in ("before", "after", "error", "duration_s")
+        observed = {key: action.get(key) for key in ("before", "after", "error", "duration_s", "started",
+                                                     "completed", "job_state")
                     if action.get(key) is not None}
+        if action.get("started") and not action.get("error"):
+            # Started in the background (Start-MpScan -AsJob): not done, and not claimed as done.
+            results.append(make_result(CHECK_UPDATE, item, "ok",
+                                       "%s %s (job %s); the next run reads its result in the scan age"
+                                       % (labels[item], "completed" if action.get("completed")
+                                          else "started in the background", action.get("job_state") or "?"),
+                                       observed, {}, "", changed=True))
+            continue
         if action.get("error"):
             results.append(make_result(CHECK_UPDATE, item, "warning",
                                        "%s failed: %s" % (labels[item], action["error"]), observed, {},

@@ -10,9 +10,10 @@
 # made in Python on the controller (plugins/module_utils/antivirus_decide.py, called by
 # roles/antivirus' win_defender_facts action plugin).
 # Remediation, only when asked and never in check mode: Update-MpSignature when the
-# signatures are update_if_age_days old or Defender says they are out of date, and a
-# quick scan when no scan ran for quick_scan_after_days days (0: never). The status is
-# read again afterwards. Dates are returned as ISO 8601 UTC strings, enums as numbers.
+# signatures are update_if_age_days old or Defender says they are out of date (the status
+# is read again afterwards), and a quick scan when no scan ran for quick_scan_after_days
+# days (0: never), started in the background and reported as started.
+# Dates are returned as ISO 8601 UTC strings, enums as numbers.
 
 $spec = @{
     options = @{
@@ -22,6 +23,7 @@ $spec = @{
         update_signatures = @{ type = 'bool'; default = $false }
         update_if_age_days = @{ type = 'int'; default = 3 }
         quick_scan_after_days = @{ type = 'int'; default = 0 }
+        scan_start_wait_seconds = @{ type = 'int'; default = 5 }
     }
     supports_check_mode = $true
 }
@@ -172,24 +174,29 @@ if ($null -ne $status -and ($null -eq $status.AMRunningMode -or $status.AMRunnin
             $defender.remediation.quick_scan = [ordered]@{ skipped = 'check mode' }
         }
         else {
-            $action = [ordered]@{ attempted = $true; before = $status.QuickScanEndTime; changed = $true }
+            # A quick scan takes minutes on a real host: start it as a background job
+            # (Start-MpScan -AsJob, a documented parameter), wait a few seconds only to catch
+            # an immediate refusal, and report it as started, not as done.
+            $action = [ordered]@{ attempted = $true; before = $status.QuickScanEndTime; changed = $false }
             $started = Get-Date
             try {
-                Start-MpScan -ScanType QuickScan -ErrorAction Stop
+                $job = Start-MpScan -ScanType QuickScan -AsJob -ErrorAction Stop
+                $null = Wait-Job -Job $job -Timeout $module.Params.scan_start_wait_seconds
+                $action.job_state = [string]$job.State
+                if ($job.State -eq 'Failed') {
+                    $reason = $job.ChildJobs | ForEach-Object { $_.JobStateInfo.Reason } | Select-Object -First 1
+                    $action.error = "Start-MpScan failed: $reason"
+                }
+                else {
+                    $action.started = $true
+                    $action.completed = ($job.State -eq 'Completed')
+                    $action.changed = $true
+                }
             }
             catch {
                 $action.error = $_.Exception.Message
-                $action.changed = $false
             }
             $action.duration_s = [math]::Round(((Get-Date) - $started).TotalSeconds, 1)
-            try {
-                $status = Get-DefenderStatus
-                $defender.computer_status = $status
-                $action.after = $status.QuickScanEndTime
-            }
-            catch {
-                $errors.Add("Get-MpComputerStatus after the scan failed: $($_.Exception.Message)")
-            }
             $changed = $changed -or $action.changed
             $defender.remediation.quick_scan = $action
         }

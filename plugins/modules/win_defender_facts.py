@@ -23,9 +23,11 @@ description:
     is null."
   - "Remediation, never in check mode: when O(update_signatures) is true and the signatures
     are O(update_if_age_days) days old or out of date, runs C(Update-MpSignature); when
-    O(quick_scan_after_days) is above 0 and no scan ran for that many days, runs a quick scan
-    (C(Start-MpScan -ScanType QuickScan), which waits for the scan to end). The status is read
-    again afterwards and RV(changed) is true when something changed."
+    O(quick_scan_after_days) is above 0 and no scan ran for that many days, starts a quick scan
+    in the background (C(Start-MpScan -ScanType QuickScan -AsJob)): the module waits at most
+    O(scan_start_wait_seconds) to catch an immediate failure and reports the scan as started
+    (C(started), C(job_state)), never as done. The status is read again after a signature
+    update. RV(changed) is true when signatures changed or a scan was started."
   - Used from roles/antivirus, the role's C(win_defender_facts) action plugin computes these
     options from the client policy, runs this module and adds RV(maint_results), decided in
     Python by C(plugins/module_utils/antivirus_decide.py) on the controller.
@@ -52,11 +54,17 @@ options:
     description: Start a quick scan when no scan ran for this many days; 0 never starts one.
     type: int
     default: 0
+  scan_start_wait_seconds:
+    description: How long to wait for the background quick scan job to fail at once before reporting it started.
+    type: int
+    default: 5
 notes:
   - Verified only against Microsoft's documented fields and reconstructed outputs
     (tests/fixtures/defender/); its syntax is checked with tree-sitter-powershell. Run
     roles/antivirus/molecule/windows against a real Windows host to verify it there.
   - Needs an administrator for Update-MpSignature and Start-MpScan.
+  - Verified only on real Windows, not here - that the quick scan started with C(-AsJob) keeps
+    running in the Defender service after the WinRM/PSRP session of the module ends.
 author:
   - maintctl contributors
 """
@@ -98,14 +106,16 @@ defender:
       type: list
       elements: dict
     remediation:
-      description: What was done, under C(signatures) and C(quick_scan) (attempted, before, after, error, changed).
+      description:
+        - What was done, under C(signatures) and C(quick_scan) (attempted, before, after, error, changed).
+        - For the quick scan also C(started), C(completed) and C(job_state) (the background job's state).
       type: dict
     errors:
       description: Non-fatal errors met while collecting.
       type: list
       elements: str
 changed:
-  description: True when signatures were updated or a quick scan ran.
+  description: True when signatures were updated or a quick scan was started.
   returned: always
   type: bool
 """

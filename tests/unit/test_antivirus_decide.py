@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,12 @@ CASES = {
     "remediated_threat_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "warning"}),
     "updated_signatures_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "ok",
                                                                "antivirus.update/signatures": "ok"}),
+    "quick_scan_started_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "ok",
+                                                               "antivirus.scan_age": "warning",
+                                                               "antivirus.update/quick_scan": "ok"}),
+    "quick_scan_failed_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "ok",
+                                                              "antivirus.scan_age": "warning",
+                                                              "antivirus.update/quick_scan": "warning"}),
     "update_failed_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "ok",
                                                           "antivirus.signature_age": "critical",
                                                           "antivirus.update/signatures": "warning"}),
@@ -160,6 +167,29 @@ def test_updated_signatures_carry_changed():
     assert update["changed"] is True
     assert update["observed"] == {"before": "1.413.102.0", "after": "1.413.180.0", "duration_s": 14.2}
     assert [r for r in results if r["changed"]] == [update]
+
+
+def test_quick_scan_is_reported_started_not_done():
+    results = evaluate_file("quick_scan_started_collector.json")
+    scan = by_check(results)["antivirus.update"]
+    assert scan["item"] == "quick_scan" and scan["changed"] is True
+    assert "started in the background (job Running)" in scan["summary"]
+    assert "done" not in scan["summary"]
+    assert scan["observed"]["started"] is True and scan["observed"]["job_state"] == "Running"
+    failed = by_check(evaluate_file("quick_scan_failed_collector.json"))["antivirus.update"]
+    assert failed["changed"] is False and "Access is denied" in failed["summary"]
+
+
+def test_collector_starts_the_quick_scan_without_waiting_for_it():
+    """Start-MpScan blocks until the scan ends (minutes): it must run as a job, bounded."""
+    source = (ROOT / "plugins" / "modules" / "win_defender_facts.ps1").read_text(encoding="utf-8")
+    calls = [line.strip() for line in source.splitlines() if re.search(r"^\s*(\$\w+ = )?Start-MpScan ", line)]
+    assert calls, "no Start-MpScan call"
+    for call in calls:
+        # Parameters documented for Start-MpScan: ScanPath, ScanType, CimSession, ThrottleLimit, AsJob.
+        assert "-AsJob" in call, call
+    assert "Wait-Job -Job $job -Timeout $module.Params.scan_start_wait_seconds" in source
+    assert "$action.after = $status.QuickScanEndTime" not in source
 
 
 def test_update_failure_is_a_warning_with_the_error():
