@@ -470,9 +470,12 @@ def _clamav_detection(facts, policy):
         return make_result(CHECK_DETECTION, "eicar", "skipped",
                            "EICAR detection test disabled by the policy (antivirus.detection_test)")
     if not test.get("ran"):
-        return make_result(CHECK_DETECTION, "eicar", "skipped",
-                           "EICAR detection test not run: %s" % (test.get("reason") or "no scanner"),
-                           {"reason": test.get("reason")})
+        # The policy asked for the test: a test that could not run proved nothing.
+        return make_result(CHECK_DETECTION, "eicar", "unknown",
+                           "EICAR detection test asked for by the policy but not run: %s"
+                           % (test.get("reason") or "no scanner"),
+                           {"reason": test.get("reason")}, {"expected": "FOUND (rc 1)"},
+                           "Install clamscan (or clamdscan with clamd running) so that detection can be tested.")
     observed = {"scanner": test.get("scanner"), "rc": test.get("rc"), "detection": test.get("detection"),
                 "file_removed": test.get("removed"), "database_dir": test.get("database_dir"),
                 "duration_s": test.get("duration_s")}

@@ -75,6 +75,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -96,6 +97,9 @@ PLAIN_DBS = (".hdb", ".hsb", ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".n
              ".ldu", ".cdb", ".idb", ".cbc", ".pdb", ".gdb", ".wdb", ".ftm", ".yar", ".yara")
 LOG_TAIL = 512 * 1024
 SCAN_TIMEOUT = 300
+# sigtool --info and --version answer in well under a second; a hung one must not hang the run.
+TOOL_TIMEOUT = 60
+EICAR_PREFIX = "maint-eicar-"
 # The EICAR test string, assembled at run time so that this file is not itself a test virus.
 EICAR = "".join(("X5O!P%@AP[4\\PZX54(P^)7CC)7}$", "EICAR-STANDARD-ANTIVIRUS", "-TEST-FILE!$H+H*"))
 
@@ -161,10 +165,16 @@ def run_bounded(argv, timeout):
             os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         timed_out = True
+    except BaseException:
+        # Interrupted (SIGTERM turned into SystemExit): the child has a session of its own and
+        # would outlive this module, so end it before unwinding.
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
     return proc.returncode, out.decode("utf-8", "replace"), timed_out, round(time.time() - started, 1)
 
 
-def databases(module, database_dir, sigtool):
+def databases(database_dir, sigtool):
     """Describe every signature database in database_dir."""
     found = []
     try:
@@ -178,8 +188,8 @@ def databases(module, database_dir, sigtool):
             continue
         entry = {"file": name, "version": None, "signatures": None, "build_time": None, "source": "mtime"}
         if ext in HEADER_DBS and sigtool:
-            rc, out, err = module.run_command([sigtool, "--info", path])
-            info = parse_sigtool_info(out) if rc == 0 else {}
+            rc, out, timed_out, _ = run_bounded([sigtool, "--info", path], TOOL_TIMEOUT)
+            info = parse_sigtool_info(out) if rc == 0 and not timed_out else {}
             if info.get("build_time") is not None:
                 entry.update(version=info.get("version"), signatures=info.get("signatures"),
                              build_time=info["build_time"], source="sigtool")
@@ -210,8 +220,38 @@ def scan_log(path, utc_offset):
     return info
 
 
+def _raise_exit(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def remove_stale_eicar(tmpdir, older_than):
+    """Remove EICAR test folders of ours that a killed earlier run left (SIGKILL cannot be caught)."""
+    removed = []
+    try:
+        names = os.listdir(tmpdir)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(tmpdir, name)
+        if not re.match(r"^%s[A-Za-z0-9_]+$" % EICAR_PREFIX, name):
+            continue
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mtime < older_than:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def detection_test(bins, database_dir, daemon_running):
-    """Scan an EICAR file with the installed engine; always remove it."""
+    """Scan an EICAR file with the installed engine; always remove it, even when interrupted.
+
+    SIGTERM, SIGHUP and SIGINT during the test unwind through ``finally`` (the file is
+    removed and the scanner killed) before the module exits; a folder left by a SIGKILL is
+    removed by the next run.
+    """
     if daemon_running and bins.get("clamdscan"):
         scanner = "clamdscan"
         base = [bins["clamdscan"], "--fdpass", "--no-summary", "--stdout"]
@@ -221,7 +261,14 @@ def detection_test(bins, database_dir, daemon_running):
     else:
         return {"ran": False, "reason": "no clamscan or clamdscan on the host"}
     test = {"ran": True, "scanner": scanner, "database_dir": database_dir, "removed": False}
-    workdir = tempfile.mkdtemp(prefix="maint-eicar-")
+    stale = remove_stale_eicar(tempfile.gettempdir(), time.time() - 2 * SCAN_TIMEOUT)
+    if stale:
+        test["stale_removed"] = stale
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            previous[signum] = signal.signal(signum, _raise_exit)
+    workdir = tempfile.mkdtemp(prefix=EICAR_PREFIX)
     path = os.path.join(workdir, "eicar.com")
     test["path"] = path
     try:
@@ -240,6 +287,8 @@ def detection_test(bins, database_dir, daemon_running):
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         test["removed"] = not os.path.exists(workdir)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return test
 
 
@@ -306,10 +355,10 @@ def gather(module, params, policy):
     }
     scanner = bins.get("clamscan") or bins.get("clamd")
     if scanner:
-        rc, out, err = module.run_command([scanner, "--version"])
-        if rc == 0 and out.strip().startswith("ClamAV "):
+        rc, out, timed_out, _ = run_bounded([scanner, "--version"], TOOL_TIMEOUT)
+        if rc == 0 and not timed_out and out.strip().startswith("ClamAV "):
             facts["engine_version"] = out.strip().split()[1].split("/")[0]
-    facts["databases"] = databases(module, database_dir, bins.get("sigtool"))
+    facts["databases"] = databases(database_dir, bins.get("sigtool"))
     facts["freshclam"] = {"log": freshclam_log}
     try:
         facts["freshclam"].update(parse_freshclam_log(read_tail(freshclam_log), utc_offset))
@@ -342,7 +391,7 @@ def main():
         else:
             before = [(db["file"], db["version"], db["build_time"]) for db in facts["databases"]]
             update = freshclam_update(bins, procs, int(policy["update_timeout_seconds"]), facts["database_dir"])
-            facts["databases"] = databases(module, facts["database_dir"], bins.get("sigtool"))
+            facts["databases"] = databases(facts["database_dir"], bins.get("sigtool"))
             after = [(db["file"], db["version"], db["build_time"]) for db in facts["databases"]]
             update["changed"] = before != after
             facts["update"] = update

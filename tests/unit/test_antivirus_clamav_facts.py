@@ -38,14 +38,6 @@ def mod():
     return module
 
 
-class FakeModule:
-    """Stands in for AnsibleModule: run_command only."""
-
-    def run_command(self, argv):
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return proc.returncode, proc.stdout, proc.stderr
-
-
 @pytest.fixture()
 def lab_db(tmp_path):
     db = tmp_path / "db"
@@ -119,7 +111,7 @@ def test_databases_reads_sigtool_headers_and_mtimes(mod, lab_db, tmp_path):
     old = time.time() - 20 * 86400
     os.utime(lab_db / "lab.hdb", (old, old))
     (lab_db / "notes.txt").write_text("not a database")
-    found = {db["file"]: db for db in mod.databases(FakeModule(), str(lab_db), shutil.which("sigtool"))}
+    found = {db["file"]: db for db in mod.databases(str(lab_db), shutil.which("sigtool"))}
     assert sorted(found) == ["daily.cud", "lab.hdb", "lab.ndb"]
     assert found["daily.cud"]["source"] == "sigtool"
     assert found["daily.cud"]["version"] == 7
@@ -188,3 +180,80 @@ def test_read_conf(mod, tmp_path):
 def test_processes_finds_this_process(mod):
     procs = mod.processes()
     assert os.getpid() in [pid for pids in procs.values() for pid in pids]
+
+
+def _fake(folder, name, body):
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_hung_sigtool_is_bounded(mod, tmp_path, monkeypatch):
+    db = tmp_path / "db"
+    db.mkdir()
+    (db / "daily.cvd").write_bytes(b"ClamAV-VDB:garbage")
+    sigtool = _fake(tmp_path / "bin", "sigtool", "sleep 60\n")
+    monkeypatch.setattr(mod, "TOOL_TIMEOUT", 1)
+    started = time.time()
+    found = mod.databases(str(db), sigtool)
+    assert time.time() - started < 10
+    assert found[0]["file"] == "daily.cvd" and found[0]["source"] == "mtime"
+
+
+def test_a_hung_scanner_times_out_and_the_eicar_file_is_removed(mod, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(mod.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(mod, "SCAN_TIMEOUT", 1)
+    clamscan = _fake(tmp_path / "bin", "clamscan", "sleep 60\n")
+    test = mod.detection_test({"clamscan": clamscan}, str(tmp_path), False)
+    assert test["error"] == "clamscan did not finish within 1 s"
+    assert test["removed"] is True
+    assert not list(tmp_path.glob("maint-eicar-*"))
+    result = antivirus_decide.evaluate_clamav({"installed": True, "detection_test": test, "databases": [],
+                                               "now": 0}, {"detection_test": True})
+    detection = next(r for r in result if r["check"] == "antivirus.detection_test")
+    assert detection["status"] == "critical" and "did not finish within 1 s" in detection["summary"]
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_eicar_file_removed_when_the_module_is_terminated(tmp_path, signame):
+    """A task timeout or a lost connection ends the module with a signal: the file must still go."""
+    pidfile = tmp_path / "scanner.pid"
+    clamscan = _fake(tmp_path / "bin", "clamscan", f'echo $$ > "{pidfile}"; exec sleep 60\n')
+    script = f"""
+import importlib.util, sys
+from maint_utils import antivirus_decide, maint_result
+sys.modules["ansible.module_utils.maint_result"] = maint_result
+sys.modules["ansible.module_utils.antivirus_decide"] = antivirus_decide
+spec = importlib.util.spec_from_file_location("cf", {str(ROOT / "plugins/modules/clamav_facts.py")!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+mod.detection_test({{"clamscan": {clamscan!r}}}, "/nonexistent", False)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)})
+    deadline = time.time() + 30
+    while not pidfile.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert pidfile.exists(), "the scanner never started"
+    time.sleep(0.2)
+    assert list(tmp_path.glob("maint-eicar-*/eicar.com")), "the EICAR file should exist during the scan"
+    proc.send_signal(getattr(__import__("signal"), signame))
+    assert proc.wait(timeout=20) != 0
+    assert not list(tmp_path.glob("maint-eicar-*")), "the EICAR file outlived the module"
+    assert not _alive(int(pidfile.read_text())), "the scanner outlived the module"
+
+
+def test_eicar_folders_left_by_a_killed_run_are_swept(mod, tmp_path):
+    old = time.time() - 3600
+    for name in ("maint-eicar-abc123", "maint-eicar-fresh1", "other-eicar-x"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "eicar.com").write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "maint-eicar-link").symlink_to(tmp_path / "elsewhere")
+    for name in ("maint-eicar-abc123", "other-eicar-x", "maint-eicar-link"):
+        os.utime(tmp_path / name, (old, old), follow_symlinks=False)
+    assert mod.remove_stale_eicar(str(tmp_path), time.time() - 600) == ["maint-eicar-abc123"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "maint-eicar-fresh1", "maint-eicar-link",
+                                                        "other-eicar-x"]

@@ -545,6 +545,13 @@ def test_clamav_eicar_left_behind_is_reported():
     assert "/tmp/maint-eicar-x/eicar.com" in det["remediation"]
 
 
+def test_clamav_detection_test_that_could_not_run_is_unknown():
+    facts = clamav_facts(detection_test={"ran": False, "reason": "no clamscan or clamdscan on the host"})
+    got = by_check(valid(av.evaluate_clamav(facts, {"detection_test": True})))["antivirus.detection_test"]
+    assert got["status"] == "unknown"
+    assert "no clamscan or clamdscan" in got["summary"]
+
+
 def test_clamav_detection_test_disabled():
     det = by_check(av.evaluate_clamav(clamav_facts(), {}))["antivirus.detection_test"]
     assert det["status"] == "skipped"
