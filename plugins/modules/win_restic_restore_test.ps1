@@ -188,9 +188,21 @@ function New-ScratchFolder {
         }
         Set-Acl -LiteralPath $root -AclObject $acl
     }
-    $rootItem = Get-Item -LiteralPath $root -Force
-    if ($rootItem.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
-        throw (New-SourceError 'scratch' 'scratch_unsafe' "$root is a symbolic link or junction")
+    # Every level from the allowed base down to the root must be a real folder: a junction or
+    # symbolic link anywhere on the way would send the restore elsewhere.
+    $level = $scratchBase
+    $rest = $root.Substring($scratchBase.Length).Trim('\', '/')
+    $levels = @($scratchBase)
+    foreach ($part in @($rest -split '[\\/]+' | Where-Object { $_ })) {
+        $level = Join-Path $level $part
+        $levels += $level
+    }
+    foreach ($path in $levels) {
+        $levelItem = Get-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue
+        if ($null -eq $levelItem -or -not $levelItem.PSIsContainer -or
+            ($levelItem.Attributes -band [System.IO.FileAttributes]::ReparsePoint)) {
+            throw (New-SourceError 'scratch' 'scratch_unsafe' "$path is not a real folder (symbolic link or junction?)")
+        }
     }
     $source = [string]$Config.source
     if ($source -and ($root.StartsWith($source.TrimEnd('\') + '\', [System.StringComparison]::OrdinalIgnoreCase) -or
