@@ -38,10 +38,14 @@ def maint_window_remaining_minutes(window_end):
         raise AnsibleFilterError(str(exc)) from exc
 
 
-def maint_window_guard(window_end, min_remaining=30):
-    """Whether a new disruptive task may start now: dict with allowed, remaining_minutes, reason."""
+def maint_window_guard(window_end, min_remaining=30, needs_seconds=0):
+    """Whether a new disruptive task may start now: dict with allowed, remaining_minutes, reason.
+
+    ``needs_seconds`` is how long the task may take (a reboot's timeout); the window must
+    have the larger of it and ``min_remaining`` minutes left.
+    """
     try:
-        return mwindows.guard(str(window_end or ""), min_remaining, clock.now())
+        return mwindows.guard(str(window_end or ""), min_remaining, clock.now(), needs_seconds)
     except InvalidInput as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

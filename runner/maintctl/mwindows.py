@@ -313,9 +313,11 @@ def remaining_minutes(window_end: str, now: dt.datetime) -> float | None:
     return round((end - now).total_seconds() / 60.0, 2)
 
 
-def guard(window_end: str, min_remaining: float, now: dt.datetime) -> dict[str, object]:
+def guard(window_end: str, min_remaining: float, now: dt.datetime, needs_seconds: float = 0) -> dict[str, object]:
     """Decide whether a new disruptive task (a batch, a reboot) may start at ``now``.
 
+    ``needs_seconds`` is how long the task itself may take (a reboot's timeout): the
+    window must have at least the larger of that and ``min_remaining`` left.
     Returns a dict: ``allowed`` (bool), ``remaining_minutes`` (float or None when unbounded),
     ``min_remaining_minutes``, ``now`` (ISO UTC) and ``reason`` (one line).
     """
@@ -325,6 +327,10 @@ def guard(window_end: str, min_remaining: float, now: dt.datetime) -> dict[str, 
         raise InvalidInput(f"window minimum remaining {min_remaining!r}: not a number of minutes") from exc
     if minimum < 0:
         raise InvalidInput(f"window minimum remaining {min_remaining!r}: must not be negative")
+    try:
+        minimum = max(minimum, float(needs_seconds) / 60.0)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"task duration {needs_seconds!r}: not a number of seconds") from exc
     left = remaining_minutes(window_end, now)
     stamp = now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     if left is None:

@@ -272,3 +272,17 @@ def test_cli_windows_uses_the_test_clock(monkeypatch: pytest.MonkeyPatch, capsys
 def test_cli_windows_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["windows", "--client", "demo", "--count", "0"]) == 2
     assert "--count 0" in capsys.readouterr().err
+
+
+def test_guard_keeps_room_for_the_task_itself() -> None:
+    import datetime as _dt
+
+    from maintctl import mwindows as _mw
+
+    now = _dt.datetime(2026, 11, 24, 20, 0, tzinfo=_dt.UTC)
+    end = "2026-11-24T20:20:00Z"  # 20 minutes left
+    assert _mw.guard(end, 10, now)["allowed"] is True
+    # A reboot that may take 15 min (900 s) fits; one that may take 30 min does not.
+    assert _mw.guard(end, 10, now, needs_seconds=900)["allowed"] is True
+    refused = _mw.guard(end, 10, now, needs_seconds=1800)
+    assert refused["allowed"] is False and refused["min_remaining_minutes"] == 30
