@@ -35,7 +35,7 @@ $(STAMP_APT):
 	@mkdir -p $(MAINT_HOME) && chmod 0700 $(MAINT_HOME)
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
-	@rm -f $(MAINT_HOME)/.stamp-apt-* && touch $@
+	@rm -f $(MAINT_HOME)/.stamp-apt-* && install -m 0600 /dev/null $@
 
 $(STAMP_PIP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
