@@ -6,7 +6,7 @@ import argparse
 
 from . import clock, lab, orchestrator
 from .orchestrator import RunRequest
-from .progress import Progress
+from .progress import execute_with_progress
 from .store import Store
 
 
@@ -26,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
         # (and says so); scheduled runs honour it.
         print("demo: running every area on client 'demo' (--ignore-window: the demo may run at any hour)")
         req = RunRequest(client="demo", areas=list(orchestrator.AREAS), ignore_window=True, kind="scheduled")
-        progress = Progress("demo")
-        try:
-            outcome = orchestrator.execute(req, store, on_event=progress.event, on_start=progress.start)
-        finally:
-            progress.stop()
+        outcome = execute_with_progress(req, store)
         print(f"run {outcome.run_id}: {outcome.status}, {len(outcome.results)} results")
         paths = write_report(store, "demo", run_id=outcome.run_id, formats=("html", "json"))
         period = f"{clock.now():%Y-%m}"

@@ -8,7 +8,7 @@ from collections import Counter
 from . import orchestrator
 from .errors import InvalidInput
 from .orchestrator import RunRequest
-from .progress import Progress
+from .progress import execute_with_progress
 from .store import Store
 
 
@@ -53,12 +53,7 @@ def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
 def run(args: argparse.Namespace) -> int:
     """Run, show progress, print a summary and return the exit code."""
     with Store() as store:
-        req = request_from(args, store)
-        progress = Progress(req.client)
-        try:
-            outcome = orchestrator.execute(req, store, on_event=progress.event, on_start=progress.start)
-        finally:
-            progress.stop()
+        outcome = execute_with_progress(request_from(args, store), store)
     counts = Counter(r["status"] for r in outcome.results)
     print(f"run {outcome.run_id}: {outcome.status}, {len(outcome.results)} results "
           f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")

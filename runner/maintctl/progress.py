@@ -10,6 +10,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from . import orchestrator
+from .orchestrator import RunOutcome, RunRequest
+from .store import Store
+
 
 class Progress:
     """Follow ansible-runner events: hosts done out of total, play, task, findings so far."""
@@ -89,3 +93,12 @@ class Progress:
         if self.live:
             self.live.stop()
             self.live = None
+
+
+def execute_with_progress(req: RunRequest, store: Store) -> RunOutcome:
+    """Run ``req`` through the orchestrator with progress on the terminal."""
+    progress = Progress(req.client)
+    try:
+        return orchestrator.execute(req, store, on_event=progress.event, on_start=progress.start)
+    finally:
+        progress.stop()
