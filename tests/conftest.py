@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +43,23 @@ def maint_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+
+
+def process_survives(pid: int | str, grace: float = 3.0) -> bool:
+    """True if ``pid`` is still running after ``grace`` seconds.
+
+    A process killed with SIGKILL closes its files before it finishes exiting, so the
+    caller can see its pipes close while /proc still shows it running for a moment.
+    A zombie waiting to be reaped counts as gone.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            return False
+        if state in ("Z", "X"):
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)

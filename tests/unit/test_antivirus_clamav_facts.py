@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from maint_utils import antivirus_decide, maint_result
+from tests.conftest import process_survives
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTFILE = Path("/usr/share/clamav-testfiles/clam.exe")
@@ -130,21 +131,7 @@ def test_run_bounded_kills_the_whole_group(mod, tmp_path):
     assert timed_out is True
     assert time.time() - started < 10
     child = int(marker.read_text())
-    assert not _alive(child), "the grandchild survived the timeout"
-
-
-def _alive(pid):
-    """True while pid runs (a zombie waiting to be reaped counts as dead)."""
-    deadline = time.time() + 3
-    while time.time() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
-        except (OSError, IndexError):
-            return False
-        if state == "Z":
-            return False
-        time.sleep(0.1)
-    return True
+    assert not process_survives(child), "the grandchild survived the timeout"
 
 
 def test_run_bounded_reports_a_missing_command(mod):
@@ -225,6 +212,7 @@ def test_eicar_file_removed_when_the_module_is_terminated(tmp_path, signame):
     script = f"""
 import importlib.util, sys
 from maint_utils import antivirus_decide, maint_result
+from tests.conftest import process_survives
 sys.modules["ansible.module_utils.maint_result"] = maint_result
 sys.modules["ansible.module_utils.antivirus_decide"] = antivirus_decide
 spec = importlib.util.spec_from_file_location("cf", {str(ROOT / "plugins/modules/clamav_facts.py")!r})
@@ -242,7 +230,7 @@ mod.detection_test({{"clamscan": {clamscan!r}}}, "/nonexistent", False)
     proc.send_signal(getattr(__import__("signal"), signame))
     assert proc.wait(timeout=20) != 0
     assert not list(tmp_path.glob("maint-eicar-*")), "the EICAR file outlived the module"
-    assert not _alive(int(pidfile.read_text())), "the scanner outlived the module"
+    assert not process_survives(int(pidfile.read_text())), "the scanner outlived the module"
 
 
 def test_eicar_folders_left_by_a_killed_run_are_swept(mod, tmp_path):
