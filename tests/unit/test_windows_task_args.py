@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def windows_tasks(document: Any) -> Iterator[tuple[str, str, Any]]:
 def documented_options(module: str) -> frozenset[str]:
     """Return the option names and aliases ``ansible-doc -j MODULE`` lists (cached per session)."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run(["ansible-doc", "-j", module], capture_output=True, text=True, env=env, check=False,
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-j", module], capture_output=True, text=True, env=env, check=False,
                           timeout=120)
     assert proc.returncode == 0, f"ansible-doc -j {module} failed: {proc.stderr.strip()[:300]}"
     data = json.loads(proc.stdout)
