@@ -22,7 +22,7 @@ APT_PACKAGES := podman runc mmdebstrap uidmap netavark aardvark-dns openssh-clie
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps lab lab-down lint unit integration molecule clean bench
+.PHONY: demo test deps lab lab-down lint unit integration molecule clean bench bench-run
 
 demo: deps lab
 	$(VENV)/bin/maintctl demo
@@ -74,3 +74,7 @@ clean: lab-down
 # Report benchmark (not part of make test): 10,000 hosts x 30 checks, see reports/README.md.
 bench: deps
 	$(PY) tests/benchmarks/bench_report.py
+
+# Run benchmark on the lab (not part of make test): wall time and tasks per host, see README.md.
+bench-run: deps lab
+	$(PY) tests/benchmarks/bench_run.py
