@@ -23,6 +23,7 @@ COMMANDS = (
     "maintctl.cmd_report",
     "maintctl.cmd_demo",
     "maintctl.cmd_windows",
+    "maintctl.cmd_tick",
 )
 
 

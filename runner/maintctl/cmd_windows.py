@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from . import clock, mwindows
+from . import clock, mschedule, mwindows
 from .errors import InvalidInput
 from .policy import load_policy
 
@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     now = clock.now()
     current = schedule.current(now)
     upcoming = schedule.next(now, args.count)
+    from .orchestrator import AREAS
+
+    runs = mschedule.load_run_schedule(policy.get("schedule"), policy["timezone"], tuple(AREAS))
+    slots = runs.upcoming(now, args.count)
     if args.json:
         print(json.dumps({
             "client": args.client,
@@ -72,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             "now": clock.to_iso(now),
             "current": _as_dict(current, now) if current else None,
             "next": [_as_dict(w, now) for w in upcoming],
+            "scheduled_runs": [{"key": s.entry.key, "areas": list(s.entry.areas), "at": s.at.isoformat(),
+                                "at_utc": clock.to_iso(s.at)} for s in slots],
         }, indent=2))
         return 0
     utc = dt.UTC
@@ -83,11 +89,12 @@ def run(args: argparse.Namespace) -> int:
               f"{_span(current.remaining(now))} left")
     else:
         print("now: outside any window")
-    if not upcoming:
-        print("next windows: none")
-        return 0
-    print("next windows:")
+    print("next windows:" + ("" if upcoming else " none"))
     for window in upcoming:
         print(f"  {_fmt(window.start, schedule.tz)} -> {_fmt(window.end, schedule.tz)}"
               f"   ({_fmt(window.start, utc)} -> {_fmt(window.end, utc)})   {_span(window.duration)}")
+    print("next scheduled runs (maintctl tick):" + ("" if slots else " none (no schedule)"))
+    for slot in slots:
+        areas = ",".join(slot.entry.areas)
+        print(f"  {_fmt(slot.at, schedule.tz)}   ({_fmt(slot.at, utc)})   {slot.entry.key}: {areas}")
     return 0

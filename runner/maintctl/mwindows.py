@@ -107,18 +107,19 @@ class Window:
         return self.end - self.start
 
 
-def _parse_days(text: str, spec: str) -> frozenset[int]:
+def parse_days(text: str) -> frozenset[int]:
+    """Parse days such as ``Mon-Fri`` or ``Mon,Wed-Fri`` (0 is Monday); ValueError if malformed."""
     days: set[int] = set()
     for part in text.split(","):
         if not part:
-            raise InvalidInput(f"window {spec!r}: empty day in {text!r}")
+            raise ValueError(f"empty day in {text!r}")
         bounds = part.split("-")
         if len(bounds) > 2:
-            raise InvalidInput(f"window {spec!r}: bad day range {part!r}")
+            raise ValueError(f"bad day range {part!r}")
         idx = []
         for name in bounds:
             if name.lower() not in DAYS:
-                raise InvalidInput(f"window {spec!r}: unknown day {name!r} (use Mon Tue Wed Thu Fri Sat Sun)")
+                raise ValueError(f"unknown day {name!r} (use Mon Tue Wed Thu Fri Sat Sun)")
             idx.append(DAYS.index(name.lower()))
         first, last = idx[0], idx[-1]
         span = (last - first) % 7
@@ -126,14 +127,33 @@ def _parse_days(text: str, spec: str) -> frozenset[int]:
     return frozenset(days)
 
 
-def _parse_time(text: str, spec: str, is_end: bool) -> int:
+def parse_clock(text: str, is_end: bool = False) -> int:
+    """Parse ``HH:MM`` into minutes after midnight (``24:00`` only as an end); ValueError if malformed."""
     match = _TIME_RE.match(text)
     if not match:
-        raise InvalidInput(f"window {spec!r}: bad time {text!r} (expected HH:MM)")
+        raise ValueError(f"bad time {text!r} (expected HH:MM)")
     hours, minutes = int(match.group(1)), int(match.group(2))
     if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not is_end)):
-        raise InvalidInput(f"window {spec!r}: bad time {text!r} (00:00 to 23:59, or 24:00 as an end)")
+        raise ValueError(f"bad time {text!r} (00:00 to 23:59" + (", or 24:00 as an end)" if is_end else ")"))
     return hours * 60 + minutes
+
+
+def _parse_days(text: str, spec: str) -> frozenset[int]:
+    try:
+        return parse_days(text)
+    except ValueError as exc:
+        raise InvalidInput(f"window {spec!r}: {exc}") from None
+
+
+def _parse_time(text: str, spec: str, is_end: bool) -> int:
+    try:
+        return parse_clock(text, is_end)
+    except ValueError:
+        pass
+    # Windows always name both forms in the message, as they accept 24:00 as an end.
+    if not _TIME_RE.match(text):
+        raise InvalidInput(f"window {spec!r}: bad time {text!r} (expected HH:MM)")
+    raise InvalidInput(f"window {spec!r}: bad time {text!r} (00:00 to 23:59, or 24:00 as an end)")
 
 
 def parse_window(spec: str) -> WindowSpec:

@@ -20,6 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from . import clock
 from .config import PROJECT_DIR, inventories_dir, vault_dir, venv_bin
 from .errors import InvalidInput
 
@@ -128,11 +129,30 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors.append(f"{path}: maint_policy.timezone: unknown timezone {tz!r}")
+    else:
+        errors += [f"{path}: maint_policy.{line}" for line in _window_problems(policy)]
     for section in SECTION_MODULES:
         check = _section_validator(section)
         if check and isinstance(policy.get(section), dict):
             errors += [f"{path}: {line}" for line in check(policy[section])]
     return errors
+
+
+def _window_problems(policy: dict[str, Any]) -> list[str]:
+    """Check the windows and the run schedule the schema cannot (syntax, days, times, overlap)."""
+    from . import mschedule, mwindows
+    from .orchestrator import AREAS
+
+    try:
+        windows = mwindows.load_schedule(policy.get("windows") or [], policy.get("window_exceptions") or [],
+                                         policy["timezone"])
+    except InvalidInput as exc:
+        return [f"windows: {exc}"]
+    try:
+        runs = mschedule.load_run_schedule(policy.get("schedule"), policy["timezone"], tuple(AREAS))
+    except InvalidInput as exc:
+        return [str(exc)]
+    return mschedule.outside_windows(runs, windows, clock.now())
 
 
 def severity_for(policy: dict[str, Any], check: str, status: str) -> str | None:

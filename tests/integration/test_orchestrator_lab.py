@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -162,3 +163,34 @@ def test_results_of_a_controller_killed_with_sigkill_reach_the_store() -> None:
         stored = store.results("demo", run_id=killed.name)
     assert run is not None and run["status"] == "interrupted"
     assert len(stored) == len(_jsonl(killed.name)) >= len(on_disk)
+
+
+def test_tick_starts_a_due_scheduled_run_once(tmp_path: Path) -> None:
+    """maintctl tick on the lab: the slot due starts one real scheduled run, and only once."""
+    inv = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories" / "demo", inv / "demo")
+    policy_file = inv / "demo" / "group_vars" / "all" / "policy.yml"
+    policy_file.write_text(policy_file.read_text().replace('maintenance: "Mon-Fri 21:00"', 'hardware: "Mon 21:00"'))
+    state = maint_home() / "schedule" / "demo.json"
+    state.unlink(missing_ok=True)
+    env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"),
+               MAINT_TEST_NOW="2026-11-23T20:02:00Z")  # Mon 21:02 in Paris
+    try:
+        proc = subprocess.run([MAINTCTL, "tick"], capture_output=True, text=True, timeout=600, check=False, env=env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr  # db01's full filesystem is critical
+        assert "starting demo: hardware due for hardware Mon 2026-11-23 21:00 CET" in proc.stdout
+        assert "demo: exit 1 (findings): run " in proc.stdout
+        assert json.loads(state.read_text()) == {"last_tick": "2026-11-23T20:02:00Z"}
+        run_id = _run_id(proc.stdout.split("demo: exit 1 (findings): ", 1)[1])
+        meta = json.loads((maint_home() / "runs" / "demo" / run_id / "run.json").read_text())
+        assert meta["kind"] == "scheduled" and meta["areas"] == "hardware"
+        with Store(tmp_path / "store.db") as store:
+            assert store.run(run_id)["kind"] == "scheduled"
+        hosts = {r["host"] for r in _jsonl(run_id) if r["check"] == "hardware.disk_free"}
+        assert hosts == {"web01", "db01", "files01", "app01", "web02"}
+        # The next tick, three minutes later: nothing new is due.
+        env["MAINT_TEST_NOW"] = "2026-11-23T20:05:00Z"
+        again = subprocess.run([MAINTCTL, "tick"], capture_output=True, text=True, timeout=600, check=False, env=env)
+        assert again.returncode == 0 and "nothing due at 2026-11-23T20:05:00Z" in again.stdout, again.stdout
+    finally:
+        state.unlink(missing_ok=True)

@@ -262,11 +262,14 @@ def test_cli_windows_uses_the_test_clock(monkeypatch: pytest.MonkeyPatch, capsys
     assert data["now"] == "2026-11-24T10:00:00Z"
     assert data["current"] is None
     assert [w["start_utc"] for w in data["next"]] == ["2026-11-24T19:00:00Z", "2026-11-25T19:00:00Z"]
+    assert [(r["key"], r["at_utc"]) for r in data["scheduled_runs"]] == [
+        ("maintenance", "2026-11-24T20:00:00Z"), ("maintenance", "2026-11-25T20:00:00Z")]
     monkeypatch.setenv("MAINT_TEST_NOW", "2026-11-24T20:00:00Z")
     assert cli.main(["windows", "--client", "demo"]) == 0
     out = capsys.readouterr().out
     assert "inside a window until Wed 2026-11-25 06:00 CET" in out
     assert "(Wed 2026-11-25 05:00 UTC)" in out
+    assert "Wed 2026-11-25 21:00 CET   (Wed 2026-11-25 20:00 UTC)   maintenance: hardware,antivirus,backup,patch" in out
 
 
 def test_cli_windows_bad_count(capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,6 +43,12 @@ def test_demo_policy_is_valid(inventories: Path) -> None:
         ("timezone: Europe/Paris", "timezone: Mars/Olympus", "maint_policy.timezone: unknown timezone 'Mars/Olympus'"),
         ("timezone: Europe/Paris", "timezon: Europe/Paris", "maint_policy: Additional properties are not allowed ('timezon' was unexpected)"),
         ("{check: \"*\", status: warning, severity: P3}", "{check: \"*\", status: warning, severity: P9}", "maint_policy.sla.rules[4].severity: 'P9' is not one of"),
+        ("- Mon-Fri 20:00-06:00", "- Mon-Fry 20:00-06:00", "maint_policy.windows: window 'Mon-Fry 20:00-06:00': unknown day 'Fry'"),
+        ("- Mon-Fri 20:00-06:00", "- Mon-Fri 20:00", "maint_policy.windows: window 'Mon-Fri 20:00': expected 'DAYS HH:MM-HH:MM'"),
+        ("maintenance: \"Mon-Fri 21:00\"", "maintenance: \"Mon-Fri 21h\"", "maint_policy.schedule.maintenance: 'Mon-Fri 21h': expected 'DAYS HH:MM'"),
+        ("maintenance: \"Mon-Fri 21:00\"", "maintenance: \"Mon-Fri 24:00\"", "maint_policy.schedule.maintenance: 'Mon-Fri 24:00': bad time '24:00' (00:00 to 23:59)"),
+        ("maintenance: \"Mon-Fri 21:00\"", "backups: \"Sun 03:00\"", "maint_policy.schedule.backups: unknown key 'backups'"),
+        ("maintenance: \"Mon-Fri 21:00\"", "patch: \"Mon-Fri 21:00; Mon 07:00\"", "maint_policy.schedule.patch: 'Mon 07:00': Mon 07:00 is outside every maintenance window, and this run installs patches"),
     ],
 )
 def test_policy_errors_name_file_key_and_problem(inventories: Path, old: str, new: str, expected: str) -> None:

@@ -1,0 +1,163 @@
+"""``maintctl tick``: start the scheduled runs that fell due, for every client.
+
+Meant to be called every few minutes by a systemd timer or cron (README, "Scheduled runs").
+Each client's ``schedule`` (see :mod:`maintctl.mschedule`) says what runs when, in its
+timezone. A tick:
+
+1. takes the dispatcher lock (``$MAINT_HOME/locks/tick.lock``; exit 4 if another tick holds it);
+2. for each client, finds the slots due since its last tick, no older than ``--catch-up``
+   minutes, and records this tick in ``$MAINT_HOME/schedule/<client>.json`` *before* starting
+   anything, so that a tick that dies or a run that lasts for hours never starts twice;
+3. releases the lock, then starts one ``maintctl run --scheduled`` per due client (the slots
+   due together are merged into one run), ``--jobs`` at a time, and waits for them.
+
+A scheduled patch run whose time falls on a window exception date only scans
+(``--scan-only``). A client whose policy is invalid is reported on one line and skipped;
+the others still run. Exit code: 2 if a policy was invalid or a run refused its input, else
+1 if a run ended with findings, was interrupted or found its client locked, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import clock, mschedule, mwindows, policy
+from .config import atomic_write_json, ensure_dir, maint_home, venv_bin
+from .errors import InvalidInput, LockHeld
+from .orchestrator import AREAS
+
+EXIT_NAMES = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
+
+
+@dataclass
+class Due:
+    """The run one client gets from this tick."""
+
+    client: str
+    slots: list[mschedule.Slot]
+    tz: dt.tzinfo
+    scan_only: bool = False
+    areas: list[str] = field(default_factory=list)
+
+    def argv(self) -> list[str]:
+        """The ``maintctl run`` command line (an argument list: no shell)."""
+        args = [venv_bin("maintctl"), "run", "--client", self.client, "--only", ",".join(self.areas), "--scheduled"]
+        return args + (["--scan-only"] if self.scan_only else [])
+
+    def describe(self) -> str:
+        """One line: which entries, at what local time."""
+        when = ", ".join(f"{s.entry.key} {s.at.astimezone(self.tz):%a %Y-%m-%d %H:%M %Z}" for s in self.slots)
+        note = " (patch scan only: window exception date)" if self.scan_only else ""
+        return f"{self.client}: {','.join(self.areas)}{note} due for {when}"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``tick`` subcommand."""
+    parser = sub.add_parser("tick", help="start the scheduled runs that are due (from a timer, every few minutes)")
+    parser.add_argument("--client", action="append", metavar="NAME", help="only this client (repeatable)")
+    parser.add_argument("--catch-up", type=int, default=60, metavar="MINUTES",
+                        help="start a missed slot only if it is at most this old (default 60)")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="clients run at the same time (default 2)")
+    parser.add_argument("--dry-run", action="store_true", help="show what is due; record nothing, start nothing")
+    parser.set_defaults(func=run)
+
+
+def _state_path(client: str) -> Path:
+    return maint_home() / "schedule" / f"{client}.json"
+
+
+def _last_tick(client: str) -> dt.datetime | None:
+    path = _state_path(client)
+    try:
+        return clock.parse_iso(json.loads(path.read_text(encoding="utf-8"))["last_tick"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{path}: unreadable schedule state ({exc}); delete it to start afresh") from exc
+
+
+@contextmanager
+def _dispatch_lock() -> Iterator[None]:
+    path = ensure_dir(maint_home() / "locks") / "tick.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LockHeld("another maintctl tick is dispatching") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | None:
+    """Return the run due for ``client`` at ``now``, or None (InvalidInput for a bad policy)."""
+    problems = policy.validate_policy(client)
+    if problems:
+        more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
+        raise InvalidInput(problems[0] + more)
+    pol = policy.load_policy(client)
+    runs = mschedule.load_run_schedule(pol.get("schedule"), pol["timezone"], tuple(AREAS))
+    slots = list(mschedule.iter_due(runs, _last_tick(client), now, catch_up))
+    if not slots:
+        return None
+    wanted = {area for slot in slots for area in slot.entry.areas}
+    due = Due(client, slots, runs.tz, areas=[a for a in AREAS if a in wanted])
+    if "patch" in wanted:
+        windows = mwindows.load_schedule(pol.get("windows") or [], pol.get("window_exceptions") or [], pol["timezone"])
+        due.scan_only = not any(windows.current(s.at) for s in slots if mschedule.needs_window(s))
+    return due
+
+
+def _execute(due: Due) -> tuple[Due, int, str]:
+    proc = subprocess.run(due.argv(), capture_output=True, text=True, check=False)
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("run ", "maintctl:"))]
+    return due, proc.returncode, (lines[0] if lines else f"exit {proc.returncode}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch the due runs and return the worst outcome (see the module's docstring)."""
+    if args.catch_up < 1 or args.jobs < 1:
+        raise InvalidInput("--catch-up and --jobs must be at least 1")
+    names = args.client or policy.clients()
+    for name in names:
+        policy.client_dir(name)
+    now = clock.now()
+    invalid = 0
+    plans: list[Due] = []
+    with _dispatch_lock():
+        for name in sorted(set(names)):
+            try:
+                due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
+            except InvalidInput as exc:
+                invalid += 1
+                print(f"{name}: skipped: {exc}", file=sys.stderr)
+                continue
+            if not args.dry_run:
+                atomic_write_json(_state_path(name), {"last_tick": clock.to_iso(now)})
+            if due:
+                plans.append(due)
+    for due in plans:
+        print(("would start " if args.dry_run else "starting ") + due.describe())
+    if not plans:
+        print(f"nothing due at {clock.to_iso(now)}")
+    codes = []
+    if not args.dry_run and plans:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for due, code, line in pool.map(_execute, plans):
+                codes.append(code)
+                print(f"{due.client}: exit {code} ({EXIT_NAMES.get(code, 'error')}): {line}")
+    if invalid or 2 in codes:
+        return 2
+    return 1 if any(codes) else 0

@@ -1,0 +1,155 @@
+"""Scheduled runs: parse a client's ``schedule`` and answer "which runs fell due since then?".
+
+Pure Python (standard library, ``maintctl.errors`` and the wall-clock rules of
+``maintctl.mwindows``). ``maintctl tick`` uses it to start each client's runs on time.
+
+Format: the policy's ``schedule`` maps what to run to when, in the client's timezone::
+
+    schedule:
+      maintenance: "Mon-Fri 21:00"      # every area
+      backup: "Sun 03:00"               # one area: hardware, antivirus, backup or patch
+      hardware: "Mon-Sun 08:00; Mon-Sun 14:00"   # several times: separated by ';'
+
+* Days use the window syntax (``Mon-Fri``, ``Mon,Wed``, ``Fri-Mon``); the time is ``HH:MM``.
+* Times follow the wall clock, with the window rules for daylight saving time: a time that
+  does not exist (spring forward) runs at the instant the clocks jump; a time that exists
+  twice (fall back) runs once, at its first occurrence.
+* A run that installs patches (``maintenance`` or ``patch``) must start inside a maintenance
+  window: :func:`outside_windows` finds the times that do not, for ``maintctl validate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from . import mwindows
+from .errors import InvalidInput
+
+_SPEC_RE = re.compile(r"^\s*(?P<days>\S+)\s+(?P<time>\d{1,2}:\d{2})\s*$")
+ALL_AREAS_KEY = "maintenance"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One scheduled time: ``key`` (an area or ``maintenance``) at ``minute`` on ``weekdays``."""
+
+    key: str
+    areas: tuple[str, ...]
+    text: str
+    weekdays: frozenset[int]
+    minute: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One occurrence of an entry: the instant it falls due."""
+
+    entry: Entry
+    at: dt.datetime
+
+
+def parse_entry(key: str, spec: str, areas: Sequence[str]) -> list[Entry]:
+    """Parse one schedule item, such as ``("maintenance", "Mon-Fri 21:00")``.
+
+    Raises:
+        InvalidInput: with a one-line message naming the item and what is wrong.
+    """
+    where = f"schedule.{key}"
+    if key == ALL_AREAS_KEY:
+        run_areas = tuple(areas)
+    elif key in areas:
+        run_areas = (key,)
+    else:
+        raise InvalidInput(f"{where}: unknown key {key!r} (use {ALL_AREAS_KEY} or one of {', '.join(areas)})")
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidInput(f"{where}: expected a string such as 'Mon-Fri 21:00'")
+    entries = []
+    for part in spec.split(";"):
+        match = _SPEC_RE.match(part)
+        if not match:
+            raise InvalidInput(f"{where}: {part.strip()!r}: expected 'DAYS HH:MM', e.g. 'Mon-Fri 21:00'")
+        try:
+            weekdays = mwindows.parse_days(match.group("days"))
+            minute = mwindows.parse_clock(match.group("time"))
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: {part.strip()!r}: {exc}") from None
+        entries.append(Entry(key, run_areas, " ".join(part.split()), weekdays, minute))
+    return entries
+
+
+class RunSchedule:
+    """A client's scheduled runs in its timezone."""
+
+    def __init__(self, entries: Sequence[Entry], tz: ZoneInfo) -> None:
+        self.entries = tuple(entries)
+        self.tz = tz
+
+    def slots(self, since: dt.datetime, until: dt.datetime) -> list[Slot]:
+        """Return every slot with ``since < at <= until``, in time order."""
+        if since.tzinfo is None or until.tzinfo is None:
+            raise ValueError("since and until must be aware datetimes")
+        found: list[Slot] = []
+        day = since.astimezone(self.tz).date() - dt.timedelta(days=1)
+        last = until.astimezone(self.tz).date() + dt.timedelta(days=1)
+        while day <= last:
+            for entry in self.entries:
+                if day.weekday() in entry.weekdays:
+                    at = mwindows.local_instant(day, entry.minute, self.tz)
+                    if since < at <= until:
+                        found.append(Slot(entry, at))
+            day += dt.timedelta(days=1)
+        return sorted(found, key=lambda s: (s.at, s.entry.key))
+
+    def upcoming(self, now: dt.datetime, count: int = 5, days: int = 31) -> list[Slot]:
+        """Return the next ``count`` slots after ``now`` (searched ``days`` ahead)."""
+        return self.slots(now, now + dt.timedelta(days=days))[:count]
+
+
+def load_run_schedule(schedule: Mapping[str, str] | None, timezone: str, areas: Sequence[str]) -> RunSchedule:
+    """Parse a client's ``schedule`` mapping (absent or empty: nothing is scheduled)."""
+    if schedule is None:
+        schedule = {}
+    if not isinstance(schedule, Mapping):
+        raise InvalidInput("schedule: expected a mapping such as {maintenance: 'Mon-Fri 21:00'}")
+    tz = mwindows.load_timezone(timezone)
+    entries = [entry for key, spec in schedule.items() for entry in parse_entry(str(key), spec, areas)]
+    return RunSchedule(entries, tz)
+
+
+def needs_window(slot: Slot) -> bool:
+    """True when the slot's run installs patches, so it must start inside a window."""
+    return "patch" in slot.entry.areas
+
+
+def outside_windows(runs: RunSchedule, windows: mwindows.Schedule, start: dt.datetime) -> list[str]:
+    """Return one line per scheduled patch time that falls outside every window.
+
+    Two weeks from ``start`` are checked, so both DST states of most weeks are seen. Exception
+    dates are ignored here: on those days a scheduled run only scans for patches.
+    """
+    plain = mwindows.Schedule(windows.specs, (), windows.tz)
+    problems: dict[str, str] = {}
+    for slot in runs.slots(start, start + dt.timedelta(days=14)):
+        if needs_window(slot) and plain.current(slot.at) is None and slot.entry.text not in problems:
+            local = slot.at.astimezone(runs.tz)
+            problems[slot.entry.text] = (
+                f"schedule.{slot.entry.key}: {slot.entry.text!r}: {local:%a %H:%M} is outside every maintenance "
+                "window, and this run installs patches")
+    return list(problems.values())
+
+
+def iter_due(runs: RunSchedule, last_tick: dt.datetime | None, now: dt.datetime,
+             catch_up: dt.timedelta) -> Iterator[Slot]:
+    """Yield the slots due at ``now``: after the last tick, and no older than ``catch_up``.
+
+    A controller that was down longer than ``catch_up`` does not start last night's run in
+    the morning; the next scheduled time runs as usual.
+    """
+    since = now - catch_up
+    if last_tick is not None and last_tick > since:
+        since = last_tick
+    yield from runs.slots(since, now)
