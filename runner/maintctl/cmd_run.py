@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from . import orchestrator
+from . import orchestrator, remote
 from .errors import InvalidInput
 from .orchestrator import RunRequest
 from .progress import execute_with_progress
@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="install patches even outside the client's maintenance window")
     parser.add_argument("--scheduled", action="store_true", help="mark the run as a scheduled window run")
     parser.add_argument("--resume", metavar="RUN_ID", help="run again what an interrupted run left undone")
+    parser.add_argument("--worker", metavar="COMMAND",
+                        help="run on another machine: a command that starts 'ansible-runner worker' there, e.g. "
+                             "'ssh -T maint@site-b ansible-runner worker --delete' (split, never run by a shell)")
     parser.add_argument("--var", action="append", metavar="NAME=VALUE",
                         help="set a role input for this run, e.g. backup_restore_test_seed=1234 to replay a sample")
     parser.set_defaults(func=run)
@@ -35,6 +38,7 @@ def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
         client=args.client, areas=orchestrator.parse_areas(args.only), limit=args.limit, check=args.check,
         scan_only=args.scan_only, ignore_window=args.ignore_window,
         kind="scheduled" if args.scheduled else "adhoc", role_vars=orchestrator.parse_role_vars(args.var),
+        worker=remote.parse_worker(args.worker),
     )
     if args.resume:
         old = store.run(args.resume)

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import yaml
 
 from . import clock, policy
 from .config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
-from .errors import InvalidInput, LockHeld
+from .errors import InvalidInput, LockHeld, MaintError
 from .store import Store
 
 AREAS = {
@@ -50,6 +51,7 @@ class RunRequest:
     kind: str = "adhoc"
     resume: str | None = None
     role_vars: dict[str, Any] = field(default_factory=dict)
+    worker: list[str] | None = None  # run on another machine (maintctl.remote)
 
 
 # Only role inputs may be set from the command line (for example a backup seed to replay);
@@ -256,16 +258,74 @@ def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[s
     return recovered
 
 
+def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cmdline: list[str],
+                  extravars: dict[str, Any], vault: Path | None,
+                  on_event: Callable[[dict[str, Any]], None] | None, interrupt: _Interrupt) -> tuple[str, int]:
+    """Run the playbook here, or on ``req.worker``; return (status, rc). RuntimeError: the worker failed."""
+    import ansible_runner
+
+    env = {
+        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        # ansible-runner prepends its own callback dir to this; keep ours found.
+        "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
+        "MAINT_HOME": str(maint_home()),
+        "MAINT_RESULTS_FILE": str(run_dir / "results.jsonl"),
+        "MAINT_CLIENT": req.client,
+        "MAINT_RUN_ID": run_id,
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+
+    def handler(event: dict[str, Any]) -> bool:
+        if on_event:
+            on_event(event)
+        return True
+
+    if req.worker:
+        from . import remote
+
+        # Paths relative to the worker's project folder (its working directory).
+        env.update(ANSIBLE_CALLBACK_PLUGINS="plugins/callback",
+                   MAINT_RESULTS_FILE=f"../artifacts/ansible/{remote.RESULTS_NAME}")
+        del env["ANSIBLE_CONFIG"]
+        if os.environ.get("MAINT_TEST_NOW"):
+            env["MAINT_TEST_NOW"] = os.environ["MAINT_TEST_NOW"]
+        local_only = {"--vault-password-file", str(vault)} if vault else set()
+        return remote.run_remote(
+            req.worker, run_dir, run_dir / "results.jsonl", policy.client_dir(req.client), f"playbooks/{playbook}",
+            vault.read_text(encoding="utf-8").strip() if vault else None,
+            {"limit": req.limit, "extravars": extravars, "envvars": env, "ident": "ansible",
+             "cmdline": " ".join(c for c in cmdline if c not in local_only) or None},
+            handler, lambda: interrupt.requested)
+    runner = ansible_runner.run(
+        private_data_dir=str(run_dir),
+        project_dir=str(PROJECT_DIR),
+        playbook=str(PROJECT_DIR / "playbooks" / playbook),
+        inventory=str(policy.client_dir(req.client) / "hosts.yml"),
+        limit=req.limit,
+        extravars=extravars,
+        cmdline=" ".join(cmdline) if cmdline else None,
+        envvars=env,
+        quiet=True,
+        event_handler=handler,
+        cancel_callback=lambda: interrupt.requested,
+        ident="ansible",
+        rotate_artifacts=0,
+    )
+    return runner.status, int(runner.rc if runner.rc is not None else 1)
+
+
 def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
             on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
     """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
-    import ansible_runner
-
     problems = policy.validate_policy(req.client)
     if problems:
         more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
         raise InvalidInput(problems[0] + more)
     pol = policy.load_policy(req.client)
+    if req.worker is None and pol.get("worker"):
+        from . import remote
+
+        req.worker = remote.parse_worker(pol["worker"])
     hosts = policy.list_hosts(req.client, req.limit)
     areas = available_areas(req.areas or list(AREAS))
     if not areas:
@@ -295,38 +355,18 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         }
         meta = {"run_id": run_id, "client": req.client, "kind": req.kind, "areas": ",".join(areas),
                 "limit_hosts": req.limit, "check_mode": req.check, "started": clock.to_iso(now),
-                "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume}
+                "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume,
+                "worker": shlex.join(req.worker) if req.worker else None}
         atomic_write_json(run_dir / "run.json", meta)
         store.start_run(meta)
         if on_start:
             on_start(run_id, run_dir, hosts)
         status, rc = "failed", 1
+        remote_error = ""
         try:
-            runner = ansible_runner.run(
-                private_data_dir=str(run_dir),
-                project_dir=str(PROJECT_DIR),
-                playbook=str(PROJECT_DIR / "playbooks" / playbook),
-                inventory=str(policy.client_dir(req.client) / "hosts.yml"),
-                limit=req.limit,
-                extravars=extravars,
-                cmdline=" ".join(cmdline) if cmdline else None,
-                envvars={
-                    "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
-                    # ansible-runner prepends its own callback dir to this; keep ours found.
-                    "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
-                    "MAINT_HOME": str(maint_home()),
-                    "MAINT_RESULTS_FILE": str(results_file),
-                    "MAINT_CLIENT": req.client,
-                    "MAINT_RUN_ID": run_id,
-                    "ANSIBLE_RETRY_FILES_ENABLED": "False",
-                },
-                quiet=True,
-                event_handler=(lambda ev: (on_event(ev) if on_event else None) or True),
-                cancel_callback=lambda: interrupt.requested,
-                ident="ansible",
-                rotate_artifacts=0,
-            )
-            status, rc = runner.status, int(runner.rc if runner.rc is not None else 1)
+            status, rc = _run_playbook(req, run_id, run_dir, playbook, cmdline, extravars, vault, on_event, interrupt)
+        except RuntimeError as exc:
+            remote_error = str(exc)
         finally:
             # However the run ended, keep every result already collected.
             results = finalize_results(read_results(results_file), pol, delta)
@@ -339,4 +379,6 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
                 final = "interrupted"
             store.finish_run(run_id, final, code, clock.to_iso(clock.now()))
             scrub_artifacts(run_dir)
+        if remote_error and not interrupt.requested:
+            raise MaintError(f"run {run_id} on worker {shlex.join(req.worker or [])!r} failed: {remote_error}")
         return RunOutcome(run_id, run_dir, final, code, results, hosts)

@@ -148,6 +148,13 @@ def _window_problems(policy: dict[str, Any]) -> list[str]:
                                          policy["timezone"])
     except InvalidInput as exc:
         return [f"windows: {exc}"]
+    if policy.get("worker"):
+        from .remote import parse_worker
+
+        try:
+            parse_worker(policy["worker"])
+        except InvalidInput as exc:
+            return [f"worker: {exc}"]
     try:
         runs = mschedule.load_run_schedule(policy.get("schedule"), policy["timezone"], tuple(AREAS))
     except InvalidInput as exc:

@@ -194,3 +194,96 @@ def test_tick_starts_a_due_scheduled_run_once(tmp_path: Path) -> None:
         assert again.returncode == 0 and "nothing due at 2026-11-23T20:05:00Z" in again.stdout, again.stdout
     finally:
         state.unlink(missing_ok=True)
+
+
+def test_run_on_a_worker_through_transmit_worker_process(tmp_path: Path) -> None:
+    """--worker: ansible-runner transmit | worker | process, with the worker in its own folder."""
+    worker_dir = tmp_path / "worker"
+    worker = f"{Path(sys.executable).parent / 'ansible-runner'} worker --private-data-dir {worker_dir} --delete"
+    proc = _run("run", "--client", "demo", "--only", "hardware", "--worker", worker)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # db01's full filesystem is critical
+    run_id = _run_id(proc.stdout)
+    run_dir = maint_home() / "runs" / "demo" / run_id
+    # The playbook ran in the worker's folder, not in the run folder, and the worker cleaned up.
+    command = json.loads((run_dir / "artifacts" / "ansible" / "command").read_text())
+    assert command["cwd"] == str(worker_dir / "project") and "--ask-vault-pass" in command["command"]
+    assert not worker_dir.exists()
+    assert json.loads((run_dir / "run.json").read_text())["worker"] == worker
+    # The results came back with the worker's artifacts and reached the store.
+    results = _jsonl(run_id)
+    assert_valid_results(results)
+    assert {r["host"] for r in results if r["check"] == "hardware.disk_free"} == {
+        "web01", "db01", "files01", "app01", "web02"}
+    assert any(r["host"] == "db01" and r["status"] == "critical" for r in results)
+    with Store() as store:
+        assert len(store.results("demo", run_id=run_id)) == len(results)
+        assert store.run(run_id)["status"] == "completed"
+    # The vault password went in the stream, never into a file of the run folder.
+    secrets = [(vault_dir() / "demo.pass").read_text().strip(), *_vault_secrets()]
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not any(s in text for s in secrets), path
+    assert not list(run_dir.rglob("passwords"))
+
+
+@pytest.mark.parametrize(("worker", "message"), [
+    ("sh -c 'cat >/dev/null'", "Worker did not produce events"),
+    ("sh -c 'echo ansible-runner: command not found >&2; exit 127'", "ansible-runner: command not found"),
+    ("/nonexistent/worker", "worker command '/nonexistent/worker' cannot start"),
+])
+def test_a_broken_worker_is_one_line_and_a_failed_run(worker: str, message: str) -> None:
+    proc = _run("run", "--client", "demo", "--only", "hardware", "--worker", worker, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("maintctl: error: run ") and message in lines[0], lines
+    run_id = lines[0].split()[3]
+    with Store() as store:
+        assert store.run(run_id)["status"] == "failed"
+
+
+def test_sigterm_on_a_worker_run_brings_back_what_the_worker_collected(tmp_path: Path) -> None:
+    worker_dir = tmp_path / "worker"
+    worker = f"{Path(sys.executable).parent / 'ansible-runner'} worker --private-data-dir {worker_dir} --delete"
+    runs = maint_home() / "runs" / "demo"
+    before = set(runs.iterdir()) if runs.exists() else set()
+    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus", "--worker", worker],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    done_hosts = 0
+    while time.monotonic() < deadline and done_hosts < 5:
+        time.sleep(0.2)
+        events = [json.loads(p.read_text()) for new in set(runs.iterdir()) - before
+                  for p in new.glob("artifacts/ansible/job_events/*.json")]
+        done_hosts = len({e["event_data"]["host"] for e in events
+                          if e.get("event") == "runner_on_ok" and "hardware" in e["event_data"].get("task", "").lower()
+                          and "facts" in e["event_data"].get("task", "").lower()})
+    assert done_hosts == 5, "the worker never finished the hardware checks"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    run_id = _run_id(out)
+    results = _jsonl(run_id)
+    assert {r["host"] for r in results if r["check"] == "hardware.disk_free"} == {
+        "web01", "db01", "files01", "app01", "web02"}
+    with Store() as store:
+        assert store.run(run_id)["status"] == "interrupted"
+        assert len(store.results("demo", run_id=run_id)) == len(results)
+    assert not worker_dir.exists()
+
+
+def test_the_policy_worker_is_used_by_default(tmp_path: Path) -> None:
+    inv = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories" / "demo", inv / "demo")
+    worker = f"{Path(sys.executable).parent / 'ansible-runner'} worker --private-data-dir {tmp_path / 'w'} --delete"
+    policy_file = inv / "demo" / "group_vars" / "all" / "policy.yml"
+    policy_file.write_text(policy_file.read_text().replace("  client_name: Demo SARL\n",
+                                                           f"  client_name: Demo SARL\n  worker: {json.dumps(worker)}\n"))
+    env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"))
+    proc = subprocess.run([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], capture_output=True,
+                          text=True, timeout=600, check=False, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run_dir = maint_home() / "runs" / "demo" / _run_id(proc.stdout)
+    assert json.loads((run_dir / "run.json").read_text())["worker"] == worker
+    command = json.loads((run_dir / "artifacts" / "ansible" / "command").read_text())
+    assert command["cwd"] == str(tmp_path / "w" / "project")

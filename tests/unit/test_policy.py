@@ -48,6 +48,7 @@ def test_demo_policy_is_valid(inventories: Path) -> None:
         ("maintenance: \"Mon-Fri 21:00\"", "maintenance: \"Mon-Fri 21h\"", "maint_policy.schedule.maintenance: 'Mon-Fri 21h': expected 'DAYS HH:MM'"),
         ("maintenance: \"Mon-Fri 21:00\"", "maintenance: \"Mon-Fri 24:00\"", "maint_policy.schedule.maintenance: 'Mon-Fri 24:00': bad time '24:00' (00:00 to 23:59)"),
         ("maintenance: \"Mon-Fri 21:00\"", "backups: \"Sun 03:00\"", "maint_policy.schedule.backups: unknown key 'backups'"),
+        ("client_name: Demo SARL", "client_name: Demo SARL\n  worker: \"ssh 'site-b\"", "maint_policy.worker: --worker \"ssh 'site-b\": No closing quotation"),
         ("maintenance: \"Mon-Fri 21:00\"", "patch: \"Mon-Fri 21:00; Mon 07:00\"", "maint_policy.schedule.patch: 'Mon 07:00': Mon 07:00 is outside every maintenance window, and this run installs patches"),
     ],
 )

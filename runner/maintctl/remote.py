@@ -1,0 +1,160 @@
+"""Send a run to another machine with ansible-runner's ``transmit | worker | process`` streaming.
+
+This is the mechanism AWX and receptor use, not a home-made one. ``maintctl run --worker CMD``:
+
+1. stages a private data dir in a private temporary folder: the project (``ansible.cfg``,
+   ``playbooks/``, ``roles/``, ``plugins/`` and the pure ``maintctl`` modules the window filter
+   imports) and the client's inventory folder, nothing else of the tree;
+2. ``transmit`` streams it, with the run's options, into the stdin of ``CMD``, an argument list
+   such as ``ssh -T maint@site-b ansible-runner worker --delete`` (never a shell);
+3. ``process`` reads the worker's stdout as it comes: the events drive the progress, and the
+   worker's artifacts, the collector's results among them, land in the run folder at the end.
+
+The vault password goes through ansible-runner's ``passwords`` (the answer to ansible's
+``--ask-vault-pass`` prompt) inside the stream, never in a file of the run folder. The staged
+folder, which holds it while ``transmit`` runs, is deleted as soon as the stream is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import PROJECT_DIR
+from .errors import InvalidInput
+
+# What a worker needs of the tree: the Ansible project, plus the maintctl modules that the
+# maint_window filter imports (it falls back to <project>/runner when maintctl is not installed).
+STAGED = ("ansible.cfg", "playbooks", "roles", "plugins", "runner/maintctl")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "molecule", ".pytest_cache")
+# Relative to the worker's project folder, the working directory of ansible-playbook there:
+# the collector writes into the artifacts, which the worker streams back at the end.
+RESULTS_NAME = "maint_results.jsonl"
+VAULT_PROMPT = r"^Vault password:\s*?$"
+
+
+def parse_worker(text: str | None) -> list[str] | None:
+    """Split ``--worker`` into an argument list (exit 2 when empty or unbalanced)."""
+    if text is None:
+        return None
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--worker {text!r}: {exc}") from None
+    if not argv:
+        raise InvalidInput("--worker: empty command; e.g. 'ssh -T maint@site-b ansible-runner worker --delete'")
+    return argv
+
+
+def stage(folder: Path, inventory_dir: Path) -> None:
+    """Fill ``folder`` with the private data dir a worker needs."""
+    for item in STAGED:
+        source, target = PROJECT_DIR / item, folder / "project" / item
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=_IGNORE)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    shutil.copytree(inventory_dir, folder / "inventory", ignore=_IGNORE)
+
+
+def run_remote(worker: list[str], run_dir: Path, results_file: Path, inventory_dir: Path, playbook: str,
+               vault_password: str | None, options: dict[str, Any], event_handler: Callable[[dict[str, Any]], bool],
+               cancelled: Callable[[], bool]) -> tuple[str, int]:
+    """Run one playbook on a worker; return (status, rc). The results it returns go to ``results_file``.
+
+    ``options`` holds the ansible-runner options shared with local runs (extravars,
+    cmdline, envvars, limit, ident). Raises RuntimeError with one line when the worker
+    does not answer with a stream.
+    """
+    import ansible_runner
+
+    kwargs = dict(options)
+    if vault_password is not None:
+        kwargs["cmdline"] = " ".join(filter(None, [kwargs.get("cmdline"), "--ask-vault-pass"]))
+        kwargs["passwords"] = {VAULT_PROMPT: vault_password}
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(worker, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                    env=worker_environment())
+        except OSError as exc:
+            raise RuntimeError(f"worker command {worker[0]!r} cannot start: {exc.strerror}") from None
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            try:
+                with tempfile.TemporaryDirectory(prefix="maint-transmit-") as tmp:
+                    staged = Path(tmp)
+                    stage(staged, inventory_dir)
+                    # cancel_callback also keeps ansible-runner from replacing maintctl's signal handlers.
+                    ansible_runner.run(private_data_dir=str(staged), playbook=playbook, streamer="transmit",
+                                       _output=proc.stdin, cancel_callback=cancelled, **kwargs)
+                proc.stdin.close()
+            except OSError as exc:  # BrokenPipeError: the worker did not take the job
+                why = f"the worker did not take the job ({exc.strerror})"
+                raise RuntimeError(_worker_failure(proc, errors, why)) from None
+            stop = threading.Event()
+            threading.Thread(target=_cancel_watch, args=(proc, cancelled, stop), daemon=True).start()
+            last: dict[str, Any] = {}
+            try:
+                runner = ansible_runner.run(private_data_dir=str(run_dir), streamer="process", _input=proc.stdout,
+                                            ident=kwargs.get("ident"), quiet=True, event_handler=event_handler,
+                                            cancel_callback=cancelled,
+                                            status_handler=lambda data, runner_config: last.update(data))
+            finally:
+                stop.set()
+                collect_results(run_dir, str(kwargs.get("ident")), results_file)
+            code = proc.wait()
+            status = runner.status
+            if status in ("error", "unstarted", None) or not last:
+                why = last.get("job_explanation") or f"the worker exited {code} without a result"
+                raise RuntimeError(_worker_failure(proc, errors, str(why).splitlines()[0][:300]))
+            rc_file = run_dir / "artifacts" / str(kwargs.get("ident")) / "rc"
+            rc = int(rc_file.read_text().strip()) if rc_file.exists() else (0 if status == "successful" else 1)
+            return str(status), rc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def worker_environment() -> dict[str, str]:
+    """The worker command's environment: this one without Ansible's and maintctl's settings.
+
+    Everything the run needs travels in the stream (``envvars``); a worker started on this
+    machine must not pick up the controller's ``ANSIBLE_ROLES_PATH`` or ``ANSIBLE_CONFIG``
+    and run the controller's tree instead of the one it was sent.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MAINT_"))}
+
+
+def _cancel_watch(proc: subprocess.Popen[bytes], cancelled: Callable[[], bool], stop: threading.Event) -> None:
+    """Stop the worker when the run is interrupted (the worker side then cancels its playbook)."""
+    while not stop.wait(0.5):
+        if cancelled():
+            proc.terminate()
+            return
+
+
+def _worker_failure(proc: subprocess.Popen[bytes], errors: Any, what: str) -> str:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    errors.seek(0)
+    lines = [line.strip() for line in errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return f"{what}: {lines[-1][:300]}" if lines else what
+
+
+def collect_results(run_dir: Path, ident: str, results_file: Path) -> None:
+    """Move the results the worker returned in its artifacts to the run's results.jsonl."""
+    returned = run_dir / "artifacts" / ident / RESULTS_NAME
+    if returned.exists():
+        with results_file.open("ab") as out:
+            out.write(returned.read_bytes())
+        returned.unlink()
