@@ -38,45 +38,10 @@ description:
     is unit-tested on output written in dnf 4's documented format (tests/fixtures/patch/dnf)."
 version_added: "0.1.0"
 options:
-  phase:
-    description: Which step of the patch flow this call is.
-    type: str
-    choices: [scan, verify, final]
-    default: scan
-  policy:
-    description: The C(patch) section of the client policy; see C(schemas/policy/patch.schema.json).
-    type: dict
-    default: {}
-  install_planned:
-    description: With O(phase=scan), whether an install follows (patch_install, not check mode, window open).
-    type: bool
-    default: false
   update_cache:
     description: With O(phase=scan), refresh the repository metadata (C(--refresh)).
     type: bool
     default: true
-  deferred_reason:
-    description: With O(phase=scan), the host is not patched because the window is closing; adds C(patch.deferred).
-    type: str
-    default: ""
-  backup_age_hours:
-    description: Age in hours of the host's newest good backup, when known (for O(policy.require_backup_within_rpo)).
-    type: float
-  rpo_hours:
-    description: The client's backup RPO in hours.
-    type: float
-  planned:
-    description: With O(phase=verify), the plan returned by the scan (RV(patch_plan.planned)).
-    type: list
-    elements: dict
-    default: []
-  before:
-    description: With O(phase=verify), package name to version installed before the install.
-    type: dict
-    default: {}
-  before_all:
-    description: With O(phase=verify), every installed package before the install (RV(patch_plan.before_all)).
-    type: dict
   held:
     description: With O(phase=verify), the versionlocked packages (RV(patch_plan.held)).
     type: list
@@ -87,22 +52,8 @@ options:
     type: list
     elements: dict
     default: []
-  install_error:
-    description: With O(phase=verify), the install task's error message when it failed.
-    type: str
-    default: ""
-  guard_allowed:
-    description: With O(phase=verify), whether the window guard allows a reboot to start now.
-    type: bool
-    default: true
-  guard_reason:
-    description: With O(phase=verify), the window guard's reason (shown when a reboot is deferred).
-    type: str
-    default: ""
-  reboot:
-    description: With O(phase=final), the reboot decision and outcome (keys action, reason, rebooted, elapsed).
-    type: dict
-    default: {}
+extends_documentation_fragment:
+  - patch_facts
 notes:
   - Needs dnf 4 (RHEL/Rocky/Alma 8-9, Fedora up to 40) and root (C(become)). C(needs-restarting)
     comes with dnf-utils / dnf-plugins-core; without it the reboot state is C(unknown).
