@@ -324,20 +324,28 @@ def sample_key(seed, path):
 
 
 class SampleHeap:
-    """Keep the N entries with the lowest :func:`sample_key` while streaming a listing."""
+    """Keep the N entries with the lowest :func:`sample_key` while streaming a listing.
 
-    def __init__(self, size, seed):
+    Every file offered is counted (``count``, ``bytes``); one larger than ``max_bytes`` (when
+    set) is never sampled, since it would not be hashed. ``garbage`` counts listing lines
+    that were not readable entries.
+    """
+
+    def __init__(self, size, seed, max_bytes=0):
         self.size = max(0, int(size))
         self.seed = seed
+        self.max_bytes = max_bytes
         self._heap = []  # min-heap of negated keys: its top is the largest kept key
         self.count = 0
         self.bytes = 0
+        self.garbage = 0
 
     def add(self, path, entry=None):
         """Offer one regular file to the sample."""
+        size = int((entry or {}).get("size") or 0)
         self.count += 1
-        self.bytes += int((entry or {}).get("size") or 0)
-        if not self.size:
+        self.bytes += size
+        if not self.size or (self.max_bytes and size > self.max_bytes):
             return
         neg = -int(sample_key(self.seed, path), 16)
         item = (neg, self.count, path, entry if entry is not None else {})
@@ -345,6 +353,11 @@ class SampleHeap:
             heapq.heappush(self._heap, item)
         elif neg > self._heap[0][0]:
             heapq.heapreplace(self._heap, item)
+
+    def unreadable(self, raw):
+        """Count one listing line that is not a readable entry (blank lines do not count)."""
+        if raw.strip():
+            self.garbage += 1
 
     def result(self):
         """Return the chosen entries as ``(path, entry)``, lowest key first."""

@@ -400,20 +400,14 @@ class ResticSource:
         return {"id": latest.get("id"), "short_id": latest.get("short_id"), "time": latest.get("time"),
                 "paths": self.roots}
 
-    def listing(self, snap, heap, max_bytes):
+    def listing(self, snap, heap):
         def on_line(raw):
             node = json_line(raw)
             if node is None or not isinstance(node.get("path"), str) or not node["path"]:
-                heap.garbage = getattr(heap, "garbage", 0) + (1 if raw.strip() else 0)
+                heap.unreadable(raw)
                 return
             if node.get("struct_type") == "node" and node.get("type") == "file":
-                size = as_size(node.get("size"))
-                entry = {"size": size, "mtime": node.get("mtime")}
-                if max_bytes and (size or 0) > max_bytes:
-                    heap.count += 1
-                    heap.bytes += size
-                    return
-                heap.add(node.get("path"), entry)
+                heap.add(node["path"], {"size": as_size(node.get("size")), "mtime": node.get("mtime")})
 
         rc, err = self.runner.lines(["restic", "ls", "--json", "--no-lock", snap["id"]], "ls", on_line)
         fail_on("ls", rc, err, False)
@@ -461,20 +455,15 @@ class BorgSource:
         latest = max(archives, key=lambda a: a["epoch"] or 0)
         return {"id": latest.get("name") or latest.get("archive"), "time": latest["epoch"]}
 
-    def listing(self, snap, heap, max_bytes):
+    def listing(self, snap, heap):
         def on_line(raw):
             node = json_line(raw)
             if node is None or not isinstance(node.get("path"), str) or not node["path"]:
-                heap.garbage = getattr(heap, "garbage", 0) + (1 if raw.strip() else 0)
+                heap.unreadable(raw)
                 return
-            if node.get("type") != "-":
-                return
-            size = as_size(node.get("size"))
-            if max_bytes and (size or 0) > max_bytes:
-                heap.count += 1
-                heap.bytes += size
-                return
-            heap.add(node.get("path"), {"size": size, "mtime": borg_local_epoch(node.get("mtime"))})
+            if node.get("type") == "-":
+                heap.add(node["path"], {"size": as_size(node.get("size")),
+                                        "mtime": borg_local_epoch(node.get("mtime"))})
 
         rc, err = self.runner.lines(["borg", "list", "--json-lines", "--bypass-lock", "::" + snap["id"]],
                                     "ls", on_line)
@@ -543,12 +532,8 @@ class CopySource:
         self.facts["snapshot_count"] = 1 if self._files else 0
         return None if newest is None else {"id": "copy", "time": newest}
 
-    def listing(self, snap, heap, max_bytes):
+    def listing(self, snap, heap):
         for rel, size, mtime in self._files:
-            if max_bytes and size > max_bytes:
-                heap.count += 1
-                heap.bytes += size
-                continue
             heap.add(rel, {"size": size, "mtime": mtime})
 
     def restore(self, snap, sample, scratch):
@@ -646,9 +631,9 @@ def collect_source(cfg, password, seed, tag, scrub):
         facts["snapshot"] = snap
         if snap:
             stage = "ls"
-            heap = bd.SampleHeap(cfg["sample_size"], seed)
-            tool.listing(snap, heap, max_bytes)
-            if getattr(heap, "garbage", 0) and not heap.count:
+            heap = bd.SampleHeap(cfg["sample_size"], seed, max_bytes)
+            tool.listing(snap, heap)
+            if heap.garbage and not heap.count:
                 raise SourceError("ls", "unreadable", "the listing of snapshot %s had %d unreadable line(s) and "
                                   "no file" % (snap.get("id"), heap.garbage))
             facts["listing"] = {"files": heap.count, "bytes": heap.bytes}

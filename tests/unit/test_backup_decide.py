@@ -174,6 +174,17 @@ def test_sample_heap_counts_everything() -> None:
     assert [p for p, _ in heap.result()] == bd.pick_sample(PATHS[:10], 2, "s")
 
 
+
+def test_sample_heap_counts_but_never_samples_files_too_big_to_hash() -> None:
+    heap = bd.SampleHeap(10, "s", max_bytes=5)
+    for i, path in enumerate(PATHS[:10]):
+        heap.add(path, {"size": i})
+    assert heap.count == 10 and heap.bytes == 45
+    assert sorted(e["size"] for _, e in heap.result()) == [0, 1, 2, 3, 4, 5]
+    for raw in ("garbage\n", "\n", "42\n"):
+        heap.unreadable(raw)
+    assert heap.garbage == 2
+
 # -- paths, errors, times -------------------------------------------------------
 @pytest.mark.parametrize("path, windows, pattern", [
     ("/srv/data/plain.txt", False, "/srv/data/plain.txt"),
