@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fcntl
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import clock, mschedule, mwindows, policy
-from .config import atomic_write_json, ensure_dir, maint_home, venv_bin
-from .errors import InvalidInput, LockHeld
-from .orchestrator import AREAS
+from .config import atomic_write_json, maint_home, venv_bin
+from .errors import InvalidInput
+from .orchestrator import AREAS, exclusive_lock
 
 EXIT_NAMES = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
 
@@ -87,26 +83,9 @@ def _last_tick(client: str) -> dt.datetime | None:
         raise InvalidInput(f"{path}: unreadable schedule state ({exc}); delete it to start afresh") from exc
 
 
-@contextmanager
-def _dispatch_lock() -> Iterator[None]:
-    path = ensure_dir(maint_home() / "locks") / "tick.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise LockHeld("another maintctl tick is dispatching") from exc
-        yield
-    finally:
-        os.close(fd)
-
-
 def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | None:
     """Return the run due for ``client`` at ``now``, or None (InvalidInput for a bad policy)."""
-    problems = policy.validate_policy(client)
-    if problems:
-        more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
-        raise InvalidInput(problems[0] + more)
+    policy.require_valid(client)
     pol = policy.load_policy(client)
     runs = mschedule.load_run_schedule(pol.get("schedule"), pol["timezone"], tuple(AREAS))
     slots = list(mschedule.iter_due(runs, _last_tick(client), now, catch_up))
@@ -136,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     now = clock.now()
     invalid = 0
     plans: list[Due] = []
-    with _dispatch_lock():
+    with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
         for name in sorted(set(names)):
             try:
                 due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))

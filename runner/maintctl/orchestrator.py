@@ -17,7 +17,7 @@ import secrets
 import shlex
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,21 +103,30 @@ def available_areas(areas: list[str]) -> list[str]:
 
 
 @contextmanager
-def client_lock(client: str) -> Iterator[None]:
-    """Hold the client's lock for the duration of a run (exit 4 when taken)."""
-    path = ensure_dir(maint_home() / "locks") / f"{client}.lock"
+def exclusive_lock(name: str, busy: str) -> Iterator[None]:
+    """Hold ``$MAINT_HOME/locks/<name>.lock`` (flock, released if the process dies).
+
+    When another process holds it, raise LockHeld (exit 4) with ``busy``, whose
+    ``{holder}`` becomes the holder's pid.
+    """
+    path = ensure_dir(maint_home() / "locks") / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another run"
-            raise LockHeld(f"client {client!r} is locked by {holder}") from exc
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise LockHeld(busy.format(holder=holder)) from exc
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         yield
     finally:
         os.close(fd)
+
+
+def client_lock(client: str) -> AbstractContextManager[None]:
+    """Hold the client's lock for the duration of a run (exit 4 when taken)."""
+    return exclusive_lock(client, f"client {client!r} is locked by {{holder}}")
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -317,10 +326,7 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
 def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
             on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
     """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
-    problems = policy.validate_policy(req.client)
-    if problems:
-        more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
-        raise InvalidInput(problems[0] + more)
+    policy.require_valid(req.client)
     pol = policy.load_policy(req.client)
     if req.worker is None and pol.get("worker"):
         from . import remote

@@ -138,6 +138,14 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
     return errors
 
 
+def require_valid(client: str) -> None:
+    """Raise InvalidInput (exit 2) with the policy's first problem, and how many more there are."""
+    problems = validate_policy(client)
+    if problems:
+        more = f" (and {len(problems) - 1} more: maintctl validate)" if len(problems) > 1 else ""
+        raise InvalidInput(problems[0] + more)
+
+
 def _window_problems(policy: dict[str, Any]) -> list[str]:
     """Check the windows and the run schedule the schema cannot (syntax, days, times, overlap)."""
     from . import mschedule, mwindows
