@@ -87,14 +87,14 @@ def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | 
     """Return the run due for ``client`` at ``now``, or None (InvalidInput for a bad policy)."""
     policy.require_valid(client)
     pol = policy.load_policy(client)
-    runs = mschedule.load_run_schedule(pol.get("schedule"), pol["timezone"], tuple(AREAS))
+    runs = mschedule.from_policy(pol, tuple(AREAS))
     slots = list(mschedule.iter_due(runs, _last_tick(client), now, catch_up))
     if not slots:
         return None
     wanted = {area for slot in slots for area in slot.entry.areas}
     due = Due(client, slots, runs.tz, areas=[a for a in AREAS if a in wanted])
     if "patch" in wanted:
-        windows = mwindows.load_schedule(pol.get("windows") or [], pol.get("window_exceptions") or [], pol["timezone"])
+        windows = mwindows.from_policy(pol)
         due.scan_only = not any(windows.current(s.at) for s in slots if mschedule.needs_window(s))
     return due
 

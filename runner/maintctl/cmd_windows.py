@@ -25,15 +25,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def schedule_for(policy: dict[str, Any]) -> mwindows.Schedule:
-    """Build the schedule of a ``maint_policy`` mapping (exit 2 on malformed values)."""
-    return mwindows.load_schedule(
-        policy.get("windows") or [],
-        policy.get("window_exceptions") or [],
-        policy.get("timezone") or "",
-    )
-
-
 def _fmt(when: dt.datetime, tz: dt.tzinfo) -> str:
     local = when.astimezone(tz)
     return local.strftime("%a %Y-%m-%d %H:%M %Z")
@@ -61,13 +52,13 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise InvalidInput(f"--count {args.count}: must be at least 1")
     policy = load_policy(args.client)
-    schedule = schedule_for(policy)
+    schedule = mwindows.from_policy(policy)
     now = clock.now()
     current = schedule.current(now)
     upcoming = schedule.next(now, args.count)
     from .orchestrator import AREAS
 
-    runs = mschedule.load_run_schedule(policy.get("schedule"), policy["timezone"], tuple(AREAS))
+    runs = mschedule.from_policy(policy, tuple(AREAS))
     slots = runs.upcoming(now, args.count)
     if args.json:
         print(json.dumps({

@@ -24,6 +24,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import mwindows
@@ -118,6 +119,11 @@ def load_run_schedule(schedule: Mapping[str, str] | None, timezone: str, areas: 
     tz = mwindows.load_timezone(timezone)
     entries = [entry for key, spec in schedule.items() for entry in parse_entry(str(key), spec, areas)]
     return RunSchedule(entries, tz)
+
+
+def from_policy(policy: Mapping[str, Any], areas: Sequence[str]) -> RunSchedule:
+    """Return the run schedule of a ``maint_policy`` mapping."""
+    return load_run_schedule(policy.get("schedule"), policy.get("timezone") or "", areas)
 
 
 def needs_window(slot: Slot) -> bool:

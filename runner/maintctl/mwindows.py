@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .clock import UTC, parse_iso
@@ -310,6 +311,12 @@ def load_schedule(windows: Sequence[str], exceptions: Sequence[str], timezone: s
     specs = [parse_window(w) for w in windows]
     dates = [parse_exception(d) for d in exceptions]
     return Schedule(specs, dates, tz)
+
+
+def from_policy(policy: Mapping[str, Any]) -> Schedule:
+    """Return the schedule of a ``maint_policy`` mapping (its windows, exceptions and timezone)."""
+    return load_schedule(policy.get("windows") or [], policy.get("window_exceptions") or [],
+                         policy.get("timezone") or "")
 
 
 # -- the in-play guard (shared with plugins/filter/maint_window.py) -------------------------

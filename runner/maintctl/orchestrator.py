@@ -229,7 +229,7 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
         return values
     from . import mwindows  # the window logic; imported late so scans never depend on it
 
-    schedule = mwindows.load_schedule(pol.get("windows") or [], pol.get("window_exceptions") or [], pol["timezone"])
+    schedule = mwindows.from_policy(pol)
     current = schedule.current(now)
     if current is None:
         upcoming = schedule.next(now, 1)

@@ -152,8 +152,7 @@ def _window_problems(policy: dict[str, Any]) -> list[str]:
     from .orchestrator import AREAS
 
     try:
-        windows = mwindows.load_schedule(policy.get("windows") or [], policy.get("window_exceptions") or [],
-                                         policy["timezone"])
+        windows = mwindows.from_policy(policy)
     except InvalidInput as exc:
         return [f"windows: {exc}"]
     if policy.get("worker"):
@@ -164,7 +163,7 @@ def _window_problems(policy: dict[str, Any]) -> list[str]:
         except InvalidInput as exc:
             return [f"worker: {exc}"]
     try:
-        runs = mschedule.load_run_schedule(policy.get("schedule"), policy["timezone"], tuple(AREAS))
+        runs = mschedule.from_policy(policy, tuple(AREAS))
     except InvalidInput as exc:
         return [str(exc)]
     return mschedule.outside_windows(runs, windows, clock.now())
