@@ -68,6 +68,31 @@ def _now():
     return now.isoformat().replace("+00:00", "Z")
 
 
+# What OpenSSH prints when it refuses a host's key (StrictHostKeyChecking=yes).
+_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key for", "has changed and you have requested strict")
+_KEY_UNKNOWN = ("No ED25519 host key is known", "No RSA host key is known", "No ECDSA host key is known",
+                "host key is known for", "Host key verification failed")
+
+
+def _host_key_problem(res):
+    """Return ('changed'|'unknown', summary, remediation) when ssh refused the host's key, else None."""
+    text = " ".join(str(res.get(key) or "") for key in ("msg", "stderr", "module_stderr"))
+    if any(marker in text for marker in _KEY_CHANGED):
+        return ("changed",
+                "host key changed: ssh refused to connect (possible man-in-the-middle, or the host was "
+                "reinstalled); nothing was run on it",
+                "Verify the host's new key out of band (console, the client's IT contact), then replace its "
+                "entry in the inventory's known_hosts file (ssh-keygen -R HOST -f FILE, then add the verified "
+                "key). Never turn host key checking off.")
+    if any(marker in text for marker in _KEY_UNKNOWN):
+        return ("unknown",
+                "host key unknown: the host is not in the inventory's known_hosts, so ssh refused to connect; "
+                "nothing was run on it",
+                "Record the host's key after verifying it out of band (ssh-keyscan HOST, compare the "
+                "fingerprint with the host's console) in the inventory's known_hosts file.")
+    return None
+
+
 def _message(res):
     """One line of a failure message, bounded in length."""
     msg = res.get("msg") or res.get("stderr") or res.get("reason") or "no message"
@@ -178,10 +203,15 @@ class CallbackModule(CallbackBase):
             return
         self._unreachable.add(host)
         msg = _message(result._result)
+        summary = "host unreachable: %s" % msg
+        remediation = "Check that the host is powered on and reachable over the network, and its credentials."
+        observed = {"reachable": False, "message": msg}
+        key = _host_key_problem(result._result)
+        if key:
+            observed["host_key"] = key[0]
+            summary, remediation = key[1], key[2]
         self._append([self._synthetic(
-            host, "run.reachability", "critical", "host unreachable: %s" % msg,
-            observed={"reachable": False, "message": msg},
-            remediation="Check that the host is powered on and reachable over the network, and its credentials.",
+            host, "run.reachability", "critical", summary, observed=observed, remediation=remediation,
         )])
 
     def v2_runner_item_on_failed(self, result):

@@ -15,7 +15,9 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -54,23 +56,42 @@ class RunRequest:
     worker: list[str] | None = None  # run on another machine (maintctl.remote)
 
 
-# Only role inputs may be set from the command line (for example a backup seed to replay);
-# the orchestrator's own variables and connection settings may not.
-ROLE_VAR_RE = re.compile(r"^(hardware_check|antivirus|backup_restore_test|patch)_[a-z0-9_]+$")
+# Only documented role inputs (each role's meta/argument_specs.yml) may be set from the command
+# line, for example a backup seed to replay. Never what guards the run: the policy sections
+# (validated by maintctl validate), the window guard, commands run on hosts, or the install switch
+# the orchestrator derives from --check/--scan-only and the window.
+ROLE_SPECS = tuple(sorted((PROJECT_DIR / "roles").glob("*/meta/argument_specs.yml")))
+GUARD_VAR_RE = re.compile(r"(_policy|_command|_window_end|_window_min_remaining)$")
 ORCHESTRATOR_VARS = {"patch_install"}
 
 
+def settable_role_vars() -> set[str]:
+    """Return the role inputs ``--var`` may set: documented in argument_specs and not a guard."""
+    names: set[str] = set()
+    for spec_file in ROLE_SPECS:
+        with open(spec_file, encoding="utf-8") as handle:
+            specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        for entry in specs.values():
+            names.update((entry or {}).get("options") or {})
+    return {n for n in names if not GUARD_VAR_RE.search(n) and n not in ORCHESTRATOR_VARS}
+
+
 def parse_role_vars(items: list[str] | None) -> dict[str, Any]:
-    """Turn ``--var NAME=VALUE`` options into a dict, accepting role inputs only."""
+    """Turn ``--var NAME=VALUE`` options into a dict, accepting documented role inputs only."""
     out: dict[str, Any] = {}
+    allowed = settable_role_vars() if items else set()
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not ROLE_VAR_RE.match(name) or name in ORCHESTRATOR_VARS:
+        if not sep or name not in allowed:
+            shown = item if len(item) <= 60 else item[:57] + "..."
             raise InvalidInput(
-                f"--var {item!r}: expected NAME=VALUE where NAME is a role input such as backup_restore_test_seed"
+                f"--var {shown!r}: expected NAME=VALUE where NAME is a role input: {', '.join(sorted(allowed))}"
             )
         # A list or mapping is written as YAML flow, e.g. backup_restore_test_only=[files01-restic].
-        out[name] = yaml.safe_load(value) if value[:1] in ("[", "{") else value
+        try:
+            out[name] = yaml.safe_load(value) if value[:1] in ("[", "{") else value
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"--var {name}: invalid YAML flow value: {str(exc).splitlines()[0][:200]}") from None
     return out
 
 
@@ -267,24 +288,75 @@ def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[s
     return recovered
 
 
+def controller_tool(name: str) -> str:
+    """Return the path of one of the controller's Ansible tools, whatever ``PATH`` is.
+
+    The tools installed with maintctl sit next to its Python (the venv's ``bin/``); a
+    system-wide install may have them elsewhere on ``PATH``. Raises InvalidInput (exit 2,
+    nothing ran) when neither has it.
+    """
+    here = Path(sys.executable).parent / name
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise InvalidInput(f"{name} not found next to {sys.executable} nor on PATH: run 'make deps' "
+                       "(or pip install the project into the Python that runs maintctl); 'maintctl doctor' checks it")
+
+
+def run_env(req: RunRequest, run_id: str, run_dir: Path) -> dict[str, str]:
+    """Return the environment of the playbook process (ansible-runner's ``envvars``).
+
+    ``ANSIBLE_HOST_KEY_CHECKING`` is always set: ansible-runner turns host key checking off
+    when the caller leaves it unset (Ansible then passes ``-o StrictHostKeyChecking=no``
+    first, and OpenSSH keeps the first value it reads, whatever the inventory says).
+    """
+    return {
+        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        # ansible-runner prepends its own callback dir to this; keep ours found.
+        "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "MAINT_HOME": str(maint_home()),
+        "MAINT_RESULTS_FILE": str(run_dir / "results.jsonl"),
+        "MAINT_CLIENT": req.client,
+        "MAINT_RUN_ID": run_id,
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        # The controller's own ansible-playbook (and the tools it spawns) first, whatever PATH is.
+        "PATH": os.pathsep.join([str(Path(controller_tool("ansible-playbook")).parent),
+                                 os.environ.get("PATH") or "/usr/bin:/bin"]),
+    }
+
+
+class RunNotStarted(InvalidInput):
+    """The playbook never started (no playbook_on_start event): exit 2, not recorded as a run."""
+
+
+def _not_started_reason(run_dir: Path, stdout: str) -> str:
+    """The last meaningful line ansible-playbook (or ansible-runner) printed, bounded."""
+    text = stdout
+    if not text:
+        out = run_dir / "artifacts" / "ansible" / "stdout"
+        text = out.read_text(encoding="utf-8", errors="replace") if out.is_file() else ""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("[WARNING]", "Traceback"))]
+    errors = [line for line in lines if "ERROR" in line or "error" in line.lower()]
+    return ((errors or lines or ["ansible-playbook printed nothing"])[-1])[:300]
+
+
 def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cmdline: list[str],
                   extravars: dict[str, Any], vault: Path | None,
                   on_event: Callable[[dict[str, Any]], None] | None, interrupt: _Interrupt) -> tuple[str, int]:
     """Run the playbook here, or on ``req.worker``; return (status, rc). RuntimeError: the worker failed."""
     import ansible_runner
 
-    env = {
-        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
-        # ansible-runner prepends its own callback dir to this; keep ours found.
-        "ANSIBLE_CALLBACK_PLUGINS": str(PROJECT_DIR / "plugins" / "callback"),
-        "MAINT_HOME": str(maint_home()),
-        "MAINT_RESULTS_FILE": str(run_dir / "results.jsonl"),
-        "MAINT_CLIENT": req.client,
-        "MAINT_RUN_ID": run_id,
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-    }
+    env = run_env(req, run_id, run_dir)
+
+    started = False
 
     def handler(event: dict[str, Any]) -> bool:
+        nonlocal started
+        started = started or event.get("event") == "playbook_on_start"
         if on_event:
             on_event(event)
         return True
@@ -295,16 +367,20 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
         # Paths relative to the worker's project folder (its working directory).
         env.update(ANSIBLE_CALLBACK_PLUGINS="plugins/callback",
                    MAINT_RESULTS_FILE=f"../artifacts/ansible/{remote.RESULTS_NAME}")
-        del env["ANSIBLE_CONFIG"]
+        del env["ANSIBLE_CONFIG"], env["PATH"]  # the worker has its own
         if os.environ.get("MAINT_TEST_NOW"):
             env["MAINT_TEST_NOW"] = os.environ["MAINT_TEST_NOW"]
         local_only = {"--vault-password-file", str(vault)} if vault else set()
-        return remote.run_remote(
+        status, rc = remote.run_remote(
             req.worker, run_dir, run_dir / "results.jsonl", policy.client_dir(req.client), f"playbooks/{playbook}",
             vault.read_text(encoding="utf-8").strip() if vault else None,
             {"limit": req.limit, "extravars": extravars, "envvars": env, "ident": "ansible",
              "cmdline": " ".join(c for c in cmdline if c not in local_only) or None},
             handler, lambda: interrupt.requested)
+        if not started and not interrupt.requested:
+            raise RunNotStarted(f"the playbook did not start on worker {shlex.join(req.worker)!r}: "
+                                f"{_not_started_reason(run_dir, '')}")
+        return status, rc
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         project_dir=str(PROJECT_DIR),
@@ -320,7 +396,28 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
         ident="ansible",
         rotate_artifacts=0,
     )
+    if not started and not interrupt.requested:
+        raise RunNotStarted(f"the playbook did not start: {_not_started_reason(run_dir, _stdout(runner))}")
     return runner.status, int(runner.rc if runner.rc is not None else 1)
+
+
+def _stdout(runner: Any) -> str:
+    try:
+        return str(runner.stdout.read())
+    except (AttributeError, OSError, ValueError):
+        return ""
+
+
+def playbook_options(req: RunRequest, areas: list[str], vault: Path | None) -> list[str]:
+    """Return ansible-playbook's options for this run: check mode, the client's vault, the areas' tags."""
+    cmdline = []
+    if req.check:
+        cmdline.append("--check")
+    if vault:
+        cmdline += ["--vault-password-file", str(vault)]
+    if len(areas) > 1 and areas != list(AREAS):
+        cmdline += ["--tags", ",".join(areas)]
+    return cmdline
 
 
 def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -348,13 +445,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"
         playbook = "maintenance.yml" if len(areas) > 1 else AREAS[areas[0]]
-        cmdline = []
-        if req.check:
-            cmdline.append("--check")
-        if vault:
-            cmdline += ["--vault-password-file", str(vault)]
-        if len(areas) > 1 and areas != list(AREAS):
-            cmdline += ["--tags", ",".join(areas)]
+        cmdline = playbook_options(req, areas, vault)
         extravars = {
             "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
             **req.role_vars, "patch_install": installs, **wvars,
@@ -369,13 +460,21 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
             on_start(run_id, run_dir, hosts)
         status, rc = "failed", 1
         remote_error = ""
+        not_started: RunNotStarted | None = None
         try:
             status, rc = _run_playbook(req, run_id, run_dir, playbook, cmdline, extravars, vault, on_event, interrupt)
         except RuntimeError as exc:
             remote_error = str(exc)
+        except RunNotStarted as exc:
+            not_started = exc
         finally:
             # However the run ended, keep every result already collected.
             results = finalize_results(read_results(results_file), pol, delta)
+            if not_started is not None and not results:
+                # Nothing ran: not a run with 0 results, but an error (exit 2) and no trace in the store.
+                store.forget_run(run_id)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise not_started
             store.add_results(results)
             if interrupt.requested:
                 status = "canceled"

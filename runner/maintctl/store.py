@@ -84,6 +84,12 @@ class Store:
                 (status, exit_code, finished, run_id),
             )
 
+    def forget_run(self, run_id: str) -> None:
+        """Remove a run that never started (no playbook ran, no result): it is not history."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM runs WHERE run_id=? AND NOT EXISTS"
+                       " (SELECT 1 FROM results WHERE results.run_id=runs.run_id)", (run_id,))
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         """Return one run as a dict, or None."""
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()

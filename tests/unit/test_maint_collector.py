@@ -166,3 +166,34 @@ def test_collector_is_silent_without_a_results_file(tmp_path: Path) -> None:
     subprocess.run([_ansible_playbook(), "-i", str(inv), "--limit", "localhost", str(book)], env=env,
                    capture_output=True, check=False)
     assert list(tmp_path.glob("*.jsonl")) == []
+
+
+def _collector_module() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "plugins" / "callback" / "maint_collector.py"
+    spec = importlib.util.spec_from_file_location("maint_collector_under_test", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# What OpenSSH 9.2 (Debian 12) printed through Ansible, recorded on the lab with a swapped key
+# for web01 and, for the second, with web01's line removed from known_hosts.
+CHANGED = ('Failed to connect to the host via ssh: @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n'
+           '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n'
+           '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\nIT IS POSSIBLE THAT SOMEONE IS DOING '
+           'SOMETHING NASTY!\r\n... Host key for 198.51.100.11 has changed and you have requested strict checking.'
+           '\r\nHost key verification failed.')
+UNKNOWN = ('Failed to connect to the host via ssh: No ED25519 host key is known for 198.51.100.11 and you have '
+           'requested strict checking.\r\nHost key verification failed.')
+
+
+def test_a_refused_host_key_says_so_and_what_to_do() -> None:
+    module = _collector_module()
+    kind, summary, remediation = module._host_key_problem({"msg": CHANGED, "unreachable": True})
+    assert kind == "changed" and summary.startswith("host key changed") and "known_hosts" in remediation
+    kind, summary, _ = module._host_key_problem({"msg": UNKNOWN})
+    assert kind == "unknown" and summary.startswith("host key unknown")
+    assert module._host_key_problem({"msg": "Failed to connect to the host via ssh: Connection timed out"}) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
     root = Path(__file__).resolve().parents[2]
     (tmp_path / "vault").mkdir()
     (tmp_path / "vault" / "demo.pass").write_text((root / "lab" / "demo-vault-password.txt").read_text())
+    (tmp_path / "vault" / "demo.pass").chmod(0o600)
     assert cli.main(["run", "--client", "nope"]) == 2
     assert "unknown client 'nope'" in capsys.readouterr().err
     assert cli.main(["run", "--client", "demo", "--only", "dns"]) == 2
@@ -99,6 +101,69 @@ def test_role_vars_accept_role_inputs_only() -> None:
     for bad in ["maint_client=other", "ansible_host=1.2.3.4", "patch_x", "patch_install=true"]:
         with pytest.raises(InvalidInput, match="role input"):
             orchestrator.parse_role_vars([bad])
+
+
+@pytest.mark.parametrize("bad", [
+    "patch_window_end=2099-01-01T00:00:00Z",      # the window guard
+    "patch_window_min_remaining=0",
+    "patch_policy={mode: all}",                   # the whole (validated) policy section
+    "hardware_check_policy={disk_crit_free_pct: 0}",
+    "patch_reboot_command=/bin/sh -c 'rm -rf /'",  # a command run on the hosts
+    "patch_boot_time_command=id",
+    "patch_serial=100%",                          # a play keyword, not a role input
+    "backup_restore_test_made_up=1",              # prefixed but undocumented
+])
+def test_role_vars_refuse_guards_policies_commands_and_undocumented_names(bad: str) -> None:
+    with pytest.raises(InvalidInput, match="role input") as err:
+        orchestrator.parse_role_vars([bad])
+    assert "\n" not in str(err.value)
+
+
+def test_role_vars_are_the_documented_inputs() -> None:
+    allowed = orchestrator.settable_role_vars()
+    assert {"backup_restore_test_seed", "backup_restore_test_only", "hardware_check_smartctl_timeout",
+            "patch_reboot_timeout"} <= allowed
+    assert not allowed & {"patch_window_end", "patch_policy", "patch_reboot_command", "patch_install"}
+    assert orchestrator.parse_role_vars(["backup_restore_test_only=[files01-restic]"]) == {
+        "backup_restore_test_only": ["files01-restic"]}
+    with pytest.raises(InvalidInput, match="invalid YAML"):
+        orchestrator.parse_role_vars(["backup_restore_test_only=[a, b"])
+
+
+def test_every_run_checks_host_keys_and_uses_the_controllers_own_ansible(maint_home: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless the caller sets it.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = orchestrator.run_env(orchestrator.RunRequest(client="demo"), "r1", maint_home)
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    first = Path(env["PATH"].split(":")[0])
+    assert (first / "ansible-playbook").is_file() and first == Path(sys.executable).parent
+
+
+def test_a_playbook_that_never_starts_is_exit_2_and_not_a_run(maint_home: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    vault = tmp_path / "vault"
+    vault.mkdir(mode=0o700)
+    (vault / "demo.pass").write_text((root / "lab" / "demo-vault-password.txt").read_text())
+    (vault / "demo.pass").chmod(0o600)
+    # A stand-in for an ansible-playbook that cannot start (a broken install): a real process,
+    # run by the real ansible-runner.
+    fake = tmp_path / "bin" / "ansible-playbook"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'ERROR! Unexpected Exception, this is probably a bug: broken install' >&2\n"
+                    "exit 250\n")
+    fake.chmod(0o755)
+    real = orchestrator.controller_tool
+    monkeypatch.setattr(orchestrator, "controller_tool",
+                        lambda name: str(fake) if name == "ansible-playbook" else real(name))
+    assert cli.main(["run", "--client", "demo", "--only", "hardware", "--check", "--limit", "web01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did not start" in err[0] and "broken install" in err[0], err
+    with Store() as store:
+        assert store.runs("demo") == []
+    assert not any((maint_home / "runs" / "demo").iterdir())
 
 
 def test_a_run_killed_with_sigkill_is_recovered_into_the_store(maint_home: Path, tmp_path: Path) -> None:
