@@ -19,6 +19,7 @@ import yaml
 from maint_utils.maint_result import grade_high
 from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
+from tests.integration.conftest import run_group
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +30,7 @@ LAB_IPS = {"web01": "198.51.100.11", "db01": "198.51.100.12"}
 
 
 def _maintctl(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "maintctl"), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return run_group([str(BIN / "maintctl"), *args], timeout=timeout)
 
 
 def _results(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:

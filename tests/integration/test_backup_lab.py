@@ -24,6 +24,7 @@ import yaml
 from maint_utils import backup_decide as bd
 from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
+from tests.integration.conftest import run_group
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +36,7 @@ VAULT_PASS = ROOT / "lab" / "demo-vault-password.txt"
 
 
 def _maintctl(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "maintctl"), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return run_group([str(BIN / "maintctl"), *args], timeout=timeout)
 
 
 def _ssh(*argv: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
+from tests.integration.conftest import run_group
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +25,7 @@ LAB_HOSTS = {"web01", "db01", "files01", "app01", "web02"}
 
 
 def _maintctl(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "maintctl"), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return run_group([str(BIN / "maintctl"), *args], timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from maintctl import orchestrator
 from maintctl.config import maint_home, vault_dir
 from maintctl.store import Store
 from tests.conftest import assert_valid_results
+from tests.integration.conftest import Spawn, complete_events, run_group
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ MAINTCTL = str(Path(sys.executable).parent / "maintctl")
 
 
 def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return run_group([MAINTCTL, *args], timeout=timeout)
 
 
 def _run_id(stdout: str) -> str:
@@ -101,10 +102,10 @@ def test_check_mode_changes_nothing_and_is_recorded() -> None:
     assert not any(r["changed"] for r in _jsonl(run_id))
 
 
-def test_sigterm_interrupts_keeps_results_and_resumes() -> None:
+def test_sigterm_interrupts_keeps_results_and_resumes(spawn: Spawn) -> None:
     env = dict(os.environ)
-    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = spawn([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, env=env)
     runs = maint_home() / "runs" / "demo"
     before = set(runs.iterdir()) if runs.exists() else set()
     deadline = time.monotonic() + 60
@@ -136,9 +137,9 @@ def test_second_run_on_a_locked_client_exits_4() -> None:
     assert "locked by pid" in proc.stderr
 
 
-def test_results_of_a_controller_killed_with_sigkill_reach_the_store() -> None:
-    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def test_results_of_a_controller_killed_with_sigkill_reach_the_store(spawn: Spawn) -> None:
+    proc = spawn([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = maint_home() / "runs" / "demo"
     before = set(runs.iterdir())
     deadline = time.monotonic() + 120
@@ -176,7 +177,7 @@ def test_tick_starts_a_due_scheduled_run_once(tmp_path: Path) -> None:
     env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"),
                MAINT_TEST_NOW="2026-11-23T20:02:00Z")  # Mon 21:02 in Paris
     try:
-        proc = subprocess.run([MAINTCTL, "tick"], capture_output=True, text=True, timeout=600, check=False, env=env)
+        proc = run_group([MAINTCTL, "tick"], timeout=600, env=env)
         assert proc.returncode == 1, proc.stdout + proc.stderr  # db01's full filesystem is critical
         assert "starting demo: hardware due for hardware Mon 2026-11-23 21:00 CET" in proc.stdout
         assert "demo: exit 1 (findings): run " in proc.stdout
@@ -190,7 +191,7 @@ def test_tick_starts_a_due_scheduled_run_once(tmp_path: Path) -> None:
         assert hosts == {"web01", "db01", "files01", "app01", "web02"}
         # The next tick, three minutes later: nothing new is due.
         env["MAINT_TEST_NOW"] = "2026-11-23T20:05:00Z"
-        again = subprocess.run([MAINTCTL, "tick"], capture_output=True, text=True, timeout=600, check=False, env=env)
+        again = run_group([MAINTCTL, "tick"], timeout=600, env=env)
         assert again.returncode == 0 and "nothing due at 2026-11-23T20:05:00Z" in again.stdout, again.stdout
     finally:
         state.unlink(missing_ok=True)
@@ -242,19 +243,18 @@ def test_a_broken_worker_is_one_line_and_a_failed_run(worker: str, message: str)
         assert store.run(run_id)["status"] == "failed"
 
 
-def test_sigterm_on_a_worker_run_brings_back_what_the_worker_collected(tmp_path: Path) -> None:
+def test_sigterm_on_a_worker_run_brings_back_what_the_worker_collected(tmp_path: Path, spawn: Spawn) -> None:
     worker_dir = tmp_path / "worker"
     worker = f"{Path(sys.executable).parent / 'ansible-runner'} worker --private-data-dir {worker_dir} --delete"
     runs = maint_home() / "runs" / "demo"
     before = set(runs.iterdir()) if runs.exists() else set()
-    proc = subprocess.Popen([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus", "--worker", worker],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([MAINTCTL, "run", "--client", "demo", "--only", "hardware,antivirus", "--worker", worker],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     done_hosts = 0
     while time.monotonic() < deadline and done_hosts < 5:
         time.sleep(0.2)
-        events = [json.loads(p.read_text()) for new in set(runs.iterdir()) - before
-                  for p in new.glob("artifacts/ansible/job_events/*.json")]
+        events = [e for new in set(runs.iterdir()) - before for e in complete_events(new)]
         done_hosts = len({e["event_data"]["host"] for e in events
                           if e.get("event") == "runner_on_ok" and "hardware" in e["event_data"].get("task", "").lower()
                           and "facts" in e["event_data"].get("task", "").lower()})
@@ -280,10 +280,49 @@ def test_the_policy_worker_is_used_by_default(tmp_path: Path) -> None:
     policy_file.write_text(policy_file.read_text().replace("  client_name: Demo SARL\n",
                                                            f"  client_name: Demo SARL\n  worker: {json.dumps(worker)}\n"))
     env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"))
-    proc = subprocess.run([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], capture_output=True,
-                          text=True, timeout=600, check=False, env=env)
+    proc = run_group([MAINTCTL, "run", "--client", "demo", "--only", "hardware"], timeout=600, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     run_dir = maint_home() / "runs" / "demo" / _run_id(proc.stdout)
     assert json.loads((run_dir / "run.json").read_text())["worker"] == worker
     command = json.loads((run_dir / "artifacts" / "ansible" / "command").read_text())
     assert command["cwd"] == str(tmp_path / "w" / "project")
+
+
+def _inventory_with_swapped_key(tmp_path: Path, ip: str) -> Path:
+    """A copy of the demo inventory whose known_hosts holds a random key for ``ip`` (the others real)."""
+    inv = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories" / "demo", inv / "demo")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "impostor")], check=True)
+    impostor = " ".join((tmp_path / "impostor.pub").read_text().split()[:2])
+    lines = (maint_home() / "lab" / "ssh" / "known_hosts").read_text().splitlines()
+    assert any(line.split()[0] == ip for line in lines)
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(f"{ip} {impostor}\n" if line.split()[0] == ip else line + "\n" for line in lines))
+    conn = inv / "demo" / "group_vars" / "all" / "connection.yml"
+    text = conn.read_text()
+    assert "{{ maint_lab_dir }}/ssh/known_hosts" in text
+    # Its own control sockets: a master connection of an earlier test must not stand in for a new one.
+    conn.write_text(text.replace("{{ maint_lab_dir }}/ssh/known_hosts", str(known))
+                    + f"ansible_control_path_dir: {tmp_path / 'cp'}\n")
+    return inv
+
+
+@pytest.mark.parametrize("where", ["local", "worker"])
+def test_a_changed_host_key_is_refused_and_the_other_hosts_go_on(tmp_path: Path, where: str) -> None:
+    inv = _inventory_with_swapped_key(tmp_path, "198.51.100.11")  # web01
+    args = [MAINTCTL, "run", "--client", "demo", "--only", "hardware", "--check", "--limit", "web01,db01"]
+    if where == "worker":
+        args += ["--worker", f"{Path(sys.executable).parent / 'ansible-runner'} worker "
+                             f"--private-data-dir {tmp_path / 'w'} --delete"]
+    env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"))
+    proc = run_group(args, timeout=600, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = _jsonl(_run_id(proc.stdout))
+    web01 = [r for r in results if r["host"] == "web01"]
+    # Nothing ran on web01: its only result is the refusal, which says why and what to do.
+    assert [(r["check"], r["status"]) for r in web01] == [("run.reachability", "critical")], web01
+    assert web01[0]["summary"].startswith("host key changed") and "known_hosts" in web01[0]["remediation"]
+    assert web01[0]["observed"]["host_key"] == "changed"
+    db01 = {r["check"] for r in results if r["host"] == "db01"}
+    assert {"hardware.disk_free", "run.reachability"} <= db01
+    assert "host key changed" in proc.stdout

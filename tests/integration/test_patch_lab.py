@@ -24,6 +24,7 @@ import pytest
 from maintctl import lab
 from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
+from tests.integration.conftest import run_group
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def maintctl(*args: str, now: str | None = None) -> subprocess.CompletedProcess[
     # Runs stamped with a fake time go to their own store, out of the lab's real history.
     fake_store = str(maint_home() / "test-patch-store.db")
     env = _env(MAINT_TEST_NOW=now, MAINT_STORE=fake_store) if now else _env()
-    return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=900, check=False, env=env)
+    return run_group([MAINTCTL, *args], timeout=900, env=env)
 
 
 def run_results(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:

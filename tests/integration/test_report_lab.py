@@ -38,6 +38,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.conftest import run_group
+
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
 MAINTCTL = str(Path(sys.executable).parent / "maintctl")
@@ -86,8 +88,7 @@ class Lab:
         self.policy_path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
 
     def maintctl(self, *args: str, now: str | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([MAINTCTL, *args], capture_output=True, text=True, timeout=timeout,
-                              env=self.env(now), check=False)
+        return run_group([MAINTCTL, *args], timeout=timeout, env=self.env(now))
 
     def run(self, now: str, **setup: bool) -> str:
         self.configure(**setup)
