@@ -15,19 +15,25 @@ export CONTAINERS_STORAGE_CONF := $(MAINT_HOME)/lab/storage.conf
 export ANSIBLE_ROLES_PATH := $(PROJECT)/roles
 
 # Debian packages the controller, the lab and the tests need (one list, one place).
-APT_PACKAGES := podman runc mmdebstrap uidmap netavark aardvark-dns openssh-client \
+# `maintctl doctor` reads this list: every tool it checks must come from a package named here.
+APT_PACKAGES := python3 python3-venv podman runc mmdebstrap uidmap netavark aardvark-dns iptables openssh-client \
 	smartmontools clamav clamav-testfiles restic borgbackup dpkg-dev apt-utils \
 	chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps lab lab-down lint unit integration molecule clean bench bench-run
+.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run
 
+# `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
 demo: deps lab
 	$(VENV)/bin/maintctl demo
 
-test: deps lab lint molecule unit integration
+test: deps doctor lab lint molecule unit integration
+
+# Every prerequisite of the controller, the lab and the tests: one line per problem, with its fix.
+doctor: deps
+	$(VENV)/bin/maintctl doctor
 
 deps: $(STAMP_APT) $(STAMP_PIP)
 

@@ -24,6 +24,7 @@ COMMANDS = (
     "maintctl.cmd_demo",
     "maintctl.cmd_windows",
     "maintctl.cmd_tick",
+    "maintctl.cmd_doctor",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import clock, lab, orchestrator
+from . import clock, doctor, lab, orchestrator
 from .orchestrator import RunRequest
 from .progress import execute_with_progress
 from .store import Store
@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     """Bring the lab up, run every area on the demo client and write its report."""
     from maintreport.api import write_report
 
+    # The controller's prerequisites first; lab.up checks the lab's own before it starts.
+    doctor.require(("controller",), print, "maintctl demo")
     lab.up(print)
     with Store() as store:
         # The demo runs whenever you start it, so it ignores the window on purpose

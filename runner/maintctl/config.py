@@ -68,8 +68,19 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def venv_bin(name: str) -> str:
-    """Return the path of a tool next to the running Python, else its bare name."""
+    """Return the path of a tool of the venv: the one next to the running Python.
+
+    PATH is never consulted: an ``ansible-playbook`` from elsewhere would run another
+    Ansible than the one this project was installed with, and ansible-runner given a bare
+    name that PATH lacks fails without a reason. A missing tool raises MaintError, which
+    names it; ``maintctl doctor`` lists every one.
+    """
     import sys
 
+    from .errors import MaintError
+
     candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
+    if not candidate.is_file():
+        raise MaintError(f"{name} is not in {candidate.parent} (the venv of the running Python): "
+                         "run 'make deps'; 'maintctl doctor' lists what is missing")
+    return str(candidate)

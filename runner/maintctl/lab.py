@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from . import doctor
 from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin
 from .errors import LabError
 
@@ -228,6 +229,7 @@ def run_setup(echo: Echo, only: Sequence[str] = ()) -> None:
 def up(echo: Echo, only: Sequence[str] = ()) -> None:
     """Build and start the lab (idempotent), then lay down the fixtures."""
     started = time.monotonic()
+    doctor.require(("lab",), echo, "maintctl lab up")
     lab = spec()
     ref = ensure_image(echo)
     ensure_ssh_key()
