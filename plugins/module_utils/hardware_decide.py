@@ -28,9 +28,27 @@ import fnmatch
 import re
 
 try:
-    from ansible.module_utils.maint_result import grade_high, grade_low, make_result, worst
+    from ansible.module_utils.maint_result import (
+        DATA_ERRORS,
+        grade_high,
+        grade_low,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import grade_high, grade_low, make_result, worst
+    from maint_utils.maint_result import (
+        DATA_ERRORS,
+        grade_high,
+        grade_low,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 
 try:
     from ansible.module_utils import smart_decide
@@ -68,6 +86,9 @@ RUNTIME_PREFIXES = ("/var/lib/docker/", "/var/lib/containers/", "/var/lib/kubele
                     "/run/docker/", "/run/k3s/", "/var/lib/rancher/")
 
 MD_LINE_RE = re.compile(r"^(md\S+)\s*:\s*(\S+)\s*(?:\((\S+)\)\s*)?(\S+)?")
+# "super external:imsm" (or ddf): a container of Intel IMSM / SNIA DDF metadata, which holds
+# the volumes; "super external:/md127/0": a volume inside the container md127.
+MD_SUPER_RE = re.compile(r"\bsuper\s+external:(\S+)")
 MD_MAP_RE = re.compile(r"\[(\d+)/(\d+)\]\s*\[([U_]+)\]")
 MD_LEVEL_RE = re.compile(r"^(raid\d+|linear|multipath|faulty)$")
 MD_ACTION_RE = re.compile(r"\b(recovery|resync|reshape|check|repair)\s*=\s*([\d.]+)%")
@@ -168,6 +189,7 @@ def wanted_mount(fstype, mountpoint, options=()):
 
 
 def _pct(part, whole):
+    part, whole = number(part), number(whole)
     if part is None or not whole:
         return None
     return round(100.0 * part / whole, 2)
@@ -214,47 +236,93 @@ def decide_disk_free(mounts, thr):
     ``favail``), or ``error`` when statvfs failed or timed out.
     """
     results = []
-    for mount in mounts or []:
-        point = mount.get("mount") or "?"
-        if _excluded(point, thr.get("mount_exclude")):
-            continue
-        base = {"fstype": mount.get("fstype"), "device": mount.get("device")}
-        disk_thr = {"warn_free_pct": thr["disk_warn_free_pct"], "crit_free_pct": thr["disk_crit_free_pct"]}
-        inode_thr = {"warn_free_pct": thr["inode_warn_free_pct"], "crit_free_pct": thr["inode_crit_free_pct"]}
-        if mount.get("error") or not mount.get("blocks"):
-            reason = mount.get("error") or "the filesystem reports a size of 0"
-            results.append(make_result("hardware.disk_free", point, "unknown",
-                                       "%s: free space not read: %s" % (point, reason),
-                                       observed=base, threshold=disk_thr,
-                                       remediation="Check that the mount answers (stale network mount?)."))
-            continue
-        frsize = mount.get("frsize") or 1
-        used = mount["blocks"] - mount.get("bfree", 0)
-        avail = mount.get("bavail", 0)
-        remediation = ("Free space on %s: find large files (du -xh --max-depth=2 %s), rotate logs, "
-                       "clean package caches, or grow the filesystem." % (point, point))
-        results.append(disk_free_result(point, avail * frsize, (used + avail) * frsize, base, thr, remediation))
-        files = mount.get("files") or 0
-        if not files:
-            results.append(make_result("hardware.inode_free", point, "skipped",
-                                       "%s: %s has no fixed inode table" % (point, mount.get("fstype")),
-                                       observed=base, threshold=inode_thr))
-            continue
-        ifree = mount.get("favail", mount.get("ffree", 0))
-        ipct = _pct(ifree, files)
-        istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
-        iremediation = ""
-        if istatus in ("warning", "critical"):
-            iremediation = ("Inodes run out on %s: find folders with many small files "
-                            "(du --inodes -x %s | sort -n | tail) and clean them." % (point, point))
-        results.append(make_result(
-            "hardware.inode_free", point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
-            observed=dict(base, free_pct=ipct, inodes_free=ifree, inodes_total=files),
-            threshold=inode_thr, remediation=iremediation))
+    for mount in _listed(mounts):
+        point = (mount.get("mount") if isinstance(mount, dict) else None) or "?"
+        try:
+            results.extend(_mount_results(mount, point, thr))
+        except DATA_ERRORS as exc:  # one odd mount costs its own result only
+            results.append(unreadable_result("hardware.disk_free", str(point), "statvfs facts", error=exc))
     if not results:
         results.append(make_result("hardware.disk_free", "", "unknown", "no mounted filesystem was read",
                                    remediation="Check the mount table of this host (/proc/mounts)."))
     return results
+
+
+def _listed(value):
+    """Return ``value`` when it is a list, else ``[value]`` (one odd entry, graded on its own) or ``[]``."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _count(mount, key, default=None):
+    """Return a statvfs count of ``mount`` as an int, or raise ValueError naming the value."""
+    raw = mount.get(key, default)
+    value = number(raw)
+    if value is None or value < 0:
+        raise ValueError("%s is not a count: %r" % (key, raw))
+    return int(value)
+
+
+def _mount_results(mount, point, thr):
+    """Return the disk_free and inode_free results of one mount (see ``decide_disk_free``)."""
+    disk_thr = {"warn_free_pct": thr["disk_warn_free_pct"], "crit_free_pct": thr["disk_crit_free_pct"]}
+    inode_thr = {"warn_free_pct": thr["inode_warn_free_pct"], "crit_free_pct": thr["inode_crit_free_pct"]}
+    if not isinstance(mount, dict):
+        return [unreadable_result("hardware.disk_free", "?", "mount entry", value=mount)]
+    if _excluded(point, thr.get("mount_exclude")):
+        return []
+    base = {"fstype": mount.get("fstype"), "device": mount.get("device")}
+    if mount.get("error") or not mount.get("blocks"):
+        reason = mount.get("error") or "the filesystem reports a size of 0"
+        return [make_result("hardware.disk_free", point, "unknown",
+                            "%s: free space not read: %s" % (point, reason),
+                            observed=base, threshold=disk_thr,
+                            remediation="Check that the mount answers (stale network mount?).")]
+    results = []
+    try:
+        blocks, bfree, avail = _count(mount, "blocks"), _count(mount, "bfree", 0), _count(mount, "bavail", 0)
+        frsize = _count(mount, "frsize", 1) or 1
+    except ValueError as exc:
+        results.append(unreadable_result("hardware.disk_free", point, "free space", error=exc,
+                                         observed=base, remediation="Run stat -f %s on the host." % point))
+    else:
+        if not blocks:
+            results.append(make_result("hardware.disk_free", point, "unknown",
+                                       "%s: free space not read: the filesystem reports a size of 0" % point,
+                                       observed=base, threshold=disk_thr,
+                                       remediation="Check that the mount answers (stale network mount?)."))
+        else:
+            remediation = ("Free space on %s: find large files (du -xh --max-depth=2 %s), rotate logs, "
+                           "clean package caches, or grow the filesystem." % (point, point))
+            used = blocks - bfree
+            results.append(disk_free_result(point, avail * frsize, (used + avail) * frsize, base, thr,
+                                            remediation))
+    results.append(_inode_result(mount, point, base, thr, inode_thr))
+    return results
+
+
+def _inode_result(mount, point, base, thr, inode_thr):
+    """Return the ``hardware.inode_free`` result of one mount."""
+    try:
+        files = _count(mount, "files", 0) if mount.get("files") is not None else 0
+        ifree = _count(mount, "favail", mount.get("ffree", 0)) if "favail" in mount else _count(mount, "ffree", 0)
+    except ValueError as exc:
+        return unreadable_result("hardware.inode_free", point, "free inodes", error=exc, observed=base)
+    if not files:
+        return make_result("hardware.inode_free", point, "skipped",
+                           "%s: %s has no fixed inode table" % (point, mount.get("fstype")),
+                           observed=base, threshold=inode_thr)
+    ipct = _pct(ifree, files)
+    istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
+    iremediation = ""
+    if istatus in ("warning", "critical"):
+        iremediation = ("Inodes run out on %s: find folders with many small files "
+                        "(du --inodes -x %s | sort -n | tail) and clean them." % (point, point))
+    return make_result(
+        "hardware.inode_free", point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
+        observed=dict(base, free_pct=ipct, inodes_free=ifree, inodes_total=files),
+        threshold=inode_thr, remediation=iremediation)
 
 
 def decide_smart(smart, thr):
@@ -265,6 +333,8 @@ def decide_smart(smart, thr):
     ``output`` is the parsed ``smartctl --json --xall`` of the device.
     """
     smart = smart or {}
+    if not isinstance(smart, dict):
+        return [unreadable_result("hardware.smart", "", "SMART facts", value=smart)]
     if not smart.get("smartctl"):
         return [make_result("hardware.smart", "", "unknown", "smartctl is not installed: SMART not read",
                             remediation="Install smartmontools on this host.")]
@@ -273,8 +343,11 @@ def decide_smart(smart, thr):
                             "smartctl --scan-open failed: %s" % smart["scan_error"],
                             remediation="Run smartctl --scan-open as root on the host and fix the error.")]
     results = []
-    for device in smart.get("devices") or []:
-        item = device.get("info_name") or device.get("name") or "?"
+    for device in _listed(smart.get("devices")):
+        if not isinstance(device, dict):
+            results.append(unreadable_result("hardware.smart", "?", "SMART device entry", value=device))
+            continue
+        item = str(device.get("info_name") or device.get("name") or "?")
         if device.get("output") is None:
             reason = device.get("error") or "no output"
             results.append(make_result(
@@ -304,11 +377,15 @@ def decide_temperature(sensors, thr):
     hwmon and thermal zones. No plausible reading gives ``unknown``.
     """
     readings = []
-    for reading in (sensors or {}).get("readings") or []:
-        raw = reading.get("millicelsius")
-        celsius = raw / 1000.0 if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+    raw_readings = sensors.get("readings") if isinstance(sensors, dict) else None
+    for reading in _listed(raw_readings):
+        if not isinstance(reading, dict):
+            continue  # not a reading; graded as no reading when none is usable
+        raw = number(reading.get("millicelsius"))
+        celsius = raw / 1000.0 if raw is not None else None
         if _plausible(celsius):
-            name = "/".join(x for x in (reading.get("source"), reading.get("chip"), reading.get("label")) if x)
+            name = "/".join(str(x) for x in (reading.get("source"), reading.get("chip"), reading.get("label"))
+                            if x)
             readings.append((celsius, name))
     threshold = {"warn_c": thr["temp_warn_c"], "crit_c": thr["temp_crit_c"]}
     if not readings:
@@ -335,17 +412,24 @@ def decide_memory(meminfo, thr, remediation=None):
 
     ``remediation`` replaces the Linux hint for other systems.
     """
-    meminfo = meminfo or {}
-    total, avail = meminfo.get("MemTotal"), meminfo.get("MemAvailable")
+    meminfo = meminfo if isinstance(meminfo, dict) else {}
+    raw_total, raw_avail = meminfo.get("MemTotal"), meminfo.get("MemAvailable")
+    total, avail = number(raw_total), number(raw_avail)
     threshold = {"warn_avail_pct": thr["memory_warn_avail_pct"], "crit_avail_pct": thr["memory_crit_avail_pct"]}
-    if not total or avail is None:
+    if raw_avail is None or not raw_total:
         return [make_result("hardware.memory", "", "unknown", "available memory not read (MemAvailable missing)",
                             threshold=threshold, remediation="Check /proc/meminfo on this host.")]
+    if total is None or avail is None or total <= 0 or avail < 0:
+        bad = ("MemTotal", raw_total) if total is None or total <= 0 else ("MemAvailable", raw_avail)
+        return [unreadable_result("hardware.memory", "", bad[0], value=bad[1],
+                                  remediation="Check /proc/meminfo on this host.")]
+    total, avail = int(total), int(avail)
     pct = _pct(avail, total)
     status = grade_low(pct, thr["memory_warn_avail_pct"], thr["memory_crit_avail_pct"])
     observed = {"avail_pct": pct, "total_mib": total // 1024, "avail_mib": avail // 1024}
-    if meminfo.get("SwapTotal"):
-        observed["swap_used_pct"] = _pct(meminfo["SwapTotal"] - meminfo.get("SwapFree", 0), meminfo["SwapTotal"])
+    swap_total, swap_free = number(meminfo.get("SwapTotal")), number(meminfo.get("SwapFree", 0))
+    if swap_total and swap_free is not None:
+        observed["swap_used_pct"] = _pct(swap_total - swap_free, swap_total)
     hint = remediation or "Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM."
     remediation = hint if status in ("warning", "critical") else ""
     return [make_result("hardware.memory", "", status, "%.1f %% memory available (%d of %d MiB)"
@@ -355,15 +439,22 @@ def decide_memory(meminfo, thr, remediation=None):
 
 def decide_load(load, thr):
     """Return one ``hardware.load`` result: the 15-minute load average per CPU graded."""
-    load = load or {}
-    cpus, load15 = load.get("cpus"), load.get("load15")
+    load = load if isinstance(load, dict) else {}
+    raw_cpus, raw_load15 = load.get("cpus"), load.get("load15")
     threshold = {"warn_per_cpu": thr["load_warn_per_cpu"], "crit_per_cpu": thr["load_crit_per_cpu"]}
-    if not cpus or load15 is None:
+    if not raw_cpus or raw_load15 is None:
         return [make_result("hardware.load", "", "unknown", "load average not read", threshold=threshold,
                             remediation="Check /proc/loadavg on this host.")]
+    cpus, load15 = number(raw_cpus), number(raw_load15)
+    if cpus is None or cpus < 1 or load15 is None or load15 < 0:
+        bad = ("CPU count", raw_cpus) if cpus is None or cpus < 1 else ("15-minute load", raw_load15)
+        return [unreadable_result("hardware.load", "", bad[0], value=bad[1],
+                                  remediation="Check /proc/loadavg and nproc on this host.")]
+    cpus = int(cpus)
     per_cpu = round(load15 / cpus, 2)
     status = grade_high(per_cpu, thr["load_warn_per_cpu"], thr["load_crit_per_cpu"])
-    observed = {"load1": load.get("load1"), "load5": load.get("load5"), "load15": load15, "cpus": cpus,
+    observed = {"load1": number(load.get("load1")), "load5": number(load.get("load5")), "load15": load15,
+                "cpus": cpus,
                 "load15_per_cpu": per_cpu}
     remediation = ""
     if status in ("warning", "critical"):
@@ -379,6 +470,10 @@ def decide_uptime(uptime_seconds, thr):
     if uptime_seconds is None:
         return [make_result("hardware.uptime", "", "unknown", "uptime not read", threshold=threshold,
                             remediation="Check /proc/uptime on this host.")]
+    raw, uptime_seconds = uptime_seconds, number(uptime_seconds)
+    if uptime_seconds is None or uptime_seconds < 0:
+        return [unreadable_result("hardware.uptime", "", "uptime", value=raw,
+                                  remediation="Check /proc/uptime on this host.")]
     days = round(uptime_seconds / 86400.0, 1)
     status = grade_high(days, thr["uptime_warn_days"], None)
     remediation = ""
@@ -401,11 +496,11 @@ def decide_pending_reboot(reboot, thr=None):
     is needed) and the running kernel against the newest one in ``/boot``.
     No usable source gives ``unknown``.
     """
-    reboot = reboot or {}
+    reboot = reboot if isinstance(reboot, dict) else {}
     reasons, sources = [], []
     observed = {}
     if reboot.get("reboot_required_file"):
-        pkgs = reboot.get("reboot_required_pkgs") or []
+        pkgs = [str(p) for p in _listed(reboot.get("reboot_required_pkgs"))]
         reasons.append("/var/run/reboot-required exists" + (" (%s)" % ", ".join(pkgs[:10]) if pkgs else ""))
         observed["reboot_required_pkgs"] = pkgs
         sources.append("reboot-required")
@@ -417,7 +512,9 @@ def decide_pending_reboot(reboot, thr=None):
         if needs["rc"] == 1:
             reasons.append("needs-restarting -r reports that a reboot is required")
     running = reboot.get("running_kernel")
-    installed = sorted(reboot.get("installed_kernels") or [], key=_version_key)
+    running = running if isinstance(running, str) else None
+    installed = sorted((k for k in _listed(reboot.get("installed_kernels")) if isinstance(k, str) and k),
+                       key=_version_key)
     if running and installed:
         sources.append("kernel")
         observed.update(running_kernel=running, newest_kernel=installed[-1])
@@ -440,7 +537,12 @@ def decide_pending_reboot(reboot, thr=None):
 
 
 def parse_mdstat(text):
-    """Parse ``/proc/mdstat`` into ``[{name, state, level, devices, active, map, action, progress_pct}]``."""
+    """Parse ``/proc/mdstat`` into ``[{name, state, level, devices, active, map, action, progress_pct}]``.
+
+    Arrays with external metadata (Intel IMSM, SNIA DDF: firmware "fake RAID") also get
+    ``external``: ``imsm`` or ``ddf`` for the container (always listed ``inactive``, its
+    disks as spares ``(S)``), ``/md127/0`` for a volume inside the container ``md127``.
+    """
     arrays = []
     current = None
     for line in (text or "").splitlines():
@@ -449,13 +551,18 @@ def parse_mdstat(text):
             level = match.group(4) or ""
             current = {"name": match.group(1), "state": match.group(2),
                        "level": level if MD_LEVEL_RE.match(level) else "",
-                       "failed_members": line.count("(F)")}
+                       "failed_members": line.count("(F)"),
+                       "members": len(re.findall(r"\S+\[\d+\]", line)),
+                       "spare_members": line.count("(S)")}
             if match.group(3):  # "active (auto-read-only) raid1"
                 current["mode"] = match.group(3)
             arrays.append(current)
             continue
         if current is None:
             continue
+        external = MD_SUPER_RE.search(line)
+        if external:
+            current["external"] = external.group(1)
         found = MD_MAP_RE.search(line)
         if found:
             current.update(devices=int(found.group(1)), active=int(found.group(2)), map=found.group(3))
@@ -465,41 +572,79 @@ def parse_mdstat(text):
     return arrays
 
 
+def _is_container(array):
+    """True for an IMSM/DDF metadata container (``super external:imsm``), not a volume."""
+    external = array.get("external") or ""
+    return bool(external) and not external.startswith("/")
+
+
+def _container_result(array, arrays):
+    """Grade an external-metadata container by the volumes it holds, not as an array of its own."""
+    name = "/dev/" + array["name"]
+    observed = dict((k, v) for k, v in array.items() if k != "name")
+    volumes = ["/dev/" + a["name"] for a in arrays
+               if (a.get("external") or "").startswith("/%s/" % array["name"])]
+    observed["volumes"] = volumes
+    what = "%s container (%d member disk(s))" % (array["external"], array.get("members", 0))
+    if volumes:
+        return make_result("hardware.raid", name, "ok",
+                           "%s: %s of firmware RAID metadata, inactive and all disks spare as it should be; "
+                           "its volume(s) %s are graded on their own"
+                           % (name, what, ", ".join(volumes)), observed=observed)
+    return make_result("hardware.raid", name, "warning",
+                       "%s: %s with no running volume in /proc/mdstat" % (name, what), observed=observed,
+                       remediation="Check the firmware RAID volume (mdadm --detail-platform, mdadm -E %s, "
+                                   "mdadm --incremental --run) and the controller's BIOS screen." % name)
+
+
 def decide_raid(mdstat_text):
-    """Return ``hardware.raid`` results, one per md array; ``skipped`` when there is none."""
+    """Return ``hardware.raid`` results, one per md array; ``skipped`` when there is none.
+
+    A container of external metadata (IMSM/DDF) is not an array: it is ``ok`` when a
+    volume inside it is listed (the volume is graded), ``warning`` when none is.
+    """
     if mdstat_text is None:
         return [make_result("hardware.raid", "", "skipped", "no software RAID (/proc/mdstat absent)")]
+    if not isinstance(mdstat_text, str):
+        return [unreadable_result("hardware.raid", "", "/proc/mdstat text", value=mdstat_text)]
     arrays = parse_mdstat(mdstat_text)
     if not arrays:
         return [make_result("hardware.raid", "", "skipped", "no md array in /proc/mdstat")]
     results = []
     for array in arrays:
-        name = "/dev/" + array["name"]
-        observed = dict((k, v) for k, v in array.items() if k != "name")
-        if array["state"] == "inactive":
-            status, what = "critical", "inactive"
-        elif ("devices" in array and array.get("active", 0) < array["devices"]) or "_" in array.get("map", ""):
-            status, what = "critical", "degraded: %s of %s members active [%s]" % (
-                array.get("active"), array.get("devices"), array.get("map"))
-            if array.get("action") in ("recovery", "resync"):
-                what += ", %s at %.1f %%" % (array["action"], array["progress_pct"])
-        elif array.get("failed_members"):
-            status, what = "warning", "%d failed member(s) kept as faulty" % array["failed_members"]
-        elif array.get("action") in ("recovery", "resync", "reshape"):
-            status, what = "warning", "%s at %.1f %%" % (array["action"], array["progress_pct"])
-        elif "map" in array or array.get("level") in ("raid0", "linear"):
-            status, what = "ok", "healthy" + (" [%s]" % array["map"] if "map" in array else "")
-        else:
-            status, what = "unknown", "member map not read"
-        remediation = ""
-        if status == "critical":
-            remediation = ("Replace the failed disk and re-add it (mdadm --manage %s --add DEVICE); "
-                           "check mdadm --detail %s first." % (name, name))
-        elif status == "warning":
-            remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
-        results.append(make_result("hardware.raid", name, status, "%s %s: %s" % (name, array.get("level", ""), what),
-                                   observed=observed, remediation=remediation))
+        results.extend(guarded("hardware.raid", "/dev/" + array["name"], _array_result, array, arrays))
     return results
+
+
+def _array_result(array, arrays):
+    """Grade one md array of ``parse_mdstat``."""
+    if _is_container(array):
+        return _container_result(array, arrays)
+    name = "/dev/" + array["name"]
+    observed = dict((k, v) for k, v in array.items() if k != "name")
+    if array["state"] == "inactive":
+        status, what = "critical", "inactive"
+    elif ("devices" in array and array.get("active", 0) < array["devices"]) or "_" in array.get("map", ""):
+        status, what = "critical", "degraded: %s of %s members active [%s]" % (
+            array.get("active"), array.get("devices"), array.get("map"))
+        if array.get("action") in ("recovery", "resync"):
+            what += ", %s at %.1f %%" % (array["action"], array["progress_pct"])
+    elif array.get("failed_members"):
+        status, what = "warning", "%d failed member(s) kept as faulty" % array["failed_members"]
+    elif array.get("action") in ("recovery", "resync", "reshape"):
+        status, what = "warning", "%s at %.1f %%" % (array["action"], array["progress_pct"])
+    elif "map" in array or array.get("level") in ("raid0", "linear"):
+        status, what = "ok", "healthy" + (" [%s]" % array["map"] if "map" in array else "")
+    else:
+        status, what = "unknown", "member map not read"
+    remediation = ""
+    if status == "critical":
+        remediation = ("Replace the failed disk and re-add it (mdadm --manage %s --add DEVICE); "
+                       "check mdadm --detail %s first." % (name, name))
+    elif status == "warning":
+        remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
+    return make_result("hardware.raid", name, status, "%s %s: %s" % (name, array.get("level", ""), what),
+                       observed=observed, remediation=remediation)
 
 
 def decide_linux(facts, policy=None):
@@ -509,16 +654,17 @@ def decide_linux(facts, policy=None):
         PolicyError: when the policy holds an unusable value.
     """
     thr = resolve_policy(policy)
-    facts = facts or {}
+    facts = facts if isinstance(facts, dict) else {}
     results = []
-    results.extend(decide_disk_free(facts.get("mounts"), thr))
-    results.extend(decide_smart(facts.get("smart"), thr))
-    results.extend(decide_temperature(facts.get("sensors"), thr))
-    results.extend(decide_memory(facts.get("meminfo"), thr))
-    results.extend(decide_load(facts.get("load"), thr))
-    results.extend(decide_uptime(facts.get("uptime_seconds"), thr))
-    results.extend(decide_pending_reboot(facts.get("reboot"), thr))
-    results.extend(decide_raid(facts.get("mdstat")))
+    # Each check is decided on its own: odd data in one costs that check, never the others.
+    results.extend(guarded("hardware.disk_free", "", decide_disk_free, facts.get("mounts"), thr))
+    results.extend(guarded("hardware.smart", "", decide_smart, facts.get("smart"), thr))
+    results.extend(guarded("hardware.temperature", "", decide_temperature, facts.get("sensors"), thr))
+    results.extend(guarded("hardware.memory", "", decide_memory, facts.get("meminfo"), thr))
+    results.extend(guarded("hardware.load", "", decide_load, facts.get("load"), thr))
+    results.extend(guarded("hardware.uptime", "", decide_uptime, facts.get("uptime_seconds"), thr))
+    results.extend(guarded("hardware.pending_reboot", "", decide_pending_reboot, facts.get("reboot"), thr))
+    results.extend(guarded("hardware.raid", "", decide_raid, facts.get("mdstat")))
     return results
 
 

@@ -15,6 +15,7 @@ and from the ``maint_utils`` package used by ``maintctl``.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 
 STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
@@ -74,11 +75,86 @@ def worst(statuses, default="unknown"):
     return max(statuses, key=lambda s: STATUS_RANK[s])
 
 
+def number(value, allow_inf=False):
+    """Return ``value`` as a finite float, or None when it is not a readable number.
+
+    Tool output arrives as JSON, text or PowerShell objects: a count may come as
+    ``12``, ``12.0`` or ``"12"``. Rejected (None): bool, None, NaN, infinity (unless
+    ``allow_inf``, for "never" ages), and anything else, such as ``"abc"``, lists or
+    dicts. NaN never compares true, so a NaN that reached a ``value < crit`` test
+    would grade ``ok``: callers grade only what this returns.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    elif isinstance(value, int):
+        try:
+            value = float(value)
+        except OverflowError:
+            return None
+    elif not isinstance(value, float):
+        return None
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        return None
+    return value
+
+
+def unreadable_result(check, item, what, value=None, error=None, observed=None, remediation=""):
+    """Return one ``unknown`` result for a value of tool output that could not be read.
+
+    ``what`` names the value (``"size of /srv"``), ``value`` is what was found (shown
+    shortened), ``error`` an exception caught while deciding. Such a result is never
+    ``ok``: nobody read the value.
+    """
+    detail = ""
+    if value is not None or error is None:
+        detail = " (got %s)" % _short(value)
+    if error is not None:
+        detail += " (%s: %s)" % (type(error).__name__, _short(str(error), 100))
+    summary = ("%s: %s unreadable%s" % (item, what, detail)) if item else "%s unreadable%s" % (what, detail)
+    observed = dict(observed or {})
+    observed.setdefault("error", "unreadable")
+    return make_result(check, item, "unknown", summary, observed=observed,
+                       remediation=remediation or "Run the tool by hand on the host and check its output; "
+                                                  "report the output if it looks right.")
+
+
+def _short(value, limit=60):
+    text = value if isinstance(value, str) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Errors that odd input data (a string for a number, a list for a dict, None) raises
+# in decide code; what ``guarded`` turns into one unknown result.
+DATA_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, ZeroDivisionError, OverflowError)
+
+
+def guarded(check, item, func, *args, **kwargs):
+    """Call ``func(*args, **kwargs)`` (returning a result or a list of them) and return a list.
+
+    When the input data makes it raise (``DATA_ERRORS``), return one ``unknown`` result for
+    ``check``/``item`` instead, so that one odd value costs one result, not every result of
+    the host.
+    """
+    try:
+        out = func(*args, **kwargs)
+    except DATA_ERRORS as exc:
+        return [unreadable_result(check, item, "collected facts for %s" % check, error=exc)]
+    return list(out) if isinstance(out, list) else [out]
+
+
 def grade_low(value, warn, crit):
     """Grade a value where low is bad (free space %): ok, warning or critical.
 
-    ``None`` gives ``unknown``: a value nobody read is never ``ok``.
+    ``None``, NaN and anything that is not a number give ``unknown``: a value nobody
+    read is never ``ok``.
     """
+    value = number(value, allow_inf=True)
     if value is None:
         return "unknown"
     if crit is not None and value <= crit:
@@ -89,7 +165,11 @@ def grade_low(value, warn, crit):
 
 
 def grade_high(value, warn, crit):
-    """Grade a value where high is bad (age, temperature, load)."""
+    """Grade a value where high is bad (age, temperature, load).
+
+    Infinity (an age of "never") is critical; None, NaN and non-numbers are ``unknown``.
+    """
+    value = number(value, allow_inf=True)
     if value is None:
         return "unknown"
     if crit is not None and value >= crit:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import json
 
 try:
-    from ansible.module_utils.maint_result import make_result, worst
+    from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import make_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
 
 CHECK = "hardware.smart"
 
@@ -100,13 +100,14 @@ class _Findings(object):
 
 
 def _int(value):
-    """Return ``value`` as an int, or None when it is not a number."""
+    """Return ``value`` as an int, or None when it is not a number (NaN, inf and strings included)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        value = number(value)
+        return None if value is None else int(value)
     return None
 
 
@@ -154,7 +155,8 @@ def _identity(data):
 
 
 def _check_ata(data, thr, found, observed):
-    table = (data.get("ata_smart_attributes") or {}).get("table")
+    section = data.get("ata_smart_attributes")
+    table = section.get("table") if isinstance(section, dict) else None
     if not isinstance(table, list):
         return
     counters = {}
@@ -239,7 +241,8 @@ def _check_scsi(data, thr, found, observed):
     if isinstance(counters, dict):
         uncorrected = {}
         for kind in ("read", "write", "verify"):
-            value = _int((counters.get(kind) or {}).get("total_uncorrected_errors"))
+            entry = counters.get(kind)
+            value = _int(entry.get("total_uncorrected_errors")) if isinstance(entry, dict) else None
             if value is not None:
                 uncorrected[kind] = value
         observed["scsi_uncorrected_errors"] = uncorrected
@@ -274,7 +277,8 @@ def _check_temperature(data, thr, found, observed, protocol):
 
 def _messages(smartctl):
     out = []
-    for msg in smartctl.get("messages") or []:
+    messages = smartctl.get("messages")
+    for msg in messages if isinstance(messages, list) else []:
         if isinstance(msg, dict) and msg.get("string"):
             out.append(" ".join(str(msg["string"]).split()))
     return out[:5]
@@ -317,6 +321,17 @@ def evaluate_device(data, policy=None, item=None):
         A result dict from ``make_result``; ``unknown`` when no health value was read.
     """
     thr = resolve(policy)
+    try:
+        return _evaluate_device(data, thr, item)
+    except DATA_ERRORS as exc:  # a section of an unexpected shape: this disk is unknown, not the host
+        fallback = item or ""
+        if isinstance(data, dict) and isinstance(data.get("device"), dict):
+            fallback = fallback or str(data["device"].get("info_name") or data["device"].get("name") or "")
+        return unreadable_result(CHECK, fallback, "smartctl JSON output", error=exc, observed={},
+                                 remediation=_remediation("unknown"))
+
+
+def _evaluate_device(data, thr, item):
     if not isinstance(data, dict) or not isinstance(data.get("smartctl"), dict):
         return make_result(CHECK, item or "", "unknown",
                            "not a smartctl JSON output: no 'smartctl' section",

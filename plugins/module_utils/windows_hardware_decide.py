@@ -35,10 +35,10 @@ try:
         disk_free_result,
         resolve_policy,
     )
-    from ansible.module_utils.maint_result import make_result, worst
+    from ansible.module_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.hardware_decide import decide_memory, decide_uptime, disk_free_result, resolve_policy
-    from maint_utils.maint_result import make_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
 
 HEALTH_STATUS = {0: ("ok", "Healthy"), 1: ("warning", "Warning"), 2: ("critical", "Unhealthy"),
                  5: ("unknown", "Unknown")}
@@ -59,9 +59,22 @@ LOCAL_DISK = 3
 
 
 def _num(value):
+    """A JSON number of the collector (NaN, inf, strings and bools are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value
+    return number(value)
+
+
+def _code(value):
+    """A CIM enumeration code: an int, else None (a list or a dict is no code)."""
+    value = _num(value)
+    return int(value) if value is not None and value == int(value) else None
+
+
+def _listed(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def decide_volumes(volumes, thr, error=None):
@@ -70,38 +83,58 @@ def decide_volumes(volumes, thr, error=None):
         return [make_result("hardware.disk_free", "", "unknown", "volumes not read: %s" % error,
                             remediation="Run Get-CimInstance Win32_Volume on the host and fix the error.")]
     results = []
-    for volume in volumes or []:
-        name = volume.get("name") or ""
-        if volume.get("drive_type") != LOCAL_DISK or not name or name.startswith("\\\\?\\"):
-            continue  # removable, network, optical, or no drive letter / mount folder (recovery, EFI)
-        if any(fnmatch.fnmatchcase(name, p) for p in thr.get("mount_exclude") or ()):
-            continue
-        capacity, free = _num(volume.get("capacity")), _num(volume.get("free_space"))
-        observed = {"label": volume.get("label") or "", "fstype": volume.get("file_system") or ""}
-        if capacity is None or free is None:
-            results.append(make_result("hardware.disk_free", name, "unknown", "%s: free space not read" % name,
-                                       observed=observed, remediation="Check that the volume is online."))
-            continue
-        remediation = ("Free space on %s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
-                       "clear old update files (DISM /Online /Cleanup-Image /StartComponentCleanup), "
-                       "or extend the volume." % name)
-        results.append(disk_free_result(name, int(free), int(capacity), observed, thr, remediation))
+    for volume in _listed(volumes):
+        try:
+            results.extend(_volume_results(volume, thr))
+        except DATA_ERRORS as exc:
+            name = volume.get("name") if isinstance(volume, dict) and isinstance(volume.get("name"), str) else "?"
+            results.append(unreadable_result("hardware.disk_free", name, "volume facts", error=exc))
     if not results:
         results.append(make_result("hardware.disk_free", "", "unknown", "no local volume with a drive letter read",
                                    remediation="Run Get-CimInstance Win32_Volume on the host."))
     return results
 
 
+def _volume_results(volume, thr):
+    """Return the ``hardware.disk_free`` result of one Win32_Volume entry ([] when it is not checked)."""
+    results = []
+    if not isinstance(volume, dict):
+        return [unreadable_result("hardware.disk_free", "?", "volume entry", value=volume)]
+    name = volume.get("name") or ""
+    name = name if isinstance(name, str) else ""
+    if _code(volume.get("drive_type")) != LOCAL_DISK or not name or name.startswith("\\\\?\\"):
+        return results  # removable, network, optical, or no drive letter / mount folder (recovery, EFI)
+    if any(fnmatch.fnmatchcase(name, p) for p in thr.get("mount_exclude") or ()):
+        return results
+    raw_capacity, raw_free = volume.get("capacity"), volume.get("free_space")
+    capacity, free = _num(raw_capacity), _num(raw_free)
+    observed = {"label": str(volume.get("label") or ""), "fstype": str(volume.get("file_system") or "")}
+    if raw_capacity is None or raw_free is None:
+        results.append(make_result("hardware.disk_free", name, "unknown", "%s: free space not read" % name,
+                                   observed=observed, remediation="Check that the volume is online."))
+        return results
+    if capacity is None or free is None or capacity < 0 or free < 0:
+        bad = ("capacity", raw_capacity) if capacity is None or capacity < 0 else ("free space", raw_free)
+        results.append(unreadable_result("hardware.disk_free", name, bad[0], value=bad[1], observed=observed,
+                                         remediation="Check that the volume is online."))
+        return results
+    remediation = ("Free space on %s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
+                   "clear old update files (DISM /Online /Cleanup-Image /StartComponentCleanup), "
+                   "or extend the volume." % name)
+    results.append(disk_free_result(name, int(free), int(capacity), observed, thr, remediation))
+    return results
+
+
 def _disk_name(disk):
-    name = (disk.get("friendly_name") or "").strip() or "disk %s" % disk.get("device_id")
-    serial = (disk.get("serial_number") or "").strip()
+    name = str(disk.get("friendly_name") or "").strip() or "disk %s" % disk.get("device_id")
+    serial = str(disk.get("serial_number") or "").strip()
     return "%s %s" % (name, serial) if serial else name
 
 
 def _reliability(rel, thr, media, findings, observed):
     if not isinstance(rel, dict):
         return
-    counters = dict((k, v) for k, v in rel.items() if _num(v) is not None)
+    counters = dict((k, _num(v)) for k, v in rel.items() if _num(v) is not None)
     observed["reliability"] = counters
     temp = counters.get("temperature")
     if temp:  # 0 means "not reported" for this counter
@@ -126,10 +159,11 @@ def _reliability(rel, thr, media, findings, observed):
 def _operational(disk, findings, observed):
     """Grade the OperationalStatus codes of one disk; return their names."""
     op_texts = []
-    details = [d for d in disk.get("operational_details") or [] if d]
-    for code in disk.get("operational_status") or []:
-        default = ("warning", "code 0x%X" % code if isinstance(code, int) else "code %s" % code)
-        status, text = OPERATIONAL_STATUS.get(code, default)
+    details = [str(d) for d in _listed(disk.get("operational_details")) if d]
+    for raw in _listed(disk.get("operational_status")):
+        code = _code(raw)
+        default = ("warning", "code 0x%X" % code if code is not None else "code %s" % str(raw)[:40])
+        status, text = OPERATIONAL_STATUS.get(code, default) if code is not None else default
         op_texts.append(text)
         if status in ("warning", "critical"):
             findings.append((status, "operational status %s%s" % (
@@ -146,46 +180,55 @@ def decide_disks(disks, thr, error=None):
         return [make_result("hardware.smart", "", "unknown", "physical disks not read: %s" % error,
                             remediation="Run Get-PhysicalDisk as an administrator and fix the error.")]
     results = []
-    for disk in disks or []:
+    for disk in _listed(disks):
+        if not isinstance(disk, dict):
+            results.append(unreadable_result("hardware.smart", "?", "physical disk entry", value=disk))
+            continue
         item = _disk_name(disk)
-        bus = BUS_TYPE.get(disk.get("bus_type"), str(disk.get("bus_type")))
-        observed = {"device_id": disk.get("device_id"), "media_type": MEDIA_TYPE.get(disk.get("media_type"), "?"),
-                    "bus_type": bus, "size_bytes": disk.get("size")}
-        findings = []
-        health = disk.get("health_status")
-        health_status, health_text = HEALTH_STATUS.get(health, ("unknown", "code %s" % health))
-        observed["health_status"] = health_text
-        if health_status == "ok":
-            findings.append(("ok", "Healthy"))
-        elif health_status != "unknown":
-            findings.append((health_status, "health status %s" % health_text))
-        op_texts = _operational(disk, findings, observed)
-        _reliability(disk.get("reliability"), thr, "NVMe" if bus == "NVMe" else "", findings, observed)
-        if disk.get("reliability_error"):
-            observed["reliability_error"] = disk["reliability_error"]
-        status = worst([s for s, _ in findings], default="unknown")
-        if health_status == "unknown" and status == "ok":
-            status = "unknown"  # a Healthy reading is needed before a disk is ok
-        problems = [t for s, t in findings if s in ("warning", "critical")]
-        if status == "ok":
-            summary = "%s: Healthy, operational status %s" % (item, ", ".join(op_texts) or "not reported")
-            remediation = ""
-        elif status == "unknown":
-            summary = "%s: health not read (HealthStatus %s)" % (item, health_text)
-            remediation = "Check the disk in Server Manager or with the vendor's tool (storage behind RAID?)."
-        else:
-            summary = "%s: %s" % (item, "; ".join(problems))
-            remediation = ("Back up the data on this disk now and replace it." if status == "critical" else
-                           "Watch this disk and plan a replacement; check Get-StorageReliabilityCounter.")
-        results.append(make_result("hardware.smart", item, status, summary, observed=observed,
-                                   threshold={k: thr[k] for k in ("smart_error_count_crit", "smart_wear_warn_pct",
-                                                                  "smart_wear_crit_pct", "disk_temp_warn_c",
-                                                                  "disk_temp_crit_c")},
-                                   remediation=remediation))
+        results.extend(guarded("hardware.smart", item, _disk_result, disk, item, thr))
     if not results:
         results.append(make_result("hardware.smart", "", "unknown", "no physical disk listed by Get-PhysicalDisk",
                                    remediation="On a VM the disks' health is read on the hypervisor."))
     return results
+
+
+def _disk_result(disk, item, thr):
+    """Return the ``hardware.smart`` result of one MSFT_PhysicalDisk entry."""
+    bus = BUS_TYPE.get(_code(disk.get("bus_type")), str(disk.get("bus_type")))
+    observed = {"device_id": disk.get("device_id"),
+                "media_type": MEDIA_TYPE.get(_code(disk.get("media_type")), "?"),
+                "bus_type": bus, "size_bytes": _num(disk.get("size"))}
+    findings = []
+    health = disk.get("health_status")
+    health_status, health_text = HEALTH_STATUS.get(_code(health), ("unknown", "code %s" % str(health)[:40]))
+    observed["health_status"] = health_text
+    if health_status == "ok":
+        findings.append(("ok", "Healthy"))
+    elif health_status != "unknown":
+        findings.append((health_status, "health status %s" % health_text))
+    op_texts = _operational(disk, findings, observed)
+    _reliability(disk.get("reliability"), thr, "NVMe" if bus == "NVMe" else "", findings, observed)
+    if disk.get("reliability_error"):
+        observed["reliability_error"] = disk["reliability_error"]
+    status = worst([s for s, _ in findings], default="unknown")
+    if health_status == "unknown" and status == "ok":
+        status = "unknown"  # a Healthy reading is needed before a disk is ok
+    problems = [t for s, t in findings if s in ("warning", "critical")]
+    if status == "ok":
+        summary = "%s: Healthy, operational status %s" % (item, ", ".join(op_texts) or "not reported")
+        remediation = ""
+    elif status == "unknown":
+        summary = "%s: health not read (HealthStatus %s)" % (item, health_text)
+        remediation = "Check the disk in Server Manager or with the vendor's tool (storage behind RAID?)."
+    else:
+        summary = "%s: %s" % (item, "; ".join(problems))
+        remediation = ("Back up the data on this disk now and replace it." if status == "critical" else
+                       "Watch this disk and plan a replacement; check Get-StorageReliabilityCounter.")
+    return make_result("hardware.smart", item, status, summary, observed=observed,
+                       threshold={k: thr[k] for k in ("smart_error_count_crit", "smart_wear_warn_pct",
+                                                      "smart_wear_crit_pct", "disk_temp_warn_c",
+                                                      "disk_temp_crit_c")},
+                       remediation=remediation)
 
 
 def decide_pending_reboot(reboot):
@@ -200,7 +243,8 @@ def decide_pending_reboot(reboot):
     if reboot.get("wu_reboot_required"):
         reasons.append("Windows Update RebootRequired")
     active, pending = reboot.get("active_computer_name"), reboot.get("pending_computer_name")
-    if active and pending and active.lower() != pending.lower():
+    if isinstance(active, str) and isinstance(pending, str) and active and pending \
+            and active.lower() != pending.lower():
         reasons.append("computer rename %s -> %s" % (active, pending))
     observed = dict((k, reboot.get(k)) for k in ("cbs_reboot_pending", "wu_reboot_required",
                                                   "active_computer_name", "pending_computer_name"))
@@ -218,15 +262,19 @@ def decide_windows(facts, policy=None):
         PolicyError: when the policy holds an unusable value.
     """
     thr = resolve_policy(policy)
-    facts = facts or {}
+    facts = facts if isinstance(facts, dict) else {}
     osinfo = facts.get("os") if isinstance(facts.get("os"), dict) else {}
     results = []
-    results.extend(decide_volumes(facts.get("volumes"), thr, facts.get("volumes_error")))
-    results.extend(decide_disks(facts.get("physical_disks"), thr, facts.get("physical_disks_error")))
-    results.extend(decide_pending_reboot(facts.get("reboot")))
-    results.extend(decide_memory({"MemTotal": _num(osinfo.get("total_visible_memory_kb")),
-                                  "MemAvailable": _num(osinfo.get("free_physical_memory_kb"))}, thr,
-                                 remediation="Find the processes using memory (Task Manager, Get-Process | "
-                                             "Sort-Object WS -Descending) and plan more RAM."))
-    results.extend(decide_uptime(_num(osinfo.get("uptime_seconds")), thr))
+    # Each check is decided on its own: odd data in one costs that check, never the others.
+    results.extend(guarded("hardware.disk_free", "", decide_volumes, facts.get("volumes"), thr,
+                           facts.get("volumes_error")))
+    results.extend(guarded("hardware.smart", "", decide_disks, facts.get("physical_disks"), thr,
+                           facts.get("physical_disks_error")))
+    results.extend(guarded("hardware.pending_reboot", "", decide_pending_reboot, facts.get("reboot")))
+    results.extend(guarded("hardware.memory", "", decide_memory,
+                           {"MemTotal": osinfo.get("total_visible_memory_kb"),
+                            "MemAvailable": osinfo.get("free_physical_memory_kb")}, thr,
+                           remediation="Find the processes using memory (Task Manager, Get-Process | "
+                                       "Sort-Object WS -Descending) and plan more RAM."))
+    results.extend(guarded("hardware.uptime", "", decide_uptime, osinfo.get("uptime_seconds"), thr))
     return results

@@ -327,3 +327,158 @@ def test_human_bytes() -> None:
     assert hd.human_bytes(512) == "512 B"
     assert hd.human_bytes(2 * 1024 * 1024) == "2.0 MiB"
     assert hd.human_bytes(3 * 1024**4) == "3.0 TiB"
+
+
+# -- hostile input: one odd value costs one result, never the host's others ------------------
+MDSTAT_FIXTURES = ROOT / "tests" / "fixtures" / "mdstat"
+
+
+def _good_facts() -> dict[str, Any]:
+    return {
+        "mounts": [_mount("/", 26000000, 20000000, 20000000), _mount("/srv", 8192, 4000, 4000)],
+        "smart": {"smartctl": "/usr/sbin/smartctl", "devices": []},
+        "sensors": {"readings": [{"source": "hwmon", "chip": "coretemp", "label": "Core 0", "millicelsius": 45000}]},
+        "meminfo": {"MemTotal": 24000000, "MemAvailable": 23000000},
+        "load": {"load1": 0.2, "load5": 0.2, "load15": 0.2, "cpus": 2},
+        "uptime_seconds": 3600.0,
+        "reboot": {"reboot_required_file": False, "debian_like": True, "running_kernel": "6.18",
+                   "installed_kernels": []},
+        "mdstat": MDSTAT_HEALTHY,
+    }
+
+
+def _keys(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["check"], r["item"]): r for r in results}
+
+
+@pytest.mark.parametrize("bad", ["abc", float("nan"), float("inf"), [1, 2], {"x": 1}, True])
+def test_one_odd_disk_costs_only_its_own_result(bad: Any) -> None:
+    facts = _good_facts()
+    facts["mounts"][1]["blocks"] = bad
+    results = hd.decide_linux(facts)
+    assert_valid_results(_stamp(results))
+    by = _keys(results)
+    assert by[("hardware.disk_free", "/srv")]["status"] == "unknown"
+    assert "unreadable" in by[("hardware.disk_free", "/srv")]["summary"]
+    assert "blocks" in by[("hardware.disk_free", "/srv")]["summary"]
+    # The other mount and every other check of the host are still there and graded.
+    assert by[("hardware.disk_free", "/")]["status"] == "ok"
+    assert by[("hardware.inode_free", "/srv")]["status"] == "ok"
+    for check in ("hardware.temperature", "hardware.memory", "hardware.load", "hardware.uptime",
+                  "hardware.pending_reboot"):
+        assert by[(check, "")]["status"] == "ok", check
+    assert by[("hardware.raid", "/dev/md0")]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("key", "bad"), [("bavail", float("nan")), ("bfree", "12x"), ("frsize", None),
+                                          ("bavail", -5)])
+def test_disk_free_never_ok_on_an_unreadable_count(key: str, bad: Any) -> None:
+    mount = _mount("/data", 1000, 1, 1)  # would be critical if read
+    mount[key] = bad
+    by = _keys(hd.decide_disk_free([mount], THR))
+    assert by[("hardware.disk_free", "/data")]["status"] == "unknown"
+
+
+def test_odd_mount_entries_and_containers() -> None:
+    good = _mount("/", 1000, 900, 900)
+    results = hd.decide_disk_free([good, "garbage", None, [1, 2]], THR)
+    assert_valid_results(_stamp(results))
+    statuses = [(r["check"], r["item"], r["status"]) for r in results]
+    assert ("hardware.disk_free", "/", "ok") in statuses
+    assert sum(1 for s in statuses if s[2] == "unknown") == 3
+    # A dict where a list is expected is one entry, not its keys.
+    one = hd.decide_disk_free(_mount("/x", 1000, 900, 900), THR)
+    assert [(r["check"], r["status"]) for r in one] == [("hardware.disk_free", "ok"), ("hardware.inode_free", "ok")]
+
+
+@pytest.mark.parametrize(("section", "value", "check"), [
+    ("meminfo", {"MemTotal": 24000000, "MemAvailable": float("nan")}, "hardware.memory"),
+    ("meminfo", {"MemTotal": "lots", "MemAvailable": 100}, "hardware.memory"),
+    ("meminfo", [1, 2, 3], "hardware.memory"),
+    ("load", {"load15": float("nan"), "cpus": 2}, "hardware.load"),
+    ("load", {"load15": 0.5, "cpus": "two"}, "hardware.load"),
+    ("uptime_seconds", float("nan"), "hardware.uptime"),
+    ("uptime_seconds", "a while", "hardware.uptime"),
+    ("uptime_seconds", float("inf"), "hardware.uptime"),
+])
+def test_nan_and_strings_are_unknown_never_ok(section: str, value: Any, check: str) -> None:
+    facts = _good_facts()
+    facts[section] = value
+    results = hd.decide_linux(facts)
+    assert_valid_results(_stamp(results))
+    by = _keys(results)
+    assert by[(check, "")]["status"] == "unknown"
+    assert len(results) == len(hd.decide_linux(_good_facts()))  # nothing else lost
+    assert by[("hardware.disk_free", "/")]["status"] == "ok"
+
+
+def test_nested_garbage_in_every_section_never_raises() -> None:
+    garbage: list[Any] = [None, "x", 3, float("nan"), [None, {"a": [1]}], {"readings": "no"}, {"devices": {"a": 1}}]
+    for value in garbage:
+        for section in ("mounts", "smart", "sensors", "meminfo", "load", "uptime_seconds", "reboot", "mdstat"):
+            facts = _good_facts()
+            facts[section] = value
+            results = hd.decide_linux(facts)
+            assert_valid_results(_stamp(results))
+            assert all(r["status"] in ("ok", "warning", "critical", "unknown", "skipped") for r in results)
+            assert ("hardware.memory", "") in _keys(results) or section == "meminfo"
+
+
+def test_odd_smart_device_entries() -> None:
+    smart = {"smartctl": "/usr/sbin/smartctl",
+             "devices": ["sda", {"name": "/dev/sdb", "output": {"smartctl": {"exit_status": float("nan")},
+                                                                 "ata_smart_attributes": [1, 2],
+                                                                 "smart_status": {"passed": True}}}]}
+    results = hd.decide_smart(smart, THR)
+    assert_valid_results(_stamp(results))
+    assert [r["status"] for r in results] == ["unknown", "ok"]
+
+
+def test_temperature_nan_reading_is_not_a_reading() -> None:
+    sensors = {"readings": [{"source": "hwmon", "label": "a", "millicelsius": float("nan")},
+                            {"source": "hwmon", "label": "b", "millicelsius": "80000"}, "junk"]}
+    results = hd.decide_temperature(sensors, THR)
+    # "80000" is a number sent as text: read, and 80 C is critical.
+    assert results[0]["status"] == "critical" and results[0]["observed"]["sensors"] == 1
+
+
+def test_pending_reboot_odd_kernel_lists() -> None:
+    results = hd.decide_pending_reboot({"running_kernel": "6.1.0-18", "installed_kernels": [None, 5, "6.1.0-20"],
+                                        "reboot_required_file": True, "reboot_required_pkgs": "linux-image"})
+    assert results[0]["status"] == "warning" and "6.1.0-20" in results[0]["summary"]
+
+
+# -- firmware RAID (Intel IMSM / DDF): the container is not a failed array ---------------------
+def test_imsm_container_is_not_critical_and_its_volume_is_graded() -> None:
+    results = hd.decide_raid((MDSTAT_FIXTURES / "imsm_raid1_healthy.txt").read_text(encoding="utf-8"))
+    assert_valid_results(_stamp(results))
+    by = {r["item"]: r for r in results}
+    assert by["/dev/md127"]["status"] == "ok" and "[UU]" in by["/dev/md127"]["summary"]
+    assert by["/dev/md0"]["status"] == "ok"
+    assert "imsm container" in by["/dev/md0"]["summary"] and "/dev/md127" in by["/dev/md0"]["summary"]
+    assert by["/dev/md0"]["observed"]["volumes"] == ["/dev/md127"]
+    assert hd.worst([r["status"] for r in results]) == "ok"
+
+
+def test_imsm_degraded_volumes_stay_critical() -> None:
+    results = hd.decide_raid((MDSTAT_FIXTURES / "imsm_two_volumes_degraded.txt").read_text(encoding="utf-8"))
+    assert_valid_results(_stamp(results))
+    status = {r["item"]: r["status"] for r in results}
+    assert status == {"/dev/md125": "critical", "/dev/md126": "critical", "/dev/md127": "ok"}
+
+
+def test_imsm_container_of_the_issue_text_and_without_volume() -> None:
+    text = ("Personalities : [raid1]\n"
+            "md126 : active raid1 sda[1] sdb[0]\n"
+            "      976759808 blocks super external:/md127/0 [2/2] [UU]\n\n"
+            "md127 : inactive sda[1](S) sdb[0](S)\n"
+            "      5288 blocks super external:imsm\n\n"
+            "unused devices: <none>\n")
+    status = {r["item"]: r["status"] for r in hd.decide_raid(text)}
+    assert status == {"/dev/md126": "ok", "/dev/md127": "ok"}
+    # A container whose volume is not running: worth a look, but not a failed array.
+    alone = hd.decide_raid("md127 : inactive sda[1](S) sdb[0](S)\n      5288 blocks super external:ddf\n")
+    assert alone[0]["status"] == "warning" and "no running volume" in alone[0]["summary"]
+    # An ordinary (internal metadata) inactive array with spare members is still critical.
+    plain = hd.decide_raid("md127 : inactive nvme0n1p3[1](S)\n      369607751 blocks super 1.2\n")
+    assert plain[0]["status"] == "critical"
