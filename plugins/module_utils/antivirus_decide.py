@@ -30,9 +30,25 @@ import json
 import re
 
 try:
-    from ansible.module_utils.maint_result import grade_high, make_result, worst
+    from ansible.module_utils.maint_result import (
+        DATA_ERRORS,
+        grade_high,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 except ImportError:  # pragma: no cover - outside Ansible
-    from maint_utils.maint_result import grade_high, make_result, worst
+    from maint_utils.maint_result import (
+        DATA_ERRORS,
+        grade_high,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 
 # Defender reports "never" as the largest uint32; anything this large is not an age.
 NEVER = 4294967295
@@ -128,9 +144,13 @@ def _grade_age(age_days, policy, prefix):
 
 
 def _iso(epoch):
+    epoch = number(epoch)
     if epoch is None:
         return None
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).replace(microsecond=0)
+    try:
+        moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).replace(microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        return None
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -298,9 +318,24 @@ def parse_detection(output):
 
 
 # --------------------------------------------------------------------------- ClamAV decide
+def _databases(facts):
+    """The database entries of the facts that are mappings (anything else is not a database)."""
+    dbs = facts.get("databases")
+    return [db for db in dbs if isinstance(db, dict)] if isinstance(dbs, list) else []
+
+
+def _age_since(now, then):
+    """Days from epoch ``then`` to epoch ``now``; ValueError when either is not a number."""
+    now_n, then_n = number(now), number(then)
+    if now_n is None or then_n is None:
+        raise ValueError("time not a number: now %r, then %r" % (now, then))
+    return _days(now_n - then_n)
+
+
 def _newest_signatures(databases):
     """Pick the database that dates the signatures: ``daily`` if present, else the newest."""
-    dated = [db for db in databases if db.get("build_time") is not None]
+    dated = [dict(db, build_time=number(db.get("build_time"))) for db in databases
+             if isinstance(db, dict) and number(db.get("build_time")) is not None]
     if not dated:
         return None
     daily = [db for db in dated if str(db.get("file", "")).split(".")[0] == "daily"]
@@ -309,10 +344,13 @@ def _newest_signatures(databases):
 
 def clamav_signature_status(facts, policy):
     """Grade the signature age alone (used to decide whether freshclam should run)."""
-    newest = _newest_signatures(facts.get("databases") or [])
+    newest = _newest_signatures(_databases(facts))
     if newest is None:
         return "critical" if facts.get("installed") else "unknown"
-    return _grade_age(_days(facts["now"] - newest["build_time"]), policy, "signature")
+    try:
+        return _grade_age(_age_since(facts.get("now"), newest["build_time"]), policy, "signature")
+    except ValueError:
+        return "unknown"
 
 
 def clamav_needs_update(facts, policy):
@@ -322,7 +360,7 @@ def clamav_needs_update(facts, policy):
 
 
 def _clamav_product(facts, policy):
-    dbs = facts.get("databases") or []
+    dbs = _databases(facts)
     observed = {"engine": "ClamAV", "version": facts.get("engine_version"),
                 "binaries": facts.get("binaries") or {}, "database_dir": facts.get("database_dir"),
                 "databases": len(dbs)}
@@ -380,7 +418,7 @@ def _clamav_protection(facts, policy):
 
 
 def _clamav_signatures(facts, policy):
-    dbs = facts.get("databases") or []
+    dbs = _databases(facts)
     threshold = _age_threshold(policy, "signature")
     freshclam = facts.get("freshclam") or {}
     observed = {
@@ -402,14 +440,14 @@ def _clamav_signatures(facts, policy):
                            "no signature database found" if dbs == []
                            else "no database build time could be read",
                            observed, threshold, "Run freshclam, then check the database directory.")
-    age = _days(facts["now"] - newest["build_time"])
+    age = _age_since(facts.get("now"), newest["build_time"])
     observed.update(age_days=age, newest=newest.get("file"), newest_build_time=_iso(newest["build_time"]))
     status = _grade_age(age, policy, "signature")
     summary = "signatures %.1f days old (%s, %s)" % (
         age, newest.get("file"), "version %s" % newest["version"] if newest.get("version")
         else "file date")
-    if freshclam.get("last_success") is not None:
-        summary += "; freshclam last succeeded %.1f days ago" % _days(facts["now"] - freshclam["last_success"])
+    if number(freshclam.get("last_success")) is not None:
+        summary += "; freshclam last succeeded %.1f days ago" % _age_since(facts.get("now"), freshclam["last_success"])
     elif freshclam.get("sessions"):
         summary += "; freshclam has no successful update in its log"
     return make_result(CHECK_SIGNATURES, "clamav", status, summary, observed, threshold,
@@ -429,13 +467,16 @@ def _clamav_scan(facts, policy):
         return make_result(CHECK_SCAN, "clamav", "unknown", "cannot read the scan log: %s" % scan["error"],
                            observed, threshold, "Make the scan log readable by the maintenance user.")
     last = scan.get("last_scan_end")
+    if last is not None and number(last) is None:
+        return unreadable_result(CHECK_SCAN, "clamav", "time of the last scan in the scan log", value=last,
+                                 observed=observed)
     if last is None:
         observed["last_scan"] = "never"
         return make_result(CHECK_SCAN, "clamav", "critical",
                            "no scan recorded in %s (never scanned)" % scan.get("path"), observed, threshold,
                            "Schedule clamscan with --log=%s (for example a daily systemd timer)."
                            % policy["linux_scan_log"])
-    age = _days(facts["now"] - last)
+    age = _age_since(facts.get("now"), last)
     observed.update(last_scan=_iso(last), age_days=age)
     status = _grade_age(age, policy, "scan")
     return make_result(CHECK_SCAN, "clamav", status, "last scan %.1f days ago (%s)" % (age, _iso(last)),
@@ -453,7 +494,11 @@ def _clamav_threats(facts, policy):
         return make_result(CHECK_THREATS, "clamav", "unknown",
                            "no completed scan in the scan log: threats unknown", observed, {},
                            "Schedule clamscan with --log and let it complete once.")
-    if scan["infected"] > 0:
+    infected = number(scan["infected"])
+    if infected is None or infected < 0:
+        return unreadable_result(CHECK_THREATS, "clamav", "infected file count of the last scan",
+                                 value=scan["infected"], observed=observed)
+    if infected > 0:
         return make_result(CHECK_THREATS, "clamav", "critical",
                            "last scan (%s) found %d infected file(s): %s"
                            % (_iso(scan["last_scan_end"]), scan["infected"], "; ".join(observed["found"][:3])),
@@ -539,7 +584,9 @@ def evaluate_clamav(facts, policy=None):
         A list of results in the shape of ``schemas/check_result.schema.json``.
     """
     policy = effective_policy(policy)
-    product = _clamav_product(facts, policy)
+    if not isinstance(facts, dict):
+        return [unreadable_result(CHECK_PRODUCT, "clamav", "ClamAV facts", value=facts)]
+    product = _one(CHECK_PRODUCT, "clamav", _clamav_product, facts, policy)
     if not facts.get("installed"):
         skipped = "no antivirus installed"
         results = [product]
@@ -548,19 +595,28 @@ def evaluate_clamav(facts, policy=None):
             results.append(make_result(check, "clamav" if check != CHECK_DETECTION else "eicar", "skipped",
                                        "%s: %s not checked" % (skipped, check.split(".", 1)[1])))
         return results
+    # Each check is decided on its own: odd data in one costs that check, never the others.
     results = [
         product,
-        _clamav_protection(facts, policy),
-        _clamav_signatures(facts, policy),
-        _clamav_scan(facts, policy),
+        _one(CHECK_PROTECTION, "clamav", _clamav_protection, facts, policy),
+        _one(CHECK_SIGNATURES, "clamav", _clamav_signatures, facts, policy),
+        _one(CHECK_SCAN, "clamav", _clamav_scan, facts, policy),
         make_result(CHECK_TAMPER, "clamav", "skipped", "ClamAV has no tamper protection: not applicable"),
-        _clamav_threats(facts, policy),
-        _clamav_detection(facts, policy),
+        _one(CHECK_THREATS, "clamav", _clamav_threats, facts, policy),
+        _one(CHECK_DETECTION, "eicar", _clamav_detection, facts, policy),
     ]
-    update = _clamav_update(facts, policy)
+    try:
+        update = _clamav_update(facts, policy)
+    except DATA_ERRORS as exc:
+        update = unreadable_result(CHECK_UPDATE, "signatures", "freshclam run facts", error=exc)
     if update:
         results.append(update)
     return results
+
+
+def _one(check, item, func, *args):
+    """Decide one check with ``guarded``: its result, or one unknown result on odd data."""
+    return guarded(check, item, func, *args)[0]
 
 
 # --------------------------------------------------------------------------- Defender normalising
@@ -630,7 +686,8 @@ def _int(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return int(value)
+        value = number(value)
+        return None if value is None else int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
@@ -697,10 +754,21 @@ _STATUS_STRINGS = ("AMEngineVersion", "AMProductVersion", "AMServiceVersion", "A
 
 
 def normalize_computer_status(raw):
-    """Normalise ``Get-MpComputerStatus`` (any serialisation) into plain typed values."""
+    """Normalise ``Get-MpComputerStatus`` (any serialisation) into plain typed values.
+
+    Defender platforms before 4.18 (4.10.x: Windows 10 1607, Windows Server 2016 without
+    the platform update) have no ``AMRunningMode``: there is no passive mode to report.
+    When it is absent (or null, as the collector's Select-Object writes a missing
+    property) and the service and the antivirus are both enabled, Defender is the active
+    antivirus: the mode is read as ``normal`` and ``AMRunningModeInferred`` is set.
+    """
     status = {key: _bool(raw.get(key)) for key in _STATUS_BOOLS}
     status.update({key: raw.get(key) if isinstance(raw.get(key), str) else None for key in _STATUS_STRINGS})
     status["AMRunningMode"] = running_mode(raw.get("AMRunningMode"))
+    status["AMRunningModeInferred"] = False
+    if raw.get("AMRunningMode") is None and status["AMServiceEnabled"] and status["AntivirusEnabled"]:
+        status["AMRunningMode"] = "normal"
+        status["AMRunningModeInferred"] = True
     status["AntivirusSignatureAge"] = _age_days_or_never(raw.get("AntivirusSignatureAge"))
     status["QuickScanAge"] = _age_days_or_never(raw.get("QuickScanAge"))
     status["FullScanAge"] = _age_days_or_never(raw.get("FullScanAge"))
@@ -753,18 +821,25 @@ def _third_party(products):
     if products is None:
         return None
     active = []
-    for product in products:
+    for product in _products(products):
         decoded = decode_product_state(product.get("productState"))
         if decoded and decoded["enabled"] and not decoded["microsoft"]:
             active.append({"name": product.get("displayName") or "unnamed product", **decoded})
     return active
 
 
+def _products(products):
+    """The SecurityCenter2 entries that are mappings (one dict alone is a list of one)."""
+    if isinstance(products, dict):
+        products = [products]
+    return [p for p in products if isinstance(p, dict)] if isinstance(products, list) else []
+
+
 def _products_observed(products):
     if products is None:
         return None
     listed = []
-    for product in products:
+    for product in _products(products):
         decoded = decode_product_state(product.get("productState")) or {}
         listed.append({"name": product.get("displayName"), "state": decoded.get("hex"),
                        "scanner": decoded.get("scanner"), "up_to_date": decoded.get("up_to_date")})
@@ -778,9 +853,13 @@ def _defender_product(st, products, third):
                 "AMEngineVersion": st["AMEngineVersion"], "securitycenter_products": _products_observed(products)}
     defender_active = mode == "normal" and st["AMServiceEnabled"] and st["AntivirusEnabled"]
     if defender_active:
+        how = "normal mode"
+        if st.get("AMRunningModeInferred"):
+            how = "no AMRunningMode on this platform; service and antivirus enabled"
+            observed["defender_mode_inferred"] = True
         return make_result(CHECK_PRODUCT, "defender", "ok",
-                           "Microsoft Defender Antivirus active (normal mode), product %s, engine %s"
-                           % (st["AMProductVersion"], st["AMEngineVersion"]), observed)
+                           "Microsoft Defender Antivirus active (%s), product %s, engine %s"
+                           % (how, st["AMProductVersion"], st["AMEngineVersion"]), observed)
     if third:
         names = ", ".join("%s (%s)" % (p["name"], p["hex"]) for p in third)
         return make_result(CHECK_PRODUCT, "third_party", "ok",
@@ -1054,6 +1133,7 @@ def evaluate_defender(facts, policy=None):
         A list of results.
     """
     policy = effective_policy(policy)
+    facts = facts if isinstance(facts, dict) else {"error": "the collected facts are not a mapping"}
     raw = facts.get("computer_status")
     if not isinstance(raw, dict) or not raw:
         error = facts.get("error") or "Get-MpComputerStatus returned nothing"
@@ -1071,15 +1151,16 @@ def evaluate_defender(facts, policy=None):
     st = normalize_computer_status(raw)
     products = facts.get("products")
     third = _third_party(products)
+    # Each check is decided on its own: odd data in one costs that check, never the others.
     results = [
-        _defender_product(st, products, third),
-        _defender_protection(st, third),
-        _defender_signatures(st, third, policy),
-        _defender_scan(st, third, policy),
-        _defender_tamper(st, third, policy),
-        _defender_threats(facts, policy),
+        _one(CHECK_PRODUCT, "defender", _defender_product, st, products, third),
+        _one(CHECK_PROTECTION, "defender", _defender_protection, st, third),
+        _one(CHECK_SIGNATURES, "defender", _defender_signatures, st, third, policy),
+        _one(CHECK_SCAN, "defender", _defender_scan, st, third, policy),
+        _one(CHECK_TAMPER, "defender", _defender_tamper, st, third, policy),
+        _one(CHECK_THREATS, "defender", _defender_threats, facts, policy),
     ]
-    results.extend(_defender_updates(facts))
+    results.extend(guarded(CHECK_UPDATE, "", _defender_updates, facts))
     return results
 
 

@@ -85,6 +85,8 @@ CASES = {
     "update_failed_collector.json": dict(HEALTHY_PLAIN, **{"antivirus.threats": "ok",
                                                           "antivirus.signature_age": "critical",
                                                           "antivirus.update/signatures": "warning"}),
+    # Platform 4.10 (1607 / Server 2016): no AMRunningMode and no IsTamperProtected.
+    "platform_4_10_no_running_mode_ps51.json": dict(HEALTHY_PLAIN, **{"antivirus.tamper_protection": "unknown"}),
 }
 
 
@@ -638,3 +640,108 @@ def test_cli_missing_file_is_exit_2():
     proc = _evaluate_cli(str(FIXTURES / "does_not_exist.json"))
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr
+
+
+# --------------------------------------------------------------------------- hostile input
+HEALTHY_CLAMAV = {
+    "antivirus.product": "ok", "antivirus.protection": "ok", "antivirus.signature_age": "ok",
+    "antivirus.scan_age": "ok", "antivirus.tamper_protection": "skipped", "antivirus.threats": "ok",
+    "antivirus.detection_test": "ok",
+}
+
+
+@pytest.mark.parametrize("build_time", ["yesterday", float("nan"), [1], {"t": 1}])
+def test_clamav_unreadable_build_time_is_not_ok_and_keeps_the_other_checks(build_time):
+    dbs = [{"file": "daily.cld", "version": 27000, "build_time": build_time, "source": "sigtool"}]
+    results = valid(av.evaluate_clamav(clamav_facts(databases=dbs), LAB_POLICY))
+    assert statuses(results) == dict(HEALTHY_CLAMAV, **{"antivirus.signature_age": "unknown"})
+    assert av.clamav_signature_status(clamav_facts(databases=dbs), av.effective_policy(LAB_POLICY)) != "ok"
+
+
+@pytest.mark.parametrize("over, check", [
+    ({"now": float("nan")}, "antivirus.signature_age"),
+    ({"now": "later"}, "antivirus.signature_age"),
+    ({"scan_log": {"path": "/l", "exists": True, "scans": 1, "last_scan_end": float("nan"), "infected": 0}},
+     "antivirus.scan_age"),
+    ({"scan_log": {"path": "/l", "exists": True, "scans": 1, "last_scan_end": NOW, "infected": "three"}},
+     "antivirus.threats"),
+    ({"scan_log": ["not", "a", "dict"]}, "antivirus.scan_age"),
+    ({"databases": ["daily.cld", None, {"file": "x.hdb", "build_time": NOW - 60, "source": "mtime"}]}, None),
+    ({"freshclam": {"sessions": 3, "last_success": float("nan")}}, None),
+])
+def test_clamav_odd_facts_cost_one_check(over, check):
+    results = valid(av.evaluate_clamav(clamav_facts(**over), LAB_POLICY))
+    got = statuses(results)
+    assert set(got) == set(HEALTHY_CLAMAV)  # every check still produced
+    for name, status in got.items():
+        if name == check:
+            assert status == "unknown", name
+    if check == "antivirus.signature_age":
+        assert got["antivirus.scan_age"] == "unknown"  # the same clock is needed there
+    assert got["antivirus.product"] == "ok" and got["antivirus.detection_test"] == "ok"
+    assert sum(1 for s in got.values() if s == "ok") >= 3
+
+
+def test_clamav_facts_not_a_mapping():
+    results = valid(av.evaluate_clamav(["installed"], LAB_POLICY))
+    assert [r["status"] for r in results] == ["unknown"]
+
+
+def _defender_status(**over):
+    data = json.loads((FIXTURES / "healthy_ps7.json").read_text(encoding="utf-8"))
+    data.update(over)
+    return {"computer_status": data, "threats": [], "active_threats": [], "products": None}
+
+
+@pytest.mark.parametrize("field, bad", [
+    ("AntivirusSignatureAge", float("nan")), ("AntivirusSignatureAge", float("inf")),
+    ("QuickScanAge", float("nan")), ("AntivirusSignatureLastUpdated", 1e300),
+    ("AntivirusSignatureAge", [1, 2]), ("AMServiceEnabled", {"x": 1}),
+])
+def test_defender_nan_and_nested_values_never_raise(field, bad):
+    results = valid(av.evaluate_defender(_defender_status(**{field: bad})))
+    got = statuses(results)
+    assert set(got) >= {"antivirus.product", "antivirus.protection", "antivirus.signature_age",
+                        "antivirus.scan_age", "antivirus.tamper_protection", "antivirus.threats"}
+    assert got["antivirus.protection"] == "ok" and got["antivirus.threats"] == "ok"
+    if field == "AntivirusSignatureAge" and bad == bad and bad != float("inf"):
+        assert got["antivirus.signature_age"] == "unknown"
+    if field == "AntivirusSignatureAge" and bad != bad:
+        assert got["antivirus.signature_age"] == "unknown"  # NaN never graded ok
+
+
+def test_defender_odd_products_and_threats_cost_their_own_check():
+    facts = _defender_status()
+    facts["products"] = ["ESET", None, {"displayName": "ESET Security", "productState": "not a number"}]
+    facts["threats"] = 17  # not a list of detections
+    results = valid(av.evaluate_defender(facts))
+    got = statuses(results)
+    assert got["antivirus.product"] == "ok" and got["antivirus.protection"] == "ok"
+    assert got["antivirus.threats"] == "unknown" and "unreadable" in by_check(results)["antivirus.threats"]["summary"]
+    assert valid(av.evaluate_defender("garbage"))[0]["status"] == "unknown"
+
+
+# --------------------------------------------------------------------------- Defender platform 4.10
+def test_defender_platform_4_10_without_running_mode_is_active():
+    """Windows 10 1607 / Server 2016 platforms have no AMRunningMode: service and AV on is an active Defender."""
+    results = evaluate_file("platform_4_10_no_running_mode_ps51.json")
+    got = statuses(results)
+    product = by_check(results)["antivirus.product"]
+    assert product["status"] == "ok" and "no active antivirus" not in product["summary"]
+    assert "no AMRunningMode" in product["summary"] and product["observed"]["defender_mode_inferred"] is True
+    assert got["antivirus.protection"] == "ok"
+    assert got["antivirus.signature_age"] == "ok"
+    assert got["antivirus.scan_age"] == "ok"  # quick scan today, full scan never
+    assert got["antivirus.tamper_protection"] == "unknown"  # not reported by this platform
+
+
+@pytest.mark.parametrize("over, expected", [
+    ({"AMServiceEnabled": False}, "critical"),
+    ({"AntivirusEnabled": False}, "critical"),
+    ({"AntivirusEnabled": None, "AMServiceEnabled": None}, "unknown"),
+])
+def test_defender_without_running_mode_needs_the_service_and_the_antivirus(over, expected):
+    data = json.loads((FIXTURES / "platform_4_10_no_running_mode_ps51.json").read_text(encoding="utf-8"))
+    data.update(over)
+    product = by_check(valid(av.evaluate_defender({"computer_status": data, "products": None})))["antivirus.product"]
+    assert product["status"] == expected
