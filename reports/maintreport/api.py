@@ -29,7 +29,16 @@ from maintctl.store import Store
 
 from . import build
 from .i18n import LOCALES, Text
-from .policy import load_client_policy, report_settings, sla_hours
+from .policy import (
+    client_name,
+    client_redactor,
+    insecure_transport,
+    load_client_policy,
+    one_line,
+    report_settings,
+    sla_hours,
+)
+from .secrets import Redactor
 
 SCHEMA_PATH = PROJECT_DIR / "schemas" / "report.schema.json"
 FORMATS = ("html", "pdf", "json", "csv", "md")
@@ -122,13 +131,37 @@ def validate(doc: dict[str, Any]) -> None:
                          f"{getattr(exc, 'message', str(exc))[:300]}") from None
 
 
-def _lean_rows(store: Store, client: str, run_ids: list[str]) -> list[build.Row]:
-    """Fetch the period's results, sharing the strings that repeat (hosts, checks, times...)."""
+def _lean_rows(store: Store, client: str, runs: list[dict[str, Any]]) -> list[build.Row]:
+    """Fetch the period's results, sharing the strings that repeat (hosts, checks, times...).
+
+    A row whose shape the store does not guarantee (a status outside the five, NaN in
+    ``observed``, a number where text is expected...) is cleaned by :func:`build.clean_row`.
+    """
     intern = sys.intern
+    started = {r["run_id"]: str(r["started"]) for r in runs}
     out: list[build.Row] = []
-    for r in store.result_rows(client, run_ids):
+    for r in store.result_rows(client, list(started)):
+        if not build.is_clean(r):
+            r = build.clean_row(r, started.get(r[1], "1970-01-01T00:00:00Z"))
         out.append((r[0], intern(r[1]), intern(r[2]), intern(r[3]), intern(r[4]), r[5], intern(r[6]), r[7],
                     r[8], r[9], intern(r[10]), intern(r[11]), r[12], intern(r[13])))
+    return out
+
+
+def redact_document(doc: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """Return the document with every vault value replaced, the appendix's rows included."""
+    if not redactor:
+        return doc
+    appendix = doc.get("appendix")
+    out: dict[str, Any] = redactor.obj({k: v for k, v in doc.items() if k != "appendix"})
+    if isinstance(appendix, build.Appendix):
+        text, json_text = redactor.text, redactor.json_text
+        rows = []
+        for _host, group in appendix.groups():
+            for r in group:
+                rows.append((r[0], text(r[1]), text(r[2]), text(r[3]), text(r[4]), text(r[5]), r[6], r[7],
+                             text(r[8]), json_text(r[9]), json_text(r[10]), text(r[11]), r[12], r[13]))
+        out["appendix"] = build.Appendix(rows)
     return out
 
 
@@ -140,6 +173,7 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         raise InvalidInput(f"unknown locale {locale!r}: use one of {', '.join(LOCALES)}")
     policy = load_client_policy(client)
     settings = report_settings(policy)
+    redactor = client_redactor(client)  # fails closed, before anything is read or written
     tz = str(policy.get("timezone") or "UTC")
     text = Text(locale)
     if run_id:
@@ -160,10 +194,11 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         label, kind = month, "month"
     now = clock.to_iso(clock.now())
     as_of = min(now, month_bounds(month, tz)[1]) if kind == "month" else until
-    rows = _lean_rows(store, client, [r["run_id"] for r in runs])
+    rows = _lean_rows(store, client, runs)
     window = clock.to_iso(clock.parse_iso(since) - dt.timedelta(days=float(settings["findings_lookback_days"])))
     open_before = store.open_before(client, since, window)
-    before_rows = {row[build.ID]: row for row in store.rows_by_id(o[4] for o in open_before)}
+    before_rows = {row[build.ID]: row if build.is_clean(row) else build.clean_row(row, since)
+                   for row in store.rows_by_id(o[4] for o in open_before)}
     carried: dict[tuple[str, str, str], tuple[str, build.Row]] = {
         (o[0], o[1], o[2]): (o[3], before_rows[o[4]]) for o in open_before if o[4] in before_rows
     }
@@ -186,7 +221,8 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         "schema_version": SCHEMA_VERSION,
         "kind": "client_report",
         "client": client,
-        "client_name": str(policy.get("client_name") or client),
+        "client_name": client_name(policy, client),
+        "insecure_transport": insecure_transport(policy),
         "locale": locale,
         "timezone": tz,
         "period": {"kind": kind, "label": label, "month": month, "since": since, "until": until},
@@ -218,7 +254,7 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
             "outage_hours", "emergency_hours", "planned_fix_hours", "disk_part_cost")},
         "appendix": build.Appendix(rows),
     }
-    return doc
+    return redact_document(doc, redactor)
 
 
 def _number_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -228,8 +264,18 @@ def _number_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _run_entry(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: run.get(k) for k in ("run_id", "kind", "areas", "started", "finished", "status",
-                                    "exit_code", "hosts_total")} | {"check_mode": bool(run.get("check_mode"))}
+    """One run as the report shows it; a value of the wrong type in the store shows as null."""
+    entry: dict[str, Any] = {}
+    for key in ("run_id", "started", "status"):
+        entry[key] = str(run.get(key))
+    for key in ("kind", "areas", "finished"):
+        value = run.get(key)
+        entry[key] = None if value is None else str(value)
+    for key in ("exit_code", "hosts_total"):
+        value = run.get(key)
+        entry[key] = value if isinstance(value, int) and not isinstance(value, bool) else None
+    entry["check_mode"] = bool(run.get("check_mode"))
+    return entry
 
 
 def _summary_areas(scores: dict[str, float | None], findings: list[dict[str, Any]],
@@ -365,31 +411,56 @@ def build_fleet(store: Store, clients: Sequence[str], *, period: str | None = No
     now = clock.now()
     rows = []
     for client in clients:
-        policy = load_client_policy(client)
-        tz = str(policy.get("timezone") or "UTC")
-        since, until = month_bounds(month, tz)
-        row: dict[str, Any] = {"client": client, "client_name": str(policy.get("client_name") or client),
-                               "runs": 0, "score": None, "light": "grey", "open_critical": 0,
-                               "hosts": 0, "last_run": None, "backup_test": None, "backup_test_age_days": None}
-        earlier = store.runs(client, None, until)
-        if earlier:
-            row["last_run"] = earlier[-1]["started"]
-        tests = store.check_rows(client, "backup.restore_sample", "0000", until)
-        if tests:
-            last = tests[-1][6]
-            row["backup_test"] = last
-            as_of = min(now, clock.parse_iso(until))
-            row["backup_test_age_days"] = round((as_of - clock.parse_iso(last)).total_seconds() / 86400, 1)
-        if store.runs(client, since, until):
-            doc = build_document(store, client, period=month, locale=locale)
-            summary = doc["summary"]
-            row.update(runs=summary["runs"], score=summary["score"], open_critical=summary["open_critical"],
-                       hosts=summary["hosts"], light=build.traffic_light(
-                           summary["score"], ["critical"] if summary["open_critical"] else []))
-        rows.append(row)
+        try:
+            rows.append(_fleet_row(store, client, month, now, locale))
+        except Exception as exc:  # noqa: BLE001 - one client's bad input must not stop the others
+            if os.environ.get("MAINT_DEBUG"):
+                raise
+            rows.append({"client": client, "client_name": client, "runs": 0, "score": None, "light": "grey",
+                         "open_critical": 0, "hosts": 0, "last_run": None, "backup_test": None,
+                         "backup_test_age_days": None, "insecure_transport": None, "error": one_line(exc)})
     return {"schema_version": SCHEMA_VERSION, "kind": "fleet_report", "locale": locale,
             "period": {"kind": "month", "label": month, "month": month},
             "generated_at": clock.to_iso(now), "clients": rows}
+
+
+def _fleet_row(store: Store, client: str, month: str, now: dt.datetime, locale: str) -> dict[str, Any]:
+    """One client's row of the fleet overview (its vault values redacted)."""
+    policy = load_client_policy(client)
+    redactor = client_redactor(client)
+    tz = str(policy.get("timezone") or "UTC")
+    since, until = month_bounds(month, tz)
+    row: dict[str, Any] = {"client": client, "client_name": client_name(policy, client),
+                           "runs": 0, "score": None, "light": "grey", "open_critical": 0,
+                           "hosts": 0, "last_run": None, "backup_test": None, "backup_test_age_days": None,
+                           "insecure_transport": insecure_transport(policy), "error": None}
+    earlier = store.runs(client, None, until)
+    if earlier:
+        row["last_run"] = _iso_or_none(earlier[-1]["started"])
+    tests = [t for t in store.check_rows(client, "backup.restore_sample", "0000", until)
+             if _iso_or_none(t[6])]
+    if tests:
+        last = tests[-1][6]
+        row["backup_test"] = last
+        as_of = min(now, clock.parse_iso(until))
+        row["backup_test_age_days"] = round((as_of - clock.parse_iso(last)).total_seconds() / 86400, 1)
+    if store.runs(client, since, until):
+        doc = build_document(store, client, period=month, locale=locale)
+        summary = doc["summary"]
+        row.update(runs=summary["runs"], score=summary["score"], open_critical=summary["open_critical"],
+                   hosts=summary["hosts"], light=build.traffic_light(
+                       summary["score"], ["critical"] if summary["open_critical"] else []))
+    out: dict[str, Any] = redactor.obj(row)
+    return out
+
+
+def _iso_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and build.ISO_UTC.fullmatch(value) else None
+
+
+def fleet_errors(doc: dict[str, Any]) -> list[str]:
+    """Return one line per client of a fleet overview that could not be reported."""
+    return [f"client {c['client']}: {c['error']}" for c in doc["clients"] if c.get("error")]
 
 
 def write_fleet(store: Store, clients: Sequence[str], *, period: str | None = None,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -203,7 +205,7 @@ def sla_summary(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _number(observed: dict[str, Any], keys: Sequence[str]) -> float | None:
     for key in keys:
         value = observed.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
 
@@ -275,7 +277,10 @@ def availability(rows: Iterable[Row]) -> dict[str, Any]:
 def _observed(row: Row) -> dict[str, Any]:
     value = row[OBSERVED]
     if isinstance(value, str):
-        value = json.loads(value) if value else {}
+        try:
+            value = json.loads(value) if value else {}
+        except ValueError:
+            return {}
     return value if isinstance(value, dict) else {}
 
 
@@ -405,10 +410,14 @@ def disk_free_series(rows: Iterable[Sequence[Any]], max_hosts: int = 8) -> list[
     """
     per_host: dict[str, dict[str, list[Any]]] = defaultdict(dict)
     for rid, run_id, host, item, _status, observed, finished in rows:
-        obs = json.loads(observed) if isinstance(observed, str) else observed
-        value = _number(obs or {}, DISK_FREE_KEYS)
-        if value is None:
+        try:
+            obs = json.loads(observed) if isinstance(observed, str) else observed
+        except ValueError:
             continue
+        value = _number(obs if isinstance(obs, dict) else {}, DISK_FREE_KEYS)
+        if value is None or not isinstance(finished, str) or not ISO_UTC.fullmatch(finished):
+            continue
+        host, item = str(host), str(item)
         point = per_host[host].get(run_id)
         if point is None or value < point[1]:
             per_host[host][run_id] = [finished, value, rid, item]
@@ -533,3 +542,63 @@ def status_totals(latest: dict[tuple[str, str, str], Row]) -> dict[str, int]:
     for row in latest.values():
         totals[row[STATUS]] += 1
     return totals
+
+
+# -- rows from the store ---------------------------------------------------------------------
+STATUSES = frozenset(STATUS_RANK)
+SEVERITIES = frozenset(("P1", "P2", "P3", "P4"))
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+_TEXT_COLS = (HOST, CHECK, AREA, ITEM, SUMMARY, REMEDIATION)
+
+
+def _json_object_text(value: Any) -> str:
+    """Return stored ``observed``/``threshold`` as a JSON object's text, without NaN or Infinity.
+
+    The store writes ``json.dumps(dict)``, which lets NaN and Infinity through (not JSON);
+    anything else that is not an object's text is kept as ``{"unparsed": text}``.
+    """
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}") \
+            and "NaN" not in value and "Infinity" not in value:
+        return value
+    try:
+        parsed = json.loads(value, parse_constant=lambda _c: None) if isinstance(value, str) else value
+    except ValueError:
+        parsed = {"unparsed": str(value)[:500]}
+    if not isinstance(parsed, dict):
+        parsed = {"unparsed": parsed if isinstance(parsed, str) else json.dumps(parsed)[:500]}
+    return json.dumps(parsed, sort_keys=True, ensure_ascii=False)
+
+
+def clean_row(r: Row, fallback_time: str) -> tuple[Any, ...]:
+    """Return a store row that the report can trust the shape of.
+
+    A status outside the five is ``unknown`` (nobody can tell what it meant), a severity
+    outside P1-P4 is none, texts are text, ``observed``/``threshold`` are JSON objects'
+    text without NaN, ``changed`` is 0 or 1 and a time that is not ISO UTC is ``fallback_time``.
+    """
+    row = list(r)
+    for col in _TEXT_COLS:
+        if not isinstance(row[col], str):
+            row[col] = "" if row[col] is None else str(row[col])
+    if not isinstance(row[RUN], str):
+        row[RUN] = str(row[RUN])
+    if row[STATUS] not in STATUSES:
+        row[STATUS] = "unknown"
+    if row[SEV] not in SEVERITIES:
+        row[SEV] = None
+    row[OBSERVED] = _json_object_text(row[OBSERVED])
+    row[THRESHOLD] = _json_object_text(row[THRESHOLD])
+    row[CHANGED] = 1 if row[CHANGED] and row[CHANGED] not in ("0", "false", "False") else 0
+    if not (isinstance(row[FINISHED], str) and ISO_UTC.fullmatch(row[FINISHED])):
+        row[FINISHED] = fallback_time
+    return tuple(row)
+
+
+def is_clean(r: Row) -> bool:
+    """True when :func:`clean_row` would return the row unchanged (the fast path)."""
+    obs, thr, changed = r[OBSERVED], r[THRESHOLD], r[CHANGED]
+    return (r[STATUS] in STATUSES and (r[SEV] is None or r[SEV] in SEVERITIES) and changed in (0, 1)
+            and type(obs) is str and obs[:1] == "{" and obs[-1:] == "}" and "NaN" not in obs and "Infinity" not in obs
+            and type(thr) is str and thr[:1] == "{" and thr[-1:] == "}" and "NaN" not in thr and "Infinity" not in thr
+            and all(type(r[c]) is str for c in (RUN, HOST, CHECK, AREA, ITEM, SUMMARY, REMEDIATION))
+            and type(r[FINISHED]) is str and len(r[FINISHED]) >= 20 and r[FINISHED][-1:] == "Z")

@@ -72,7 +72,7 @@ def build_message(subject: str, body: str, attachments: list[Path], sender: str,
                   recipients: list[str]) -> EmailMessage:
     """Return the e-mail: Markdown summary as the body, the files attached."""
     msg = EmailMessage()
-    msg["Subject"] = subject
+    msg["Subject"] = " ".join(subject.split())[:200]  # one line: a client name cannot add headers
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg.set_content(body, subtype="plain", charset="utf-8")
@@ -115,7 +115,8 @@ def webhook_summary(doc: dict[str, Any], paths: dict[str, Path]) -> dict[str, An
         return {**base, "clients": doc["clients"]}
     summary = doc["summary"]
     return {
-        **base, "client": doc["client"], "client_name": doc["client_name"], "score": summary["score"],
+        **base, "client": doc["client"], "client_name": doc["client_name"],
+        "insecure_transport": doc.get("insecure_transport"), "score": summary["score"],
         "areas": {a["area"]: {"score": a["score"], "light": a["light"]} for a in summary["areas"]},
         "open_findings": summary["open_findings"], "open_critical": summary["open_critical"],
         "availability_rate": doc["availability"]["rate"],
@@ -125,12 +126,22 @@ def webhook_summary(doc: dict[str, Any], paths: dict[str, Path]) -> dict[str, An
     }
 
 
+def json_body(payload: dict[str, Any]) -> bytes:
+    """Encode a payload as JSON with ``<``, ``>`` and ``&`` as unicode escapes (``u003c``...).
+
+    The same data once parsed, but a receiver that pastes the text into HTML (a chat card, a
+    ticket page) cannot get markup out of what a host reported.
+    """
+    text = json.dumps(payload, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
+
+
 def post_webhook(url: str, payload: dict[str, Any], timeout: float = 15.0) -> int:
     """POST the payload as JSON; return the HTTP status (DeliveryError unless 2xx)."""
     if not url.startswith(("http://", "https://")):
         raise InvalidInput(f"--webhook: {url!r} is not an http(s) URL")
     request = urllib.request.Request(
-        url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), method="POST",
+        url, data=json_body(payload), method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "maintctl-report"},
     )
     token = os.environ.get("MAINT_WEBHOOK_TOKEN")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ class Text:
 
 def number(value: float | int | None, locale: str, digits: int = 1) -> str:
     """Format a number for a locale: ``1,234.5`` in English, ``1 234,5`` in French."""
-    if value is None:
+    if value is None or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
+    if not isinstance(value, int | float):  # a garbage value in the store: shown as it is
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"

@@ -5,13 +5,20 @@ The defaults here are the documented defaults of ``schemas/policy/report.schema.
 
 from __future__ import annotations
 
+import math
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from maintctl.config import inventories_dir
-from maintctl.errors import InvalidInput
+from maintctl.errors import InvalidInput, MaintError
+
+from .secrets import Redactor, vault_values
+
+MAX_POLICY_NODES = 20_000  # values in one policy, aliases counted each time they are used
+MAX_ERROR = 240  # characters of an error's own text (the line names the client and the file too)
 
 # Weights of the compliance score (see reports/README.md, "Compliance score").
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -34,17 +41,74 @@ REPORT_DEFAULTS: dict[str, Any] = {
 }
 
 
-def load_client_policy(client: str) -> dict[str, Any]:
-    """Return a client's ``maint_policy``; raise InvalidInput for an unknown client.
+def policy_path(client: str) -> Path:
+    """Return the path of a client's policy file."""
+    return Path(inventories_dir()) / client / "group_vars" / "all" / "policy.yml"
 
-    Uses the orchestrator's ``maintctl.policy.load_policy`` when it is available.
+
+def load_client_policy(client: str) -> dict[str, Any]:
+    """Return a client's ``maint_policy``; raise InvalidInput for an unknown or unreadable one.
+
+    Uses the orchestrator's ``maintctl.policy.load_policy`` when it is available. Whatever
+    the file holds (binary data, invalid YAML, an alias bomb, wrong types), the result is a
+    policy of bounded size whose report settings are usable, or one InvalidInput line.
     """
+    where = f"{client}/group_vars/all/policy.yml"
     try:
-        from maintctl.policy import load_policy
-    except ImportError:  # pragma: no cover - only before the lead's policy module landed
-        return _read_policy(client)
-    policy: dict[str, Any] = load_policy(client)
+        try:
+            from maintctl.policy import load_policy
+        except ImportError:  # pragma: no cover - only before the lead's policy module landed
+            policy = _read_policy(client)
+        else:
+            policy = load_policy(client)
+    except MaintError:
+        raise
+    except (ValueError, yaml.YAMLError, RecursionError, MemoryError, OSError) as exc:
+        raise InvalidInput(f"{where}: cannot read the policy: {one_line(exc)}") from None
+    _check_size(policy, where)
+    report_settings(policy, where)  # raise on unusable report settings now, not while rendering
     return policy
+
+
+def one_line(exc: BaseException, limit: int = MAX_ERROR) -> str:
+    """Return an exception as one line of at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, MaintError):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _check_size(policy: Any, where: str) -> None:
+    """Refuse a policy that expands past MAX_POLICY_NODES values (YAML aliases count each use)."""
+    stack, seen = [policy], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_POLICY_NODES:
+            raise InvalidInput(f"{where}: maint_policy: more than {MAX_POLICY_NODES} values once YAML aliases"
+                               " are expanded (an alias bomb?)")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def client_redactor(client: str) -> Redactor:
+    """Return the redactor of a client's vault values (empty when the client has no vault)."""
+    return Redactor(vault_values(client, Path(inventories_dir()) / client))
+
+
+def insecure_transport(policy: dict[str, Any]) -> dict[str, str] | None:
+    """Return ``{"reason": ...}`` when the policy turns host key or certificate checks off.
+
+    Reads ``maint_policy.insecure_transport: {reason: "..."}``, the same key as
+    ``maintctl.policy.insecure_transport``. Any other true value counts too, with no reason.
+    """
+    value = policy.get("insecure_transport")
+    if not value:
+        return None
+    reason = value.get("reason") if isinstance(value, dict) else None
+    return {"reason": " ".join(str(reason).split())[:500] if reason else "-"}
 
 
 def _read_policy(client: str) -> dict[str, Any]:
@@ -58,15 +122,67 @@ def _read_policy(client: str) -> dict[str, Any]:
     return policy
 
 
-def report_settings(policy: dict[str, Any]) -> dict[str, Any]:
-    """Return the policy's ``report`` section merged over the defaults."""
+NUMBER_KEYS = ("technician_rate", "emergency_multiplier", "staff_cost_per_hour", "staff_count", "outage_hours",
+               "emergency_hours", "planned_fix_hours", "disk_part_cost", "trend_months", "findings_lookback_days")
+OPTIONAL_KEYS = ("technician_rate", "staff_cost_per_hour", "staff_count")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def report_settings(policy: dict[str, Any], where: str = "policy.yml") -> dict[str, Any]:
+    """Return the policy's ``report`` section merged over the defaults.
+
+    Raises InvalidInput, naming the key, when a setting cannot be used (not a number, NaN,
+    negative, an unknown timezone or locale...): the schema is the policy's contract, and
+    this keeps a policy that was never validated from crashing the report.
+    """
     section = policy.get("report") or {}
+    if not isinstance(section, dict):
+        raise InvalidInput(f"{where}: maint_policy.report: not a mapping")
+    weights = section.get("score_weights") or {}
+    if not isinstance(weights, dict):
+        raise InvalidInput(f"{where}: maint_policy.report.score_weights: not a mapping")
     merged = {**REPORT_DEFAULTS, **section}
-    merged["score_weights"] = {**DEFAULT_WEIGHTS, **(section.get("score_weights") or {})}
+    merged["score_weights"] = {**DEFAULT_WEIGHTS, **weights}
+    for area, weight in merged["score_weights"].items():
+        if not _finite(weight):
+            raise InvalidInput(f"{where}: maint_policy.report.score_weights.{str(area)[:40]}: not a number >= 0")
+    for key in NUMBER_KEYS:
+        if not (_finite(merged[key]) or (merged[key] is None and key in OPTIONAL_KEYS)):
+            raise InvalidInput(f"{where}: maint_policy.report.{key}: not a number >= 0")
+    if not 1 <= merged["trend_months"] <= 120 or merged["findings_lookback_days"] > 3660:
+        raise InvalidInput(f"{where}: maint_policy.report: trend_months (1-120) or findings_lookback_days"
+                           " (0-3660) out of range")
+    if not isinstance(merged["currency"], str) or len(merged["currency"]) > 12:
+        raise InvalidInput(f"{where}: maint_policy.report.currency: not a short text")
+    if merged["locale"] not in ("en", "fr"):
+        raise InvalidInput(f"{where}: maint_policy.report.locale: use en or fr")
+    tz = policy.get("timezone") or "UTC"
+    try:
+        zoneinfo.ZoneInfo(tz if isinstance(tz, str) else "")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{where}: maint_policy.timezone: unknown timezone") from None
+    sla_hours(policy, where)
     return merged
 
 
-def sla_hours(policy: dict[str, Any]) -> dict[str, float]:
+def sla_hours(policy: dict[str, Any], where: str = "policy.yml") -> dict[str, float]:
     """Return the SLA response time in hours per severity (P1..P4)."""
-    table = (policy.get("sla") or {}).get("response_hours") or {}
+    sla = policy.get("sla") or {}
+    table = (sla.get("response_hours") if isinstance(sla, dict) else None) or {}
+    if not isinstance(sla, dict) or not isinstance(table, dict):
+        raise InvalidInput(f"{where}: maint_policy.sla.response_hours: not a mapping")
+    for key, hours in table.items():
+        if not _finite(hours) or hours > 24 * 366:
+            raise InvalidInput(f"{where}: maint_policy.sla.response_hours.{str(key)[:10]}: not a number of hours")
     return {str(k): float(v) for k, v in table.items()}
+
+
+def client_name(policy: dict[str, Any], client: str) -> str:
+    """Return the policy's ``client_name`` as one line of text, else the inventory name."""
+    name = policy.get("client_name")
+    if not isinstance(name, str | int | float) or isinstance(name, bool) or not str(name).strip():
+        return client
+    return " ".join(str(name).split())[:200]

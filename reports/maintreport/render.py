@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zoneinfo
 from collections.abc import Iterator
 from functools import lru_cache
@@ -40,10 +41,28 @@ from .build import (
     Appendix,
 )
 from .i18n import catalogue, number
+from .secrets import neutralise_csv_cell
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSV_COLUMNS = ("client", "id", "run_id", "host", "check", "item", "status", "severity", "summary", "observed",
-               "threshold", "remediation", "changed", "time")
+               "threshold", "remediation", "changed", "time", "insecure_transport")
+FLEET_CSV_COLUMNS = ("client", "client_name", "runs", "hosts", "score", "open_critical", "last_run",
+                     "backup_test", "backup_test_age_days", "insecure_transport", "error")
+# Markdown: what would turn a value into markup, a link, an image or a broken table row.
+_MD_SPECIAL = re.compile(r"[\\`\[\]|<>]")
+_MD_ESCAPES = {"<": "&lt;", ">": "&gt;"}
+
+
+def md_escape(value: Any) -> str:
+    """Make a value plain text in Markdown: no HTML, link, image, code span or table cell break.
+
+    ``<`` and ``>`` become entities (every Markdown flavour shows them as text); backslash,
+    backtick, brackets and the table pipe are backslash-escaped; line breaks become spaces.
+    """
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.splitlines())
+    return _MD_SPECIAL.sub(lambda m: _MD_ESCAPES.get(m.group(0), "\\" + m.group(0)), text)
 
 
 def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
@@ -51,6 +70,8 @@ def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html.j2"]) if autoescape else False,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        # Markdown (autoescape off): every value printed is made plain text
+        finalize=None if autoescape else md_escape,
     )
     locale = doc["locale"]
     zone = zoneinfo.ZoneInfo(doc.get("timezone") or "UTC")
@@ -58,7 +79,10 @@ def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
     def when(value: str | None) -> str:
         if not value:
             return "-"
-        return parse_iso(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        try:
+            return parse_iso(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        except (ValueError, TypeError):
+            return str(value)
 
     def num(value: float | int | None, digits: int = 1) -> str:
         return number(value, locale, digits)
@@ -88,6 +112,8 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
     fix_label = f'<br><small>{escape(labels["remediation"])}: '
     thr_label = f'<br><small>{escape(labels["threshold"])}: '
     status_label = {s: f'<span class="st st-{s}">{escape(labels["status." + s])}</span>' for s in STATUSES}
+    unknown = status_label["unknown"]
+    severity = {s: s for s in ("P1", "P2", "P3", "P4")}  # anything else from the store is not shown
 
     def appendix_rows(rows: list[Any]) -> Markup:
         """The <tr> rows of one host's appendix table, formatted in Python for speed."""
@@ -96,7 +122,8 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
             fix = r[REMEDIATION]
             out.append(_HTML_ROW % (
                 r[ID], r[ID], esc(cached_when(r[FINISHED])), esc(r[RUN]), esc(r[CHECK]), esc(r[ITEM]),
-                status_label[r[STATUS]], r[SEV] or "", changed_mark if r[CHANGED] else "", text(r[SUMMARY]),
+                status_label.get(r[STATUS], unknown), severity.get(r[SEV], ""), changed_mark if r[CHANGED] else "",
+                text(r[SUMMARY]),
                 f"{fix_label}{esc(fix)}</small>" if fix else "", text(r[OBSERVED]), thr_label, esc(r[THRESHOLD]),
             ))
         return Markup("".join(out))
@@ -113,8 +140,9 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
             item = f'<br><small>{text(f["item"])}</small>' if f["item"] else ""
             evidence = " ".join(f'<a class="ev" href="#r{i}">#{i}</a>' for i in f["evidence"])
             out.append(_FINDING_ROW % (
-                f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]), status_label[f["status"]],
-                f["severity"] or "-", esc(cached_when(f["first_seen"])), carried if f["carried_over"] else "",
+                f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]),
+                status_label.get(f["status"], unknown), severity.get(f["severity"], "-"),
+                esc(cached_when(f["first_seen"])), carried if f["carried_over"] else "",
                 esc(cached_when(f["last_seen"])), esc(cached_when(f["resolved_at"])),
                 esc(cached_when(f["deadline"])), f["sla"], sla_label[f["sla"]], evidence,
             ))
@@ -217,21 +245,23 @@ def csv_chunks(doc: dict[str, Any]) -> Iterator[str]:
     """Render one CSV row per result (client report) or per client (fleet overview)."""
     out = io.StringIO()
     writer = csv.writer(out)
+    cell = neutralise_csv_cell  # every cell: no text a host or a policy wrote becomes a formula
     if doc["kind"] == "fleet_report":
-        cols = ("client", "client_name", "runs", "hosts", "score", "open_critical", "last_run",
-                "backup_test", "backup_test_age_days")
-        writer.writerow(cols)
+        writer.writerow(FLEET_CSV_COLUMNS)
         for row in doc["clients"]:
-            writer.writerow(["" if row[c] is None else row[c] for c in cols])
+            warn = row.get("insecure_transport")
+            writer.writerow([cell(warn["reason"] if warn else None) if c == "insecure_transport" else cell(row.get(c))
+                             for c in FLEET_CSV_COLUMNS])
         yield out.getvalue()
         return
     writer.writerow(CSV_COLUMNS)
-    client = doc["client"]
+    client = cell(doc["client"])
+    warning = cell(doc["insecure_transport"]["reason"]) if doc.get("insecure_transport") else ""
     for _host, rows in doc["appendix"].groups():
         for r in rows:
-            writer.writerow((client, r[ID], r[RUN], r[HOST], r[CHECK], r[ITEM], r[STATUS], r[SEV] or "",
-                             r[SUMMARY], r[OBSERVED], r[THRESHOLD], r[REMEDIATION],
-                             "true" if r[CHANGED] else "false", r[FINISHED]))
+            writer.writerow((client, r[ID], cell(r[RUN]), cell(r[HOST]), cell(r[CHECK]), cell(r[ITEM]), r[STATUS],
+                             r[SEV] or "", cell(r[SUMMARY]), r[OBSERVED], r[THRESHOLD], cell(r[REMEDIATION]),
+                             "true" if r[CHANGED] else "false", r[FINISHED], warning))
         yield out.getvalue()
         out.seek(0)
         out.truncate()

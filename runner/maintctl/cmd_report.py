@@ -7,10 +7,13 @@ parses the command line, checks it and prints the paths written.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .errors import InvalidInput
+from .errors import InvalidInput, MaintError
 from .store import Store
+
+MAX_LINE = 300  # an error line on stderr, "maintctl: error: " included
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +41,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the report, deliver it if asked, and print the paths written."""
+    """Write the report, deliver it if asked, and print the paths written.
+
+    With ``--all``, a client that cannot be reported (unreadable or invalid policy, vault,
+    garbage in the store) is one line on stderr and a row marked in the overview; the other
+    clients are reported, the files are written and delivered, and the exit code is 1.
+    """
+    from maintreport.policy import one_line
+
+    try:
+        return _run(args)
+    except MaintError as exc:
+        # one short line whatever the cause (a long path, a YAML problem quoting the file...)
+        raise type(exc)(one_line(exc, MAX_LINE - len("maintctl: error: "))) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from maintreport import api, deliver
     from maintreport.policy import load_client_policy, report_settings
 
@@ -60,12 +78,16 @@ def run(args: argparse.Namespace) -> int:
             doc, paths = api.write_fleet(store, names, period=args.period, formats=formats,
                                          out_dir=args.out, locale=args.locale or "en")
             subject = f"Fleet overview {doc['period']['label']}"
+            failed = api.fleet_errors(doc)
         else:
             locale = args.locale or report_settings(load_client_policy(args.client))["locale"]
             doc, paths = api.write_report_doc(store, args.client, period=args.period, run_id=args.run_id,
                                               formats=formats, out_dir=args.out, locale=locale)
             subject = (f"Maintenance report {doc['client_name']} {doc['period']['label']}"
                        f" (score {doc['summary']['score']})")
+            failed = []
+    for line in failed:
+        print(f"maintctl: error: {line}"[:MAX_LINE], file=sys.stderr)
     for fmt, path in paths.items():
         print(f"{fmt}: {path}")
     if args.email:
@@ -76,4 +98,4 @@ def run(args: argparse.Namespace) -> int:
     if args.webhook:
         status = deliver.post_webhook(args.webhook, deliver.webhook_summary(doc, paths))
         print(f"webhook: HTTP {status}")
-    return 0
+    return 1 if failed else 0
