@@ -12,9 +12,10 @@ timezone. A tick:
    due together are merged into one run), ``--jobs`` at a time, and waits for them.
 
 A scheduled patch run whose time falls on a window exception date only scans
-(``--scan-only``). A client whose policy is invalid is reported on one line and skipped;
-the others still run. Exit code: 2 if a policy was invalid or a run refused its input, else
-1 if a run ended with findings, was interrupted or found its client locked, else 0.
+(``--scan-only``). A client whose policy or inventory is invalid (even binary or hostile: see
+:func:`maintctl.policy.read_yaml`) is reported on one line and skipped; the others still
+run. Exit code: 2 if a policy was invalid or a run refused its input, else 1 if a run ended
+with findings, was interrupted or found its client locked, else 0.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from . import clock, mschedule, mwindows, policy
 from .config import atomic_write_json, maint_home, venv_bin
-from .errors import InvalidInput
+from .errors import InvalidInput, clip
 from .orchestrator import AREAS, exclusive_lock
 
 EXIT_NAMES = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
@@ -105,6 +106,30 @@ def _execute(due: Due) -> tuple[Due, int, str]:
     return due, proc.returncode, (lines[0] if lines else f"exit {proc.returncode}")
 
 
+def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> tuple[int, list[Due]]:
+    """Under the dispatcher lock, plan each client and record its tick; return (invalid count, plans)."""
+    invalid = 0
+    plans: list[Due] = []
+    with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
+        for name in names:
+            try:
+                due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
+            except InvalidInput as exc:
+                invalid += 1
+                print(f"{name}: skipped: {exc}", file=sys.stderr)
+                continue
+            except (OSError, ValueError, RecursionError, MemoryError) as exc:
+                # Whatever one client's files do, the other clients still get their runs.
+                invalid += 1
+                print(clip(f"{name}: skipped: cannot be planned: {type(exc).__name__}: {exc}"), file=sys.stderr)
+                continue
+            if not args.dry_run:
+                atomic_write_json(_state_path(name), {"last_tick": clock.to_iso(now)})
+            if due:
+                plans.append(due)
+    return invalid, plans
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch the due runs and return the worst outcome (see the module's docstring)."""
     if args.catch_up < 1 or args.jobs < 1:
@@ -113,20 +138,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         policy.client_dir(name)
     now = clock.now()
-    invalid = 0
-    plans: list[Due] = []
-    with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
-        for name in sorted(set(names)):
-            try:
-                due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
-            except InvalidInput as exc:
-                invalid += 1
-                print(f"{name}: skipped: {exc}", file=sys.stderr)
-                continue
-            if not args.dry_run:
-                atomic_write_json(_state_path(name), {"last_tick": clock.to_iso(now)})
-            if due:
-                plans.append(due)
+    invalid, plans = _plan_all(sorted(set(names)), now, args)
     for due in plans:
         print(("would start " if args.dry_run else "starting ") + due.describe())
     if not plans:

@@ -1,4 +1,10 @@
-"""``maintctl validate``: check clients' inventories and policies before anything runs."""
+"""``maintctl validate``: check clients' inventories and policies before anything runs.
+
+Each client is checked on its own: one client's broken, binary or hostile file is one line
+(naming the file) and the other clients are still checked. The answer does not depend on
+the date. Settings that turn host key checking or TLS certificate validation off are
+errors, or ``warning:`` lines when the policy's ``insecure_transport.reason`` accepts them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import argparse
 import sys
 
 from . import policy
-from .errors import InvalidInput
+from .errors import InvalidInput, clip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,6 +22,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
+def check_client(name: str) -> tuple[list[str], list[str], int]:
+    """Return (problems, warnings, host count) for one client; never raises for its input."""
+    warnings: list[str] = []
+    try:
+        found = policy.validate_policy(name)
+        if found:
+            return found, warnings, 0
+        warnings = policy.transport_warnings(name)
+        hosts = policy.list_hosts(name)
+        return policy.host_problems(name, hosts), warnings, len(hosts)
+    except InvalidInput as exc:
+        return [str(exc)], warnings, 0
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        return [clip(f"{name}: cannot be checked: {type(exc).__name__}: {exc}")], warnings, 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Print every problem (file: key: problem) and exit 2 if there is any."""
     names = [args.client] if args.client else policy.clients()
@@ -23,13 +45,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("no client inventories found (inventories/<client>/hosts.yml)")
     problems: list[str] = []
     for name in names:
-        try:
-            found = policy.validate_policy(name)
-            if not found:
-                hosts = policy.list_hosts(name)
-                print(f"{name}: ok ({len(hosts)} hosts)")
-        except InvalidInput as exc:
-            found = [str(exc)]
+        found, warnings, count = check_client(name)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        if not found:
+            print(f"{name}: ok ({count} hosts)")
         problems += found
     for line in problems:
         print(line, file=sys.stderr)

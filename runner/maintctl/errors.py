@@ -1,6 +1,24 @@
-"""The small exception hierarchy of maintctl; each maps to an exit code."""
+"""The small exception hierarchy of maintctl; each maps to an exit code.
+
+Every message is one line of at most :data:`MAX_MESSAGE` characters: whatever a hostile
+file makes a parser say (a 72 MB alias bomb, a binary blob, a multi-line traceback), the
+user sees one short line.
+"""
 
 from __future__ import annotations
+
+import re
+
+MAX_MESSAGE = 300
+
+
+def clip(text: object, limit: int = MAX_MESSAGE) -> str:
+    """Return ``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
+    line = str(text)
+    if len(line) > 4 * limit:
+        line = line[:4 * limit]
+    line = re.sub(r"\s+", " ", line).strip()
+    return line if len(line) <= limit else line[:limit - 3].rstrip() + "..."
 
 
 class MaintError(Exception):
@@ -10,9 +28,16 @@ class MaintError(Exception):
 
 
 class InvalidInput(MaintError):
-    """Bad inventory, policy, schedule or argument: nothing ran (exit 2)."""
+    """Bad inventory, policy, schedule or argument: nothing ran (exit 2).
+
+    The message is made one line and clipped (with a little room for a prefix such as
+    "and 3 more"), so that no input can print a huge or multi-line error.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(clip(message, MAX_MESSAGE + 60))
 
 
 class Interrupted(MaintError):

@@ -131,21 +131,46 @@ def needs_window(slot: Slot) -> bool:
     return "patch" in slot.entry.areas
 
 
-def outside_windows(runs: RunSchedule, windows: mwindows.Schedule, start: dt.datetime) -> list[str]:
+def outside_windows(runs: RunSchedule, windows: mwindows.Schedule, start: dt.datetime | None = None) -> list[str]:
     """Return one line per scheduled patch time that falls outside every window.
 
-    Two weeks from ``start`` are checked, so both DST states of most weeks are seen. Exception
-    dates are ignored here: on those days a scheduled run only scans for patches.
+    The check is made on the weekly pattern in wall-clock time (a run "Mon 21:00" against
+    the windows' days and times), so its answer does not depend on the date it is made:
+    daylight saving time is not looked at. On the night of a DST change, a run whose wall
+    time does not exist, or a window edge that moves, can put the real start outside the
+    window; the tick and the run check the real instant, and that night's run then only
+    scans for patches (``--scan-only``) or is refused. Exception dates are ignored here too:
+    on those days a scheduled run only scans for patches.
+
+    ``start`` only chooses which failing day a line names first (the days are tried from
+    its weekday on; Monday when it is None).
     """
-    plain = mwindows.Schedule(windows.specs, (), windows.tz)
+    first = start.astimezone(runs.tz).weekday() if start is not None else 0
     problems: dict[str, str] = {}
-    for slot in runs.slots(start, start + dt.timedelta(days=14)):
-        if needs_window(slot) and plain.current(slot.at) is None and slot.entry.text not in problems:
-            local = slot.at.astimezone(runs.tz)
-            problems[slot.entry.text] = (
-                f"schedule.{slot.entry.key}: {slot.entry.text!r}: {local:%a %H:%M} is outside every maintenance "
-                "window, and this run installs patches")
+    for entry in runs.entries:
+        if "patch" not in entry.areas or entry.text in problems:
+            continue
+        for offset in range(7):
+            day = (first + offset) % 7
+            if day in entry.weekdays and not _in_weekly_windows(day, entry.minute, windows.specs):
+                problems[entry.text] = (
+                    f"schedule.{entry.key}: {entry.text!r}: {mwindows.DAYS[day].title()} "
+                    f"{entry.minute // 60:02d}:{entry.minute % 60:02d} is outside every maintenance window, "
+                    "and this run installs patches")
+                break
     return list(problems.values())
+
+
+def _in_weekly_windows(day: int, minute: int, specs: Sequence[mwindows.WindowSpec]) -> bool:
+    """True when wall time ``minute`` of weekday ``day`` is inside a window (start in, end out)."""
+    week = 7 * 1440
+    at = day * 1440 + minute
+    for spec in specs:
+        length = (spec.end_min + (1440 if spec.crosses_midnight else 0)) - spec.start_min
+        for start_day in spec.weekdays:
+            if (at - (start_day * 1440 + spec.start_min)) % week < length:
+                return True
+    return False
 
 
 def iter_due(runs: RunSchedule, last_tick: dt.datetime | None, now: dt.datetime,

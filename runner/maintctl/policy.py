@@ -9,20 +9,23 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import json
+import math
+import os
 import re
+import stat
 import subprocess
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+from yaml.reader import ReaderError
 
-from . import clock
 from .config import PROJECT_DIR, inventories_dir, vault_dir, venv_bin
-from .errors import InvalidInput
+from .errors import InvalidInput, clip
 
 CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 POLICY_FILE = Path("group_vars") / "all" / "policy.yml"
@@ -67,19 +70,151 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+# Bounds of what read_yaml accepts: far above any real inventory or policy, far below what
+# hurts (a "billion laughs" alias bomb expands to 10^9 nodes from a 1 kB file).
+MAX_YAML_BYTES = 8 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 1000
+MAX_YAML_NODES = 200_000
+
+
+class Vaulted(str):
+    """An inline ``!vault`` value: its clear text is unknown to maintctl (empty string)."""
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML document that exceeds :data:`MAX_YAML_DEPTH`, aliases or nodes, or repeats a key."""
+
+
+class SafeLimitedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses hostile documents instead of choking on them.
+
+    * a key repeated in one mapping (which YAML keeps silently: the last one wins, so a
+      reviewed value can be overridden further down the file);
+    * nesting deeper than :data:`MAX_YAML_DEPTH`;
+    * more than :data:`MAX_YAML_ALIASES` alias uses, a recursive alias, or a document that
+      would expand to more than :data:`MAX_YAML_NODES` nodes (an alias bomb);
+    * Ansible's ``!vault`` (a :class:`Vaulted` placeholder) and ``!unsafe`` tags are read.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        # Expanded size of every node composed so far; a collection gets its size once all
+        # its children are composed, so an alias to a node without one is recursive.
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose one node, counting depth, aliases and the expanded size."""
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise YAMLLimitError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)", mark)
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise YAMLLimitError(None, None, f"recursive alias *{event.anchor}", mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise YAMLLimitError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        if size > MAX_YAML_NODES:
+            raise YAMLLimitError(None, None, f"expands to more than {MAX_YAML_NODES} values (an alias bomb?)",
+                                 mark)
+        self._sizes[id(node)] = size
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """Refuse a key repeated in one mapping (merge keys ``<<`` may be overridden)."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:
+                    continue
+                if first is not key_node:
+                    raise YAMLLimitError(None, None, f"duplicate key {clip(key, 60)!r} (first on line "
+                                         f"{first.start_mark.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
+    return Vaulted("")
+
+
+def _construct_unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+SafeLimitedLoader.add_constructor("!vault", _construct_vault)
+SafeLimitedLoader.add_constructor("!unsafe", _construct_unsafe)
+
+
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes one line naming the file and line."""
+    """Parse one client file safely; any problem is one line naming the file (InvalidInput).
+
+    The file must be a regular file of UTF-8 text under :data:`MAX_YAML_BYTES`; it is parsed
+    with :class:`SafeLimitedLoader` (no duplicate keys, bounded depth and aliases). Syntax
+    errors name the line. This is the one reader for every client file maintctl opens.
+    """
+    where = _rel(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(f"{where}: not a regular file")
+        if info.st_size > MAX_YAML_BYTES:
+            raise InvalidInput(f"{where}: {info.st_size} bytes, more than the {MAX_YAML_BYTES} a client file may have")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                           "save it as UTF-8") from None
+    loader: SafeLimitedLoader | None = None
+    try:
+        loader = SafeLimitedLoader(text)
+        return loader.get_single_data()
+    except ReaderError as exc:
+        raise InvalidInput(f"{where}: invalid YAML: character #x{exc.character:04x} at offset {exc.position} "
+                           "is not allowed (a binary file?)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise InvalidInput(f"{_rel(path)}: {where}: invalid YAML: {exc.problem}") from exc
+        line = f"line {mark.line + 1}" if mark else "?"
+        raise InvalidInput(f"{where}: {line}: invalid YAML: {clip(exc.problem, 200)}") from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{_rel(path)}: invalid YAML: {exc}") from exc
-    except OSError as exc:
-        raise InvalidInput(f"{_rel(path)}: cannot read: {exc.strerror}") from exc
+        raise InvalidInput(f"{where}: invalid YAML: {clip(exc, 200)}") from None
+    except RecursionError:
+        raise InvalidInput(f"{where}: invalid YAML: nested too deep") from None
+    except MemoryError:
+        raise InvalidInput(f"{where}: invalid YAML: too large to load") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2026-13-01
+        raise InvalidInput(f"{where}: invalid YAML value: {clip(exc, 200)}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def load_policy(client: str) -> dict[str, Any]:
@@ -112,14 +247,198 @@ def _key(path: Any) -> str:
     return out
 
 
+# -- the client's inventory files, read by maintctl itself --------------------------------
+
+VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
+
+
+def inventory_files(client: str) -> list[Path]:
+    """Return the client's inventory files Ansible reads: hosts.yml, group_vars/**, host_vars/**.
+
+    Whole-file vault-encrypted files are left out (maintctl cannot read them; Ansible checks
+    them with the vault password). Hidden files and other suffixes are ignored, as Ansible does.
+    """
+    folder = client_dir(client)
+    found = [folder / "hosts.yml"]
+    for sub in ("group_vars", "host_vars"):
+        for path in sorted((folder / sub).rglob("*")):
+            rel_parts = path.relative_to(folder).parts
+            if any(part.startswith(".") for part in rel_parts) or path.suffix not in VARS_SUFFIXES:
+                continue
+            if path.is_file() and not _is_vault_file(path):
+                found.append(path)
+    return found
+
+
+def _is_vault_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(VAULT_HEADER)) == VAULT_HEADER
+    except OSError:
+        return False
+
+
+def _walk(data: Any, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Yield (dotted key path, key, value) for every mapping item, depth first."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{prefix}.{key}" if prefix else str(key)
+            yield where, str(key), value
+            yield from _walk(value, where)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _walk(value, f"{prefix}[{index}]")
+
+
+SSH_ARG_VARS = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args",
+                "ansible_scp_extra_args", "ansible_sftp_extra_args")
+HOST_KEY_VARS = ("host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
+                 "ansible_paramiko_host_key_checking")
+CERT_VARS = ("ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation")
+FALSY = ("false", "no", "off", "n", "f", "0", "0.0")
+_STRICT_OFF = re.compile(r"StrictHostKeyChecking[\"']?(?:\s*=\s*|\s+)[\"']?(no|off|false|accept-new)(?![\w-])",
+                         re.IGNORECASE)
+_KNOWN_HOSTS_NULL = re.compile(r"UserKnownHostsFile[\"']?(?:\s*=\s*|\s+)[\"']?/dev/null(?![\w/])", re.IGNORECASE)
+
+
+def _is_falsy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and value.strip().lower() in FALSY
+
+
+def _transport_problem(key: str, value: Any) -> str | None:
+    """Say how one inventory variable weakens the connection's security, or None."""
+    if key in SSH_ARG_VARS:
+        text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        strict = _STRICT_OFF.search(text)
+        if strict:
+            blind = "accepts unknown host keys blindly" if strict.group(1).lower() == "accept-new" else \
+                "turns SSH host key checking off"
+            return f"StrictHostKeyChecking={strict.group(1)} {blind}"
+        if _KNOWN_HOSTS_NULL.search(text):
+            return "UserKnownHostsFile=/dev/null forgets every host key (host key checking off)"
+    elif key in HOST_KEY_VARS and _is_falsy(value):
+        return f"{value!r} turns SSH host key checking off"
+    elif key in CERT_VARS and (str(value).strip().lower() == "ignore" or _is_falsy(value)):
+        return f"{value!r} turns TLS certificate validation off"
+    return None
+
+
+def _file_problems(client: str) -> tuple[list[str], list[str]]:
+    """Read every inventory file with :func:`read_yaml`; return (errors, insecure transport lines)."""
+    folder = client_dir(client)
+    errors: list[str] = []
+    insecure: list[str] = []
+    for path in inventory_files(client):
+        where = _rel(path)
+        try:
+            data = read_yaml(path)
+        except InvalidInput as exc:
+            errors.append(str(exc))
+            continue
+        is_policy_file = path == folder / POLICY_FILE
+        for keypath, key, value in _walk(data):
+            problem = _transport_problem(key, value)
+            if problem:
+                insecure.append(clip(f"{where}: {keypath}: {problem}"))
+            if key == "maint_policy" and not is_policy_file and (path.name == "hosts.yml" or "." not in keypath):
+                errors.append(clip(f"{where}: {keypath}: maint_policy is set here, but only {POLICY_FILE} "
+                                   "may set it (the validated policy must be the one every host gets)"))
+    return errors, insecure
+
+
+def insecure_transport(client: str) -> str | None:
+    """Return the reason the client's policy gives for accepting insecure transport, or None.
+
+    The reason is ``maint_policy.insecure_transport.reason``; with it, ``maintctl validate``
+    only warns about inventory settings that turn host key checking or TLS certificate
+    validation off, and the report shows the reason. None when the policy sets none.
+    Raises InvalidInput when the policy cannot be read.
+    """
+    return _exemption(load_policy(client))
+
+
+def _exemption(policy: dict[str, Any]) -> str | None:
+    section = policy.get("insecure_transport")
+    reason = section.get("reason") if isinstance(section, dict) else None
+    return clip(reason) if isinstance(reason, str) and reason.strip() else None
+
+
+def transport_warnings(client: str) -> list[str]:
+    """Return the insecure-transport lines a policy exemption allows (for ``validate`` to print)."""
+    reason = insecure_transport(client)
+    if reason is None:
+        return []
+    return [f"{line} (allowed by maint_policy.insecure_transport: {clip(reason, 80)})"
+            for line in _file_problems(client)[1]]
+
+
+# -- the policy -------------------------------------------------------------------------------
+
+def _non_finite(data: Any, prefix: str = "maint_policy") -> Iterator[str]:
+    """Yield the key of every NaN or infinite number (JSON Schema's minimum/maximum let NaN pass)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield prefix
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite(value, f"{prefix}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite(value, f"{prefix}[{index}]")
+
+
+def _patch_problems(section: dict[str, Any]) -> list[str]:
+    """Regexes that must compile, and warn/crit order, of the patch section (patch_decide has no check)."""
+    problems = []
+    regexes = [("security_pattern", section.get("security_pattern"))]
+    regexes += [(f"exclude_titles[{i}]", rx) for i, rx in enumerate(section.get("exclude_titles") or [])]
+    for key, regex in regexes:
+        if isinstance(regex, str):
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                problems.append(f"maint_policy.patch.{key}: {clip(regex, 60)!r} is not a valid regex: {exc}")
+    try:
+        defaults: dict[str, Any] = importlib.import_module("maint_utils.patch_decide").DEFAULTS
+    except (ImportError, AttributeError):
+        defaults = {}
+    merged = {**defaults, **section}
+    warn, crit = merged.get("last_patched_warn_days"), merged.get("last_patched_crit_days")
+    if isinstance(warn, (int, float)) and isinstance(crit, (int, float)) and warn > crit:
+        problems.append(f"maint_policy.patch.last_patched_warn_days: {warn} is above the critical threshold "
+                        f"{crit} (last_patched_crit_days)")
+    return problems
+
+
 def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[str]:
-    """Return every problem of a client's policy, one line each (empty when valid)."""
+    """Return every problem of a client's inventory files and policy, one line each (empty when valid).
+
+    The inventory files are read with :func:`read_yaml` (before ansible-inventory ever sees
+    them); settings that turn host key checking or TLS certificate validation off are
+    errors unless the policy's ``insecure_transport.reason`` accepts them. Nothing here
+    depends on the date.
+    """
     path = _rel(client_dir(client) / POLICY_FILE)
-    policy = load_policy(client) if policy is None else policy
+    errors, insecure = _file_problems(client)
+    if any(line.startswith(f"{path}: ") for line in errors):
+        return errors  # the policy file itself cannot be read
+    try:
+        policy = load_policy(client) if policy is None else policy
+    except InvalidInput as exc:
+        return [*errors, str(exc)]
+    if insecure and _exemption(policy) is None:
+        errors += [clip(f"{line}: remove it, or accept it with maint_policy.insecure_transport.reason", 300)
+                   for line in insecure]
+    errors += [f"{path}: {key}: not a finite number (.nan and .inf are refused)" for key in _non_finite(policy)]
+    if errors:
+        return [clip(e) for e in errors]
     root, registry = _registry()
     validator = Draft202012Validator(root, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = [
-        f"{path}: {_key(err.absolute_path)}: {err.message}"
+        clip(f"{path}: {_key(err.absolute_path)}: {err.message}")
         for err in sorted(validator.iter_errors(policy), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:
@@ -135,7 +454,26 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
         check = _section_validator(section)
         if check and isinstance(policy.get(section), dict):
             errors += [f"{path}: {line}" for line in check(policy[section])]
-    return errors
+    if isinstance(policy.get("patch"), dict):
+        errors += [f"{path}: {line}" for line in _patch_problems(policy["patch"])]
+    return [clip(e) for e in errors]
+
+
+def host_problems(client: str, hosts: list[str], policy: dict[str, Any] | None = None) -> list[str]:
+    """Return one line per policy reference to a host that is not in the inventory's ``hosts``.
+
+    Today: backup sources (``maint_policy.backup.sources[i].host``, an inventory host name).
+    """
+    path = _rel(client_dir(client) / POLICY_FILE)
+    policy = load_policy(client) if policy is None else policy
+    known = set(hosts)
+    problems = []
+    for index, source in enumerate(((policy.get("backup") or {}).get("sources")) or []):
+        host = source.get("host") if isinstance(source, dict) else None
+        if isinstance(host, str) and host not in known:
+            problems.append(clip(f"{path}: maint_policy.backup.sources[{index}].host: {host!r} is not a host of "
+                                 f"{_rel(client_dir(client) / 'hosts.yml')}"))
+    return problems
 
 
 def require_valid(client: str) -> None:
@@ -147,7 +485,11 @@ def require_valid(client: str) -> None:
 
 
 def _window_problems(policy: dict[str, Any]) -> list[str]:
-    """Check the windows and the run schedule the schema cannot (syntax, days, times, overlap)."""
+    """Check the windows and the run schedule the schema cannot (syntax, days, times, overlap).
+
+    The schedule is checked against the weekly windows in wall-clock time, so the answer
+    does not depend on today's date (see :func:`maintctl.mschedule.outside_windows`).
+    """
     from . import mschedule, mwindows
     from .orchestrator import AREAS
 
@@ -166,7 +508,7 @@ def _window_problems(policy: dict[str, Any]) -> list[str]:
         runs = mschedule.from_policy(policy, tuple(AREAS))
     except InvalidInput as exc:
         return [str(exc)]
-    return mschedule.outside_windows(runs, windows, clock.now())
+    return mschedule.outside_windows(runs, windows)
 
 
 def severity_for(policy: dict[str, Any], check: str, status: str) -> str | None:
@@ -184,21 +526,42 @@ def vault_password_file(client: str) -> Path | None:
     """Return the client's vault password file, or None when the client has no vault.
 
     Each client's password lives in ``<vault dir>/<client>.pass`` (see
-    :func:`maintctl.config.vault_dir`); one client's
-    run is never handed another client's password.
+    :func:`maintctl.config.vault_dir`); one client's run is never handed another client's
+    password. The file must be a regular file (not a symlink, which could lead to another
+    client's password), owned by this user, mode 0600 or stricter and not executable
+    (Ansible would run an executable one as a script): anything else is InvalidInput.
     """
-    encrypted = [
-        p for p in client_dir(client).rglob("*.yml")
-        if p.is_file() and p.read_bytes()[:len(VAULT_HEADER)] == VAULT_HEADER
-    ]
     candidate = vault_dir() / f"{client}.pass"
-    if candidate.is_file():
+    try:
+        info = os.lstat(candidate)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InvalidInput(f"vault password file {candidate}: cannot read: {exc.strerror}") from None
+    if info is not None:
+        _check_password_file(candidate, info)
         return candidate
+    encrypted = [p for p in client_dir(client).rglob("*.yml") if p.is_file() and _is_vault_file(p)]
     if encrypted:
         raise InvalidInput(
             f"{_rel(encrypted[0])} is vault-encrypted but the vault password file {candidate} is missing"
         )
     return None
+
+
+def _check_password_file(path: Path, info: os.stat_result) -> None:
+    where = f"vault password file {path}"
+    if stat.S_ISLNK(info.st_mode):
+        raise InvalidInput(f"{where} is a symlink: replace it with the file itself "
+                           f"(cp --remove-destination \"$(readlink -f {path})\" {path}; chmod 600 {path})")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInput(f"{where} is not a regular file: put the password in a plain file, mode 0600")
+    if info.st_uid != os.geteuid():
+        raise InvalidInput(f"{where} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}): "
+                           f"chown {os.geteuid()} {path}")
+    if info.st_mode & 0o177:
+        raise InvalidInput(f"{where}: mode {stat.S_IMODE(info.st_mode):04o}, must be 0600 or stricter and not "
+                           f"executable: chmod 600 {path}")
 
 
 def list_hosts(client: str, limit: str | None = None) -> list[str]:

@@ -54,15 +54,54 @@ def parse_worker(text: str | None) -> list[str] | None:
 
 
 def stage(folder: Path, inventory_dir: Path) -> None:
-    """Fill ``folder`` with the private data dir a worker needs."""
-    for item in STAGED:
-        source, target = PROJECT_DIR / item, folder / "project" / item
+    """Fill ``folder`` with the private data dir a worker needs.
+
+    A symlink is followed only when its target stays inside the folder being staged
+    (``roles/``, ``plugins/``, ..., or the client's inventory folder): one that leads
+    elsewhere (another client's vault password, ``~/.ssh``) is refused with InvalidInput,
+    before anything is copied.
+    """
+    sources = [(PROJECT_DIR / item, folder / "project" / item) for item in STAGED]
+    sources.append((inventory_dir, folder / "inventory"))
+    for source, _ in sources:
+        check_links(source)
+    for source, target in sources:
         if source.is_dir():
-            shutil.copytree(source, target, ignore=_IGNORE)
+            shutil.copytree(source, target, ignore=_IGNORE, ignore_dangling_symlinks=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    shutil.copytree(inventory_dir, folder / "inventory", ignore=_IGNORE)
+
+
+def check_links(source: Path) -> None:
+    """Raise InvalidInput for a symlink under ``source`` whose target leaves ``source``.
+
+    ``source`` is a folder to stage (its own path may be a symlink), or a file of the
+    project, which may be a symlink within the project only.
+    """
+    if not source.is_dir():
+        if source.is_symlink():
+            _check_link(source, PROJECT_DIR.resolve())
+        return
+    root = source.resolve()
+    for top, dirs, files in os.walk(source):
+        for name in dirs + files:
+            path = Path(top) / name
+            if path.is_symlink():
+                _check_link(path, root)
+
+
+def _check_link(link: Path, root: Path) -> None:
+    try:
+        target = link.resolve(strict=False)
+    except (OSError, RuntimeError):
+        raise InvalidInput(f"{link}: symlink loop: not sent to the worker") from None
+    if target != root and root not in target.parents:
+        raise InvalidInput(f"{link}: symlink to {target}, outside {root}: not sent to the worker "
+                           "(copy the file into the folder instead)")
+    here = link.parent.resolve()
+    if target.is_dir() and (here == target or target in here.parents):
+        raise InvalidInput(f"{link}: symlink to its own parent folder {target}: not sent to the worker")
 
 
 def run_remote(worker: list[str], run_dir: Path, results_file: Path, inventory_dir: Path, playbook: str,

@@ -23,6 +23,7 @@ def inventories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Pat
     vault = tmp_path / "vault"
     vault.mkdir()
     (vault / "acme.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
+    (vault / "acme.pass").chmod(0o600)
     return inv
 
 
@@ -121,6 +122,7 @@ def test_severity_comes_from_the_sla_table() -> None:
 def test_each_client_gets_only_its_own_vault_password(inventories: Path, tmp_path: Path) -> None:
     shutil.copytree(inventories / "acme", inventories / "beta")
     (tmp_path / "vault" / "beta.pass").write_text("beta-only-password\n")
+    (tmp_path / "vault" / "beta.pass").chmod(0o600)
     assert policy.vault_password_file("acme") == tmp_path / "vault" / "acme.pass"
     assert policy.vault_password_file("beta") == tmp_path / "vault" / "beta.pass"
     (tmp_path / "vault" / "beta.pass").unlink()

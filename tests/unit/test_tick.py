@@ -27,6 +27,7 @@ def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Path) -
         shutil.copytree(ROOT / "inventories" / "demo", inv / name)
         (tmp_path / "vault").mkdir(exist_ok=True)
         (tmp_path / "vault" / f"{name}.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
+        (tmp_path / "vault" / f"{name}.pass").chmod(0o600)
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
     return inv
