@@ -27,9 +27,9 @@ import fnmatch
 import re
 
 try:
-    from ansible.module_utils.maint_result import grade_high, make_result, worst
+    from ansible.module_utils.maint_result import grade_high, make_result, number, worst
 except ImportError:  # pragma: no cover - used outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import grade_high, make_result, worst
+    from maint_utils.maint_result import grade_high, make_result, number, worst
 
 MODES = ("security", "all")
 REBOOT_POLICIES = ("never", "if_required", "always")
@@ -410,6 +410,33 @@ def security_age_days(pending, releases, now):
 
 # -- results ---------------------------------------------------------------------------------
 
+def _readable_pending(facts):
+    """Return ``(pending entries that can be read, refresh_error)``.
+
+    An entry nobody can read makes the counts untrue: it is said in the refresh error,
+    which turns the pending results ``unknown``.
+    """
+    raw = facts.get("pending") or []
+    raw = raw if isinstance(raw, list) else [raw]
+    pending = [dict(p, held=bool(p.get("held")), security=bool(p.get("security"))) for p in raw
+               if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    stale = facts.get("refresh_error")
+    if len(pending) != len(raw):
+        stale = "; ".join(x for x in (stale, "%d pending entr(y/ies) unreadable" % (len(raw) - len(pending))) if x)
+    return pending, stale
+
+
+def _security_age(facts, security_pending, now):
+    """Return ``(age in days of the oldest pending security update or None, basis)``."""
+    if "security_age_days" in facts:  # dnf: from the advisories' Issued dates
+        return number(facts["security_age_days"]), "advisory_issued_date"  # NaN or text: not known
+    try:  # apt: from the Release files' dates
+        age = security_age_days(security_pending, facts.get("releases"), now)
+    except (TypeError, ValueError, AttributeError):
+        age = None  # a Release entry of an odd shape: the age is not known
+    return age, "release_file_date_lower_bound"
+
+
 def scan_results(facts, policy, now):
     """Return the state results of a scan: pending, pending_security, reboot_required, last_patched.
 
@@ -422,15 +449,14 @@ def scan_results(facts, policy, now):
         now: aware datetime.
     """
     results = []
-    pending = facts.get("pending") or []
-    stale = facts.get("refresh_error")
+    pending, stale = _readable_pending(facts)
     free = [p for p in pending if not p["held"]]
     held = [p for p in pending if p["held"]]
     sec = [p for p in free if p["security"]]
     held_sec = [p for p in held if p["security"]]
-    installable = [p for p in free if p["target"]]
-    listing = [{"name": p["name"], "installed": p["installed"], "candidate": p["candidate"],
-                "security": p["security"], "target": p["target"], "reason": p["reason"]} for p in pending]
+    installable = [p for p in free if p.get("target")]
+    listing = [{"name": p["name"], "installed": p.get("installed"), "candidate": p.get("candidate"),
+                "security": p["security"], "target": p.get("target"), "reason": p.get("reason")} for p in pending]
     stale_note = " (package lists could not be refreshed: %s)" % stale if stale else ""
 
     if stale:
@@ -450,12 +476,7 @@ def scan_results(facts, policy, now):
                      "Install the pending updates in the next maintenance window." if status == "warning" else ""),
     ))
 
-    if "security_age_days" in facts:  # dnf: from the advisories' Issued dates
-        age = facts["security_age_days"]
-        basis = "advisory_issued_date"
-    else:  # apt: from the Release files' dates
-        age = security_age_days(sec + held_sec, facts.get("releases"), now)
-        basis = "release_file_date_lower_bound"
+    age, basis = _security_age(facts, sec + held_sec, now)
     if stale:
         status = "unknown"
     elif sec and age is not None and age >= policy["security_max_age_days"]:
@@ -499,6 +520,7 @@ def scan_results(facts, policy, now):
     ))
 
     last = facts.get("last_upgrade")
+    last = last if isinstance(last, datetime.datetime) and last.tzinfo is not None else None
     if last is None:
         results.append(make_result(
             "patch.last_patched", "", "unknown",
@@ -524,7 +546,7 @@ def _space_and_lock_problems(facts, policy):
     problems, unread = [], []
     free = facts.get("free_mb") or {}
     for mount in sorted(free):
-        value = free[mount]
+        value = number(free[mount])  # NaN or text never passes "value < minimum" as enough space
         if value is None:
             unread.append("free space on %s" % mount)
         elif value < policy["min_free_mb"]:
@@ -532,7 +554,7 @@ def _space_and_lock_problems(facts, policy):
     if not free:
         unread.append("free space")
     for path, info in sorted((facts.get("locks") or {}).items()):
-        if info is None:
+        if not isinstance(info, dict):
             unread.append("lock %s" % path)
         elif info.get("held"):
             who = " by pid %s" % info.get("pid") if info.get("pid") else ""
@@ -771,8 +793,9 @@ def parse_dnf_check_update(text):
     tokens = []
     for raw in (text or "").splitlines():
         line = raw.strip()
-        if not line or line.startswith(("Last metadata", "Security:")):
-            continue
+        if not line or line.startswith(("Last metadata", "Security:", "Available upgrades", "Updating and loading",
+                                        "Repositories loaded")):
+            continue  # dnf 5 prints the last three (check-upgrade) when not fully quiet
         if line.startswith("Obsoleting"):
             break
         tokens.extend(line.split())
@@ -797,27 +820,73 @@ def _split_nevra(nevra):
     return {"name": name, "version": "%s-%s" % (version, release), "arch": arch}
 
 
-def parse_dnf_updateinfo_list(text):
-    """Parse ``dnf -q updateinfo list --security`` into ``[{advisory, severity, name, version}]``.
+# Lines of dnf's advisory listings that are no advisory row and no sign of trouble.
+_DNF_NOISE = ("Last metadata", "Updating and loading", "Updating Subscription", "Repositories loaded",
+              "No matching advisor", "No advisor")
+_DNF_HEADER = re.compile(r"^\s*Name\s+Type\s+Severity\s+Package", re.I)
+_DNF_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DNF_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 
-    Lines are ``ADVISORY  Severity/Sec.  name-version-release.arch`` (dnf 4) or
-    ``ADVISORY  security  Severity  nevra`` (dnf 5).
+
+def parse_dnf_advisory_rows(text):
+    """Parse a dnf advisory listing into ``(rows, unrecognised)``.
+
+    Accepted rows:
+
+    * dnf 4 ``updateinfo list``: ``ADVISORY  Severity/Sec.  name-version-release.arch``;
+      with ``--all`` or ``--installed`` each row starts with ``i`` (installed) or blanks;
+    * dnf 5 ``advisory list`` (and its ``updateinfo`` alias): ``ADVISORY  type  Severity
+      nevra  YYYY-MM-DD HH:MM:SS``, under a ``Name Type Severity Package Issued`` header;
+      on a narrow terminal dnf 5 cuts the columns (``secu Importan``).
+
+    Each row is ``{advisory, kind, severity, name, version, arch, installed, security}``.
+    ``unrecognised`` counts the non-blank lines that are neither a row nor known noise
+    (headers, "Last metadata expiration check"): output that nobody understood.
     """
-    out = []
+    rows, unrecognised = [], 0
     for raw in (text or "").splitlines():
-        parts = raw.split()
-        if len(parts) < 3 or raw.startswith(("Last metadata", "Updating")):
+        line = raw.strip()
+        if not line or line.startswith(_DNF_NOISE) or _DNF_HEADER.match(line):
             continue
-        nevra = _split_nevra(parts[-1])
+        parts = line.split()
+        installed = False
+        if parts[0] in ("i", "I") and len(parts) > 3:
+            installed, parts = True, parts[1:]
+        while len(parts) > 3 and (_DNF_DATE.match(parts[-1]) or _DNF_TIME.match(parts[-1])):
+            parts = parts[:-1]  # dnf 5's Issued column
+        nevra = _split_nevra(parts[-1]) if len(parts) >= 3 else None
         if nevra is None:
+            unrecognised += 1
             continue
         kind = " ".join(parts[1:-1])
-        if "sec" not in kind.lower():
-            continue
-        severity = kind.split("/")[0] if "/" in kind else parts[-2]
-        out.append({"advisory": parts[0], "severity": severity, "name": nevra["name"],
-                    "version": nevra["version"]})
-    return out
+        # dnf 4: "Important/Sec."; dnf 5: the type, then the severity.
+        severity = kind.split("/")[0] if "/" in kind else parts[-2] if len(parts) >= 4 else ""
+        rows.append({"advisory": parts[0], "kind": kind, "severity": severity, "name": nevra["name"],
+                     "version": nevra["version"], "arch": nevra["arch"], "installed": installed,
+                     "security": "sec" in kind.lower()})
+    return rows, unrecognised
+
+
+def parse_dnf_updateinfo_list(text):
+    """Parse ``dnf -q updateinfo list --security`` (dnf 4) or ``dnf -q advisory list --security`` (dnf 5).
+
+    Returns the pending security advisories: ``[{advisory, severity, name, version}]``
+    (installed ones, the ``i`` rows of ``--all``, are not pending). See
+    ``parse_dnf_advisory_rows`` for the formats.
+    """
+    rows, _ = parse_dnf_advisory_rows(text)
+    return [{"advisory": r["advisory"], "severity": r["severity"], "name": r["name"], "version": r["version"]}
+            for r in rows if r["security"] and not r["installed"]]
+
+
+def dnf_output_not_understood(text):
+    """Return True when a dnf listing has content but not one row could be read from it.
+
+    Such output (a new dnf, a changed format, an error printed on stdout) must never read
+    as "nothing pending".
+    """
+    rows, unrecognised = parse_dnf_advisory_rows(text)
+    return bool(unrecognised) and not rows
 
 
 def parse_dnf_updateinfo_info(text):
@@ -829,8 +898,8 @@ def parse_dnf_updateinfo_info(text):
             continue
         key, _, value = raw.partition(":")
         key, value = key.strip(), value.strip()
-        if key == "Update ID":
-            current = value
+        if key == "Update ID" or (key == "Name" and re.match(r"^[A-Z][A-Za-z0-9]*-\S*\d", value)):
+            current = value  # dnf 4 "Update ID", dnf 5 "Name"
         elif key == "Issued" and current:
             for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
                 try:
@@ -906,7 +975,13 @@ def parse_dnf_versionlock(text):
     names = set()
     for raw in (text or "").splitlines():
         line = raw.strip()
-        if not line or line.startswith(("#", "!", "Last metadata")):
+        if line.startswith("Package name:"):  # dnf 5: "Package name: bash" then "evr = ..." lines
+            name = line.split(":", 1)[1].strip()
+            if name:
+                names.add(name)
+            continue
+        if not line or line.startswith(("#", "!", "Last metadata")) or "=" in line.split()[0] or \
+                line.split()[0] in ("evr", "arch"):
             continue
         spec = line.split()[0]
         if spec.endswith(".*"):
@@ -977,7 +1052,8 @@ def dnf_state(outputs, policy, now):
     Args:
         outputs: dict of command outputs, each ``{rc, out, err}``: ``check_update``
             (``dnf -q check-update``: rc 100 updates, 0 none, else an error),
-            ``updateinfo_list`` and ``updateinfo_info`` (``--security``), ``rpm``
+            ``updateinfo_list`` and ``updateinfo_info`` (``--security``; on dnf 5
+            ``advisory list``/``advisory info``), ``dnf_major`` (4 or 5, default 4), ``rpm``
             (``rpm -qa`` in ``parse_rpm_query``'s format), ``versionlock`` (None when the
             plugin is not installed), ``needs_restarting`` (None when not run); and
             ``rpm_log`` (text of /var/log/dnf.rpm.log and its rotations), ``logs_since``.
@@ -986,16 +1062,26 @@ def dnf_state(outputs, policy, now):
 
     Returns:
         The facts dict (``manager`` dnf, ``pending`` classified, ``held``, ``reboot_required``,
-        ``security_age_days``, ``last_upgrade``...). When a listing failed, ``refresh_error``
-        says which and nothing is pending (an empty plan: nothing is installed blind).
+        ``security_age_days``, ``last_upgrade``...). When a listing failed, or printed
+        something of which not one row could be read, ``refresh_error`` says which and
+        nothing is pending (an empty plan: nothing is installed blind); the state results
+        are then ``unknown``, never "no pending update".
     """
     cu, ul, ui = outputs.get("check_update") or {}, outputs.get("updateinfo_list") or {}, \
         outputs.get("updateinfo_info") or {}
+    major = outputs.get("dnf_major") or 4
+    list_cmd = "dnf updateinfo list --security" if major < 5 else "dnf5 advisory list --security"
     errors = []
     if cu.get("rc") not in (0, 100):
         errors.append(_dnf_error("dnf check-update", cu))
+    elif cu.get("rc") == 100 and not parse_dnf_check_update(cu.get("out")):
+        # rc 100 says updates are pending: a listing without one readable row is not "none".
+        errors.append("dnf check-update output not understood (rc 100, no package line read)")
     if ul.get("rc") != 0:
-        errors.append(_dnf_error("dnf updateinfo list --security", ul))
+        errors.append(_dnf_error(list_cmd, ul))
+    elif dnf_output_not_understood(ul.get("out")):
+        errors.append("%s output not understood (no advisory row read): %s"
+                      % (list_cmd, (ul.get("out") or "").strip().splitlines()[0][:120]))
     rpm = outputs.get("rpm") or {}
     if rpm.get("rc") != 0:
         errors.append(_dnf_error("rpm -qa", rpm))
@@ -1016,6 +1102,7 @@ def dnf_state(outputs, policy, now):
         age = dnf_security_age_days(ul.get("out"), ui.get("out"), now)
     return {
         "manager": "dnf",
+        "dnf_major": major,
         "refresh_error": "; ".join(errors) or None,
         "pending": pending,
         "held": held,
@@ -1048,15 +1135,25 @@ def windows_update_args(policy):
 
 
 def _win_updates(ret, key="updates"):
+    """The updates of a win_updates return, each a dict with list ``kb``/``categories`` (odd entries dropped)."""
     value = (ret or {}).get(key) or {}
-    items = value.values() if isinstance(value, dict) else value
-    return sorted(items, key=lambda u: (u.get("title") or "", u.get("id") or ""))
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    out = []
+    for update in items:
+        if not isinstance(update, dict):
+            continue
+        update = dict(update, title=str(update.get("title") or ""), id=str(update.get("id") or ""))
+        for listed in ("kb", "categories"):
+            raw = update.get(listed)
+            update[listed] = [str(x) for x in raw] if isinstance(raw, list) else [str(raw)] if raw else []
+        out.append(update)
+    return sorted(out, key=lambda u: (u["title"], u["id"]))
 
 
 def windows_scan_results(ret, policy):
     """Turn a ``win_updates state=searched`` return into patch.pending, pending_security, reboot_required."""
-    if not ret or ret.get("failed") or "found_update_count" not in ret:
-        msg = (ret or {}).get("msg") or "win_updates returned no search result"
+    if not isinstance(ret, dict) or ret.get("failed") or "found_update_count" not in ret:
+        msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no search result"
         return [make_result(check, "", "unknown", "Windows Update search failed: %s" % msg,
                             observed={"error": msg}, remediation="Check the Windows Update service on the host.")
                 for check in ("patch.pending", "patch.pending_security")]
@@ -1089,8 +1186,8 @@ def windows_scan_results(ret, policy):
 
 def windows_install_results(ret):
     """Turn a ``win_updates state=installed`` return into patch.installed and patch.failed."""
-    if not ret or "installed_update_count" not in ret:
-        msg = (ret or {}).get("msg") or "win_updates returned no install result"
+    if not isinstance(ret, dict) or "installed_update_count" not in ret:
+        msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no install result"
         return [make_result("patch.failed", "", "critical", "Windows Update install failed: %s" % msg,
                             observed={"error": msg},
                             remediation="Read the host's WindowsUpdate log and run again.")]
@@ -1105,7 +1202,7 @@ def windows_install_results(ret):
                                                    "kb": u.get("kb") or []} for u in done]},
         changed=bool(done),
     )]
-    count = ret.get("failed_update_count") or len(failed)
+    count = int(number(ret.get("failed_update_count")) or 0) or len(failed)
     if count or failed:
         results.append(make_result(
             "patch.failed", "", "critical", "%d update(s) failed: %s" % (count, "; ".join(

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Read a dnf host's patch state in one call (dnf 4 command output) and decide the patch checks."""
+"""Read a dnf host's patch state in one call (dnf 4 or dnf 5 command output) and decide the patch checks."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,6 +20,13 @@ description:
     configured (locked packages are held), C(needs-restarting -r) (reboot required), reads
     C(/var/log/dnf.rpm.log) (last upgrade), free space on C(/) and C(/var), and whether rpm's
     database lock (fcntl) or dnf's process lock (C(/var/lib/dnf/rpmdb_lock.pid)) is held."
+  - "On dnf 5 the listings are C(dnf -q check-upgrade), C(dnf -q advisory list --security) and
+    C(dnf -q advisory info --security), and versionlocks are read when C(/etc/dnf/versionlock.toml)
+    exists. dnf 4 and 5 are told apart without running dnf: a C(dnf) that resolves to C(dnf5)
+    (Fedora 41 and later) or is an ELF binary (dnf 4 is a Python script) is dnf 5; a host with
+    only C(dnf5) uses it."
+  - "A listing that prints something of which not one row can be read makes the state results
+    C(unknown), never 'no pending update'."
   - "The output is parsed and decided by C(plugins/module_utils/patch_decide.py)
     (C(dnf_state), C(classify)): the candidate of each package in C(all) mode, of packages
     with a security advisory in C(security) mode, nothing for excluded or locked packages."
@@ -55,7 +62,9 @@ options:
 extends_documentation_fragment:
   - patch_facts
 notes:
-  - Needs dnf 4 (RHEL/Rocky/Alma 8-9, Fedora up to 40) and root (C(become)). C(needs-restarting)
+  - Needs dnf 4 (RHEL/Rocky/Alma 8-10, Fedora up to 40) or dnf 5 (Fedora 41 and later) and root
+    (C(become)). The dnf 5 listings are parsed from their documented and published format
+    (tests/fixtures/patch/dnf5). C(needs-restarting)
     comes with dnf-utils / dnf-plugins-core; without it the reboot state is C(unknown).
   - Supports check mode; it never installs anything.
 author:
@@ -149,14 +158,44 @@ except ImportError:  # pragma: no cover
 
 RPM_QF = "%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n"
 VERSIONLOCK_CONF = "/etc/dnf/plugins/versionlock.conf"
+VERSIONLOCK_CONF_DNF5 = "/etc/dnf/versionlock.toml"
+
+
+def dnf_major(path):
+    """Return 5 when the ``dnf`` at ``path`` is dnf 5, else 4, without running it.
+
+    Fedora 41 and later make ``/usr/bin/dnf`` a symlink to ``dnf5``, a compiled binary;
+    dnf 4's ``dnf`` (and ``dnf-3``) is a Python script. A path that cannot be read is dnf 4,
+    the older and more common one (the listings then say whether they were understood).
+    """
+    real = os.path.realpath(path)
+    if os.path.basename(real).startswith("dnf5") or os.path.basename(path).startswith("dnf5"):
+        return 5
+    try:
+        with open(real, "rb") as handle:
+            magic = handle.read(4)
+    except (IOError, OSError):
+        return 4
+    return 5 if magic == b"\x7fELF" else 4
+
+
+def dnf_commands(dnf, major, refresh):
+    """Return the argument lists of the scan's listings for dnf ``major`` (4 or 5)."""
+    if major >= 5:
+        return {"check_update": [dnf, "-q", "check-upgrade"] + (["--refresh"] if refresh else []),
+                "updateinfo_list": [dnf, "-q", "advisory", "list", "--security"],
+                "updateinfo_info": [dnf, "-q", "advisory", "info", "--security"]}
+    return {"check_update": [dnf, "-q", "check-update"] + (["--refresh"] if refresh else []),
+            "updateinfo_list": [dnf, "-q", "updateinfo", "list", "--security"],
+            "updateinfo_info": [dnf, "-q", "updateinfo", "info", "--security"]}
 C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
 
 
 class DnfReader(object):
     """Read a dnf host's patch state from dnf/rpm command output (see patch_collect.run_phases)."""
 
-    def __init__(self, module, policy, dnf):
-        self.module, self.policy, self.dnf = module, policy, dnf
+    def __init__(self, module, policy, dnf, major=4):
+        self.module, self.policy, self.dnf, self.major = module, policy, dnf, major
         self._rpm = None
 
     def run(self, argv):
@@ -171,15 +210,17 @@ class DnfReader(object):
 
     def read_state(self, refresh):
         """Run every listing and turn it into facts (patch_decide.dnf_state)."""
-        outputs = {
-            "check_update": self.run([self.dnf, "-q", "check-update"] + (["--refresh"] if refresh else [])),
-            "updateinfo_list": self.run([self.dnf, "-q", "updateinfo", "list", "--security"]),
-            "updateinfo_info": self.run([self.dnf, "-q", "updateinfo", "info", "--security"]),
+        commands = dnf_commands(self.dnf, self.major, refresh)
+        lock_conf = VERSIONLOCK_CONF_DNF5 if self.major >= 5 else VERSIONLOCK_CONF
+        outputs = dict((key, self.run(commands[key])) for key in ("check_update", "updateinfo_list",
+                                                                   "updateinfo_info"))
+        outputs.update({
+            "dnf_major": self.major,
             "rpm": self.rpm(),
             "versionlock": (self.run([self.dnf, "-q", "versionlock", "list"])
-                            if os.path.exists(VERSIONLOCK_CONF) else None),
+                            if os.path.exists(lock_conf) else None),
             "needs_restarting": self.needs_restarting(),
-        }
+        })
         outputs["rpm_log"], outputs["logs_since"] = read_text_logs("/var/log/dnf.rpm.log")
         facts = dnf_state(outputs, self.policy, datetime.datetime.now(datetime.timezone.utc))
         facts["free_mb"] = {"/": free_mb("/"), "/var": free_mb("/var")}
@@ -222,10 +263,10 @@ def main():
         policy = effective_policy(module.params["policy"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    dnf = module.get_bin_path("dnf")
+    dnf = module.get_bin_path("dnf") or module.get_bin_path("dnf5")
     if dnf is None:
-        module.fail_json(msg="dnf is not installed on the host (dnf_patch_facts reads dnf 4 output)")
-    run_phases(module, policy, DnfReader(module, policy, dnf))
+        module.fail_json(msg="dnf is not installed on the host (dnf_patch_facts reads dnf 4 or dnf 5 output)")
+    run_phases(module, policy, DnfReader(module, policy, dnf, dnf_major(dnf)))
 
 
 if __name__ == "__main__":

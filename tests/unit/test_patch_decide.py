@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -634,3 +635,150 @@ def test_windows_installed_with_a_failure_and_reboot() -> None:
     assert res["patch.reboot_required"]["status"] == "warning"
     clean = by_check(pd.windows_install_results(load("installed_clean.json")))
     assert clean["patch.installed"]["changed"] is False and clean["patch.failed"]["status"] == "ok"
+
+
+# -- dnf 4 --all and dnf 5 advisory listings ---------------------------------------------------
+DNF5_FIX = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "patch" / "dnf5"
+DNF4_FIX = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "patch" / "dnf"
+
+
+def test_dnf5_advisory_list_rows_end_with_a_date_and_a_time() -> None:
+    text = (DNF5_FIX / "advisory-list.txt").read_text(encoding="utf-8")
+    assert pd.parse_dnf_updateinfo_list(text) == [
+        {"advisory": "FEDORA-2024-abc123", "severity": "Important", "name": "openssl", "version": "1:3.1.4-1.fc39"},
+        {"advisory": "FEDORA-2024-abc123", "severity": "Important", "name": "openssl-libs",
+         "version": "1:3.1.4-1.fc39"}]
+    line = "FEDORA-2024-abc123  security  Important  openssl-3.1.4-1.fc39.x86_64  2024-01-10 03:12:44"
+    assert pd.parse_dnf_updateinfo_list(line)[0]["name"] == "openssl"
+    assert not pd.dnf_output_not_understood(text)
+
+
+def test_dnf5_advisory_list_recorded_with_cut_columns() -> None:
+    """A real dnf5 output (dnf5 issue #1501): types cut to 4 letters, severities to 8."""
+    text = (DNF5_FIX / "advisory-list-issue1501.txt").read_text(encoding="utf-8")
+    rows, unrecognised = pd.parse_dnf_advisory_rows(text)
+    assert len(rows) == 8 and unrecognised == 0
+    sec = pd.parse_dnf_updateinfo_list(text)
+    assert [(a["name"], a["severity"]) for a in sec] == [("glib2-debuginfo", "Importan"),
+                                                         ("glib2-debugsource", "Importan")]
+
+
+def test_dnf4_updateinfo_list_all_skips_installed_rows() -> None:
+    text = (DNF4_FIX / "updateinfo-list-all.txt").read_text(encoding="utf-8")
+    pending = pd.parse_dnf_updateinfo_list(text)
+    assert [(a["advisory"], a["name"]) for a in pending] == [
+        ("RLSA-2024:5654", "curl"), ("RLSA-2024:5654", "libcurl"), ("RLSA-2024:6783", "openssl"),
+        ("RLSA-2024:6783", "openssl-libs")]
+    rows, _ = pd.parse_dnf_advisory_rows(text)
+    assert [r["advisory"] for r in rows if r["installed"]] == ["RLSA-2024:3339", "RLSA-2024:2570"]
+    # The same pending set as the plain --security listing.
+    plain = pd.parse_dnf_updateinfo_list((DNF4_FIX / "updateinfo-list.txt").read_text(encoding="utf-8"))
+    assert pending == plain
+
+
+def test_dnf5_advisory_info_dates() -> None:
+    issued = pd.parse_dnf_updateinfo_info((DNF5_FIX / "advisory-info.txt").read_text(encoding="utf-8"))
+    assert issued["FEDORA-2024-abc123"] == dt.datetime(2024, 1, 10, 3, 12, 44, tzinfo=dt.UTC)
+
+
+def _dnf_outputs(ul_out: str, cu_out: str = "openssl.x86_64  1:3.1.4-1.fc39  updates\n",
+                 cu_rc: int = 100) -> dict[str, Any]:
+    return {"check_update": {"rc": cu_rc, "out": cu_out, "err": ""},
+            "updateinfo_list": {"rc": 0, "out": ul_out, "err": ""},
+            "updateinfo_info": {"rc": 0, "out": "", "err": ""},
+            "rpm": {"rc": 0, "out": "openssl 1 3.1.1-4.fc39 x86_64\n", "err": ""},
+            "versionlock": None, "needs_restarting": None, "rpm_log": "", "logs_since": None}
+
+
+@pytest.mark.parametrize("ul_out", [
+    "Error: unknown option --security\n",
+    "FEDORA-2024-abc123 | security | Important | openssl\n",
+    '{"advisories": [{"name": "FEDORA-2024-abc123"}]}\n',
+])
+def test_dnf_listing_nobody_understood_is_unknown_never_no_update(ul_out: str) -> None:
+    policy = pd.effective_policy({})
+    now = dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
+    facts = pd.dnf_state(_dnf_outputs(ul_out), policy, now)
+    assert facts["refresh_error"] and "not understood" in facts["refresh_error"]
+    results = {r["check"]: r for r in pd.scan_results(facts, policy, now)}
+    assert results["patch.pending_security"]["status"] == "unknown"
+    assert results["patch.pending"]["status"] == "unknown"
+
+
+def test_dnf_empty_or_header_only_listing_is_nothing_pending() -> None:
+    policy = pd.effective_policy({})
+    now = dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
+    for ul_out in ("", "\n", "Name Type Severity Package Issued\n",
+                   "Last metadata expiration check: 0:01:02 ago on Thu Feb  1 00:00:00 2024.\n"):
+        facts = pd.dnf_state(_dnf_outputs(ul_out), policy, now)
+        assert facts["refresh_error"] is None, ul_out
+        sec = {r["check"]: r for r in pd.scan_results(facts, policy, now)}["patch.pending_security"]
+        assert sec["status"] == "ok"
+
+
+def test_dnf_check_update_rc_100_without_a_row_is_unknown() -> None:
+    policy = pd.effective_policy({})
+    now = dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
+    facts = pd.dnf_state(_dnf_outputs("", cu_out="Upgrades available, see the web console\n"), policy, now)
+    assert "check-update output not understood" in (facts["refresh_error"] or "")
+
+
+def test_dnf5_versionlock_list() -> None:
+    text = ("# Added by 'versionlock add' command on 2024-05-10 10:00:00\nPackage name: bash\nevr = 5.2.26-3.fc40\n\n"
+            "# Added by 'versionlock add' command on 2024-05-10 10:01:00\nPackage name: kernel\nevr = 6.8.9-300.fc40\n")
+    assert pd.parse_dnf_versionlock(text) == ["bash", "kernel"]
+
+
+# -- hostile input: odd facts never raise and never read as ok --------------------------------
+def _scan_facts(**over: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "manager": "dnf", "refresh_error": None,
+        "pending": [{"name": "openssl", "installed": "1", "candidate": "2", "security": True, "held": False,
+                     "target": "2", "reason": "security update"}],
+        "held": [], "reboot_required": False, "reboot_required_pkgs": [], "security_age_days": 3.0,
+        "last_upgrade": dt.datetime(2024, 1, 20, tzinfo=dt.UTC), "logs_since": None,
+    }
+    facts.update(over)
+    return facts
+
+
+SCAN_NOW = dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("over, check, status", [
+    ({"pending": ["openssl", None]}, "patch.pending_security", "unknown"),
+    ({"pending": {"name": "openssl"}}, "patch.pending", "warning"),
+    ({"security_age_days": float("nan")}, "patch.pending_security", "warning"),
+    ({"security_age_days": "old"}, "patch.pending_security", "warning"),
+    ({"last_upgrade": "2024-01-20"}, "patch.last_patched", "unknown"),
+    ({"last_upgrade": dt.datetime(2024, 1, 20)}, "patch.last_patched", "unknown"),
+])
+def test_scan_results_odd_facts(over: dict[str, Any], check: str, status: str) -> None:
+    policy = pd.effective_policy({"mode": "all"} if "pending" in over and isinstance(over["pending"], dict) else {})
+    results = {r["check"]: r for r in pd.scan_results(_scan_facts(**over), policy, SCAN_NOW)}
+    assert set(results) == {"patch.pending", "patch.pending_security", "patch.reboot_required", "patch.last_patched"}
+    assert results[check]["status"] == status
+    assert results["patch.reboot_required"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("free", [float("nan"), "lots", [1], None])
+def test_precheck_never_passes_on_unreadable_free_space(free: Any) -> None:
+    ok, result = pd.precheck({"free_mb": {"/": free, "/var": 5000}, "locks": {"/var/lib/rpm/.rpm.lock": "?"}},
+                             pd.effective_policy({}))
+    assert ok is False and result["status"] == "critical" and "could not read free space on /" in result["summary"]
+
+
+def test_windows_results_with_odd_update_entries() -> None:
+    policy = pd.effective_policy({})
+    ret = {"found_update_count": 3, "reboot_required": False,
+           "updates": {"a": {"title": "2024-01 Security Update (KB5034122)", "kb": "5034122",
+                             "categories": "Security Updates", "id": "a"},
+                       "b": "garbage", "c": None}}
+    results = {r["check"]: r for r in pd.windows_scan_results(ret, policy)}
+    assert results["patch.pending_security"]["status"] == "warning"
+    assert results["patch.pending_security"]["observed"]["kbs"] == ["5034122"]
+    assert pd.windows_scan_results(["not", "a", "dict"], policy)[0]["status"] == "unknown"
+    installed = {r["check"]: r for r in pd.windows_install_results(
+        {"installed_update_count": 1, "failed_update_count": "x",
+         "updates": [{"title": "KB1", "kb": ["1"], "installed": True}, 7]})}
+    assert installed["patch.installed"]["status"] == "ok" and installed["patch.failed"]["status"] == "ok"

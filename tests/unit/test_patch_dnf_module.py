@@ -198,3 +198,72 @@ def test_fcntl_lock_state(tmp_path: Path) -> None:
     with open(lock, "a") as handle:
         fcntl.lockf(handle, fcntl.LOCK_EX)
         assert patch_collect.lock_state(str(lock)) == {"held": False, "pid": None}
+
+
+# -- dnf 5 ---------------------------------------------------------------------------------------
+FIX5 = ROOT / "tests" / "fixtures" / "patch" / "dnf5"
+
+
+def _dnf5_tools(tmp_path: Path, advisory_list: Path = FIX5 / "advisory-list.txt") -> Path:
+    """dnf as Fedora 41 ships it: /usr/bin/dnf is a symlink to dnf5."""
+    bindir = tmp_path / "bin5"
+    bindir.mkdir()
+    _write(bindir / "dnf5", FAKE.format(tool="dnf5", cases=f"""
+  *check-upgrade*) cat "{FIX5}/check-upgrade.txt"; exit 100 ;;
+  *"advisory list --security"*) cat "{advisory_list}"; exit 0 ;;
+  *"advisory info --security"*) cat "{FIX5}/advisory-info.txt"; exit 0 ;;
+  *) echo "Unknown argument: $*" >&2; exit 2 ;;"""))
+    (bindir / "dnf").symlink_to("dnf5")
+    _write(bindir / "rpm", FAKE.format(tool="rpm", cases="""
+  "-qa --qf"*) cat "$FAKE_RPM"; exit 0 ;;
+  *) exit 1 ;;"""))
+    _write(bindir / "needs-restarting", FAKE.format(tool="needs-restarting", cases=f"""
+  "-r") cat "{FIX}/needs-restarting-none.txt"; exit 0 ;;"""))
+    return bindir
+
+
+def test_dnf5_host_uses_the_dnf5_commands_and_reads_its_advisories(tmp_path: Path) -> None:
+    bindir = _dnf5_tools(tmp_path)
+    res, calls = run_module(bindir, {"update_cache": False}, rpm="../dnf5/rpm-qa.txt")
+    assert not res.get("failed"), res.get("msg")
+    assert calls[:3] == ["dnf5 -q check-upgrade", "dnf5 -q advisory list --security",
+                         "dnf5 -q advisory info --security"]
+    assert not any("updateinfo" in c for c in calls)
+    checks = _valid(res["maint_results"])
+    sec = checks["patch.pending_security"]
+    # The rows end with a date and a time: a dnf 5 host never reads as "no pending security update".
+    assert sec["status"] in ("warning", "critical") and sec["observed"]["packages"] == ["openssl", "openssl-libs"]
+    assert sec["observed"]["age_basis"] == "advisory_issued_date" and sec["observed"]["oldest_age_days"] > 300
+    assert res["patch_facts"]["dnf_major"] == 5
+    assert checks["patch.pending"]["observed"]["count"] == 3
+
+
+def test_dnf5_output_nobody_understands_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "odd.txt").write_text("Advisory FEDORA-2024-abc123 is for openssl, severity Important\n",
+                                      encoding="utf-8")
+    bindir = _dnf5_tools(tmp_path, advisory_list=tmp_path / "odd.txt")
+    res, _ = run_module(bindir, {"update_cache": False}, rpm="../dnf5/rpm-qa.txt")
+    checks = _valid(res["maint_results"])
+    assert checks["patch.pending_security"]["status"] == "unknown"
+    assert checks["patch.pending"]["status"] == "unknown"
+    assert "not understood" in checks["patch.pending_security"]["summary"]
+
+
+def test_dnf_major_without_running_dnf(tmp_path: Path) -> None:
+    from plugins.modules import dnf_patch_facts as mod  # noqa: PLC0415 - the module imports ansible
+
+    script = tmp_path / "dnf-3"
+    script.write_text("#!/usr/bin/python3\nimport dnf\n", encoding="utf-8")
+    (tmp_path / "dnf").symlink_to("dnf-3")
+    elf = tmp_path / "dnf5"
+    elf.write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 32)
+    (tmp_path / "dnf-elf").write_bytes(elf.read_bytes())
+    assert mod.dnf_major(str(tmp_path / "dnf")) == 4
+    assert mod.dnf_major(str(elf)) == 5
+    assert mod.dnf_major(str(tmp_path / "dnf-elf")) == 5  # a compiled dnf is dnf 5, whatever its name
+    assert mod.dnf_major(str(tmp_path / "missing")) == 4
+    cmds = mod.dnf_commands("/usr/bin/dnf", 5, True)
+    assert cmds["check_update"] == ["/usr/bin/dnf", "-q", "check-upgrade", "--refresh"]
+    assert cmds["updateinfo_list"] == ["/usr/bin/dnf", "-q", "advisory", "list", "--security"]
+    assert mod.dnf_commands("/usr/bin/dnf", 4, False)["updateinfo_info"] == [
+        "/usr/bin/dnf", "-q", "updateinfo", "info", "--security"]
