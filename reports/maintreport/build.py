@@ -596,9 +596,14 @@ def clean_row(r: Row, fallback_time: str) -> tuple[Any, ...]:
 
 def is_clean(r: Row) -> bool:
     """True when :func:`clean_row` would return the row unchanged (the fast path)."""
-    obs, thr, changed = r[OBSERVED], r[THRESHOLD], r[CHANGED]
-    return (r[STATUS] in STATUSES and (r[SEV] is None or r[SEV] in SEVERITIES) and changed in (0, 1)
-            and type(obs) is str and obs[:1] == "{" and obs[-1:] == "}" and "NaN" not in obs and "Infinity" not in obs
-            and type(thr) is str and thr[:1] == "{" and thr[-1:] == "}" and "NaN" not in thr and "Infinity" not in thr
-            and all(type(r[c]) is str for c in (RUN, HOST, CHECK, AREA, ITEM, SUMMARY, REMEDIATION))
-            and type(r[FINISHED]) is str and len(r[FINISHED]) >= 20 and r[FINISHED][-1:] == "Z")
+    _id, run, host, check, area, item, status, sev, summary, obs, thr, fix, changed, finished = r
+    if {type(run), type(host), type(check), type(area), type(item), type(summary), type(obs), type(thr),
+            type(fix), type(finished)} != _STR_ONLY:
+        return False
+    return (status in STATUSES and (sev is None or sev in SEVERITIES) and (changed == 0 or changed == 1)
+            and obs[:1] == "{" and obs[-1:] == "}" and thr[:1] == "{" and thr[-1:] == "}"
+            and "NaN" not in obs and "Infinity" not in obs and "NaN" not in thr and "Infinity" not in thr
+            and ISO_UTC.fullmatch(finished) is not None)
+
+
+_STR_ONLY = {str}
