@@ -38,8 +38,8 @@ def _run_id(stdout: str) -> str:
 
 
 def _jsonl(run_id: str) -> list[dict[str, Any]]:
-    path = maint_home() / "runs" / "demo" / run_id / "results.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The run's results.jsonl; a last line still being written (the run was killed) is left out."""
+    return orchestrator.read_results(maint_home() / "runs" / "demo" / run_id / "results.jsonl")
 
 
 def _vault_secrets() -> list[str]:
