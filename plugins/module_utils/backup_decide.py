@@ -36,9 +36,9 @@ import posixpath
 import re
 
 try:
-    from ansible.module_utils.maint_result import make_result, worst
+    from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible
-    from maint_utils.maint_result import make_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
 
 SOURCE_TYPES = ("restic", "borg", "copy")
 # The only places a scratch folder may live (POSIX hosts, Windows hosts).
@@ -507,7 +507,7 @@ def _error_summary(error):
 def freshness(facts, now):
     """Return the ``backup.freshness`` result of one source."""
     cfg = facts.get("config") or {}
-    rpo = float(cfg.get("rpo_hours") or DEFAULTS["rpo_hours"])
+    rpo = number(cfg.get("rpo_hours")) or float(DEFAULTS["rpo_hours"])  # NaN would make every age fresh
     threshold = {"rpo_hours": rpo}
     name = cfg.get("name") or ""
     observed = {"type": cfg.get("type"), "repository": redact_location(cfg.get("repository"))}
@@ -533,6 +533,9 @@ def freshness(facts, now):
         return make_result("backup.freshness", name, "critical", "%s: %s" % (_label(facts), what),
                            observed, threshold,
                            "Check the backup job: it has never written to this repository, or writes elsewhere.")
+    if number(now) is None:
+        return unreadable_result("backup.freshness", name, "the collector's clock (now)", value=now,
+                                 observed=observed, remediation=REMEDIATION["unreadable"])
     age_h = round((now - when) / 3600.0, 2)
     observed.update({"snapshot_id": snap.get("id"), "snapshot_time": iso(when), "age_hours": age_h,
                      "snapshots": int(facts.get("snapshot_count") or 1)})
@@ -550,17 +553,26 @@ def freshness(facts, now):
                        observed, threshold)
 
 
+def _unreadable_size(entry):
+    """Return why a sampled file's sizes cannot be read, or None."""
+    for label, key in (("size", "size"), ("restored size", "restored_size")):
+        raw = entry.get(key)
+        if raw is not None and number(raw) is None:
+            return "%s %r unreadable" % (label, str(raw)[:40])
+    return None
+
+
 def _file_verdict(entry, kind, snapshot_time, tool_verified):
     """Return (status, checks, note) for one sampled file.
 
     status: verified | restored_unverified | changed_since_backup | missing |
-    size_mismatch | checksum_mismatch.
+    size_mismatch | checksum_mismatch | unreadable (a value of the facts nobody can read).
     """
     checks = []
     if not entry.get("restored"):
         return "missing", checks, entry.get("error") or "not restored"
     size, got_size, got_sha = entry.get("size"), entry.get("restored_size"), entry.get("restored_sha256")
-    if size is not None and got_size is not None and int(size) != int(got_size):
+    if size is not None and got_size is not None and int(number(size) or 0) != int(number(got_size) or 0):
         return "size_mismatch", checks, "restored %s bytes, snapshot says %s" % (got_size, size)
     if entry.get("sha256"):
         if entry["sha256"] != got_sha:
@@ -610,8 +622,10 @@ def _restore_failure(facts, label):
     """Return (status, summary) when the restore command or the collector failed, else None."""
     restore = facts.get("restore") or {}
     error = facts.get("error")
-    done = "%d of %d files restored" % (sum(1 for e in facts.get("sample") or [] if e.get("restored")),
-                                        len(facts.get("sample") or []))
+    sample = facts.get("sample") or []
+    sample = sample if isinstance(sample, list) else [sample]
+    done = "%d of %d files restored" % (sum(1 for e in sample if isinstance(e, dict) and e.get("restored")),
+                                        len(sample))
     if restore.get("timed_out"):
         return "critical", "%s: restore did not finish within %s s (%s)" % (
             label, (facts.get("config") or {}).get("timeout_seconds"), done)
@@ -630,7 +644,14 @@ def _file_results(sample, kind, snap_time, tool_verified):
     counts = {}
     sha_ok = 0
     for entry in sample:
-        status, checks, note = _file_verdict(entry, kind, snap_time, tool_verified)
+        if not isinstance(entry, dict):
+            entry = {"path": str(entry)[:200], "restored": None, "unreadable": True}
+        why = "file entry unreadable" if entry.get("unreadable") else _unreadable_size(entry)
+        try:
+            status, checks, note = ("unreadable", [], why) if why \
+                else _file_verdict(entry, kind, snap_time, tool_verified)
+        except DATA_ERRORS as exc:  # one odd file entry is that file's verdict, not the sample's
+            status, checks, note = "unreadable", [], "%s: %s" % (type(exc).__name__, str(exc)[:80])
         counts[status] = counts.get(status, 0) + 1
         if "snapshot sha256" in checks or "live source" in checks:
             sha_ok += 1
@@ -659,11 +680,12 @@ def _restore_sample(facts):
                            "%s: no sample restored: %s" % (_label(facts), _error_summary(error)),
                            observed, threshold, REMEDIATION.get(error.get("kind"), REMEDIATION["other"]))
     sample = facts.get("sample") or []
+    sample = sample if isinstance(sample, list) else [sample]
     files, counts, sha_ok = _file_results(sample, kind, (facts.get("snapshot") or {}).get("time"),
                                           bool(restore.get("tool_verified")))
-    restored = sum(1 for e in sample if e.get("restored"))
-    seconds = restore.get("seconds")
-    nbytes = int(restore.get("bytes") or 0)
+    restored = sum(1 for e in sample if isinstance(e, dict) and e.get("restored"))
+    seconds = number(restore.get("seconds"))
+    nbytes = int(number(restore.get("bytes")) or 0)
     bad = counts.get("missing", 0) + counts.get("size_mismatch", 0) + counts.get("checksum_mismatch", 0)
     observed.update({
         "files": files, "files_sampled": len(sample), "files_restored": restored,
@@ -698,6 +720,12 @@ def _restore_sample(facts):
                                label, len(sample), (": " + restore["error"][:150]) if restore.get("error") else ""),
                            observed, threshold,
                            "Restore by hand from this repository now; it may be corrupt. Keep the seed to replay.")
+    if counts.get("unreadable") and not bad:
+        which = "; ".join("%s: %s" % (f["path"], f.get("note")) for f in files if f["status"] == "unreadable")
+        return make_result("backup.restore_sample", name, "unknown",
+                           "%s: %d of %d sampled files have facts that could not be read (%s); the sample is "
+                           "not verified" % (label, counts["unreadable"], len(sample), which[:200]),
+                           observed, threshold, REMEDIATION["unreadable"])
     if bad:
         return make_result("backup.restore_sample", name, "critical",
                            "%s: %d of %d sampled files missing or corrupt after restore (seed %s)" % (
@@ -755,7 +783,7 @@ def integrity(facts):
         return make_result("backup.integrity", name, status, "%s: repository check %s" % (label, why),
                            observed, threshold, REMEDIATION.get((error or {}).get("kind"), ""))
     observed.update({"command": check.get("command"), "rc": check.get("rc"),
-                     "seconds": round(float(check.get("seconds") or 0), 3),
+                     "seconds": round(number(check.get("seconds")) or 0.0, 3),
                      "errors": list(check.get("errors") or [])[:10]})
     if check.get("error_kind"):
         observed["error"] = check["error_kind"]
@@ -807,7 +835,18 @@ def decide(facts, now):
     """
     try:
         facts = normalize_facts(facts)
-        return [freshness(facts, now), restore_sample(facts), integrity(facts)]
+        name = str((facts.get("config") or {}).get("name") or "")
+        results = []
+        # Each check is decided on its own: odd data in one costs that check, never the others.
+        for check, func in (("backup.freshness", lambda: freshness(facts, now)),
+                            ("backup.restore_sample", lambda: restore_sample(facts)),
+                            ("backup.integrity", lambda: integrity(facts))):
+            try:
+                results.append(func())
+            except DATA_ERRORS as exc:
+                results.append(unreadable_result(check, name, "collected facts for %s" % check, error=exc,
+                                                 remediation=REMEDIATION["unreadable"]))
+        return results
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         # Facts of an unexpected shape (a changed collector, a hand-edited file): nobody
         # read the values, so every check is unknown, and the reason is said once.

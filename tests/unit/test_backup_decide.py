@@ -625,3 +625,50 @@ def test_decide_survives_garbage_facts_and_is_never_ok(blob: dict[str, Any]) -> 
     for res in results:
         assert res["status"] != "ok", res
         assert res["summary"]
+
+
+# -- hostile input: one odd value costs one check, never the source's others ------------------
+@pytest.mark.parametrize("restore", [{"seconds": float("nan"), "bytes": 303, "rc": 0, "tool_verified": True,
+                                      "scratch_removed": True},
+                                     {"seconds": "fast", "bytes": "many", "rc": 0, "tool_verified": True,
+                                      "scratch_removed": True}])
+def test_odd_restore_timing_keeps_every_check(restore: dict[str, Any]) -> None:
+    got = by_check(bd.decide(facts("restic", restore=restore), NOW))
+    assert got["backup.freshness"]["status"] == "ok"
+    assert got["backup.integrity"]["status"] == "ok"
+    assert got["backup.restore_sample"]["status"] in ("ok", "warning")  # the files were verified
+    json.dumps(got, allow_nan=False)  # no NaN reaches the results
+
+
+def test_one_odd_file_size_is_that_file_not_the_source() -> None:
+    bad = facts("restic")
+    bad["sample"][1]["size"] = "abc"
+    bad["sample"][2] = ["not", "a", "file", "entry"]
+    got = by_check(bd.decide(bad, NOW))
+    assert got["backup.freshness"]["status"] == "ok" and got["backup.integrity"]["status"] == "ok"
+    sample = got["backup.restore_sample"]
+    assert sample["status"] == "unknown" and "could not be read" in sample["summary"]
+    assert [f["status"] for f in sample["observed"]["files"]] == ["verified", "unreadable", "unreadable"]
+    # A real mismatch next to an unreadable entry is still critical.
+    bad["sample"][0]["restored_sha256"] = "0" * 64
+    assert by_check(bd.decide(bad, NOW))["backup.restore_sample"]["status"] == "critical"
+
+
+@pytest.mark.parametrize("now", [float("nan"), "now", None])
+def test_unreadable_clock_is_never_fresh(now: Any) -> None:
+    got = by_check(bd.decide(facts("restic"), now))
+    assert got["backup.freshness"]["status"] == "unknown"
+    assert got["backup.restore_sample"]["status"] == "ok" and got["backup.integrity"]["status"] == "ok"
+
+
+def test_nan_rpo_is_not_an_infinite_rpo() -> None:
+    stale = facts("restic", snapshot={"id": "deadbeef", "time": NOW - 90 * 3600})
+    stale["config"]["rpo_hours"] = float("nan")
+    assert by_check(bd.decide(stale, NOW))["backup.freshness"]["status"] == "critical"  # default RPO 26 h
+
+
+def test_odd_integrity_section_costs_only_integrity() -> None:
+    got = by_check(bd.decide(facts("restic", integrity={"ran": True, "rc": 0, "seconds": "slow",
+                                                        "errors": 12, "command": "restic check"}), NOW))
+    assert got["backup.freshness"]["status"] == "ok" and got["backup.restore_sample"]["status"] == "ok"
+    assert got["backup.integrity"]["status"] in ("ok", "unknown")
