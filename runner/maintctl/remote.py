@@ -67,7 +67,7 @@ def stage(folder: Path, inventory_dir: Path) -> None:
         check_links(source)
     for source, target in sources:
         if source.is_dir():
-            shutil.copytree(source, target, ignore=_IGNORE, ignore_dangling_symlinks=True)
+            shutil.copytree(source, target, ignore=_IGNORE)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
@@ -99,6 +99,8 @@ def _check_link(link: Path, root: Path) -> None:
     if target != root and root not in target.parents:
         raise InvalidInput(f"{link}: symlink to {target}, outside {root}: not sent to the worker "
                            "(copy the file into the folder instead)")
+    if not target.exists():
+        raise InvalidInput(f"{link}: symlink to {target}, which does not exist: not sent to the worker")
     here = link.parent.resolve()
     if target.is_dir() and (here == target or target in here.parents):
         raise InvalidInput(f"{link}: symlink to its own parent folder {target}: not sent to the worker")

@@ -116,3 +116,23 @@ def test_patch_runs_must_start_inside_a_window() -> None:
     # Exception dates do not count here: on those days the scheduled run only scans.
     with_exception = mwindows.load_schedule(["Mon-Fri 20:00-06:00"], ["2026-11-23"], "Europe/Paris")
     assert mschedule.outside_windows(runs({"maintenance": "Mon-Fri 21:00"}), with_exception, start) == []
+
+
+@pytest.mark.parametrize("start", ["2026-03-20T12:00:00Z", "2026-03-29T00:30:00Z", "2026-06-01T12:00:00Z",
+                                   "2026-10-20T12:00:00Z", "2026-10-25T00:30:00Z", "2026-12-30T12:00:00Z"])
+def test_the_window_check_does_not_depend_on_the_date(start: str) -> None:
+    # Sun 02:30 lies inside "Sun 02:00-03:00" on the wall clock. On the spring-forward night
+    # 02:00-03:00 does not exist; that night's run is the tick's business, not validate's.
+    windows = mwindows.load_schedule(["Mon-Fri 20:00-06:00", "Sun 02:00-03:00"], [], "Europe/Paris")
+    assert mschedule.outside_windows(runs({"patch": "Sun 02:30"}), windows, utc(start)) == []
+    assert mschedule.outside_windows(runs({"patch": "Sun 02:30"}), windows) == []
+    assert mschedule.outside_windows(runs({"patch": "Sun 03:00"}), windows) == [
+        "schedule.patch: 'Sun 03:00': Sun 03:00 is outside every maintenance window, and this run installs patches"]
+
+
+def test_the_weekly_check_wraps_over_midnight_and_the_week_end() -> None:
+    windows = mwindows.load_schedule(["Sun 23:00-02:00", "Fri 22:00-24:00"], [], "Europe/Paris")
+    assert mschedule.outside_windows(runs({"patch": "Mon 01:59; Sun 23:00; Fri 23:59"}), windows) == []
+    assert mschedule.outside_windows(runs({"patch": "Mon 02:00"}), windows) == [
+        "schedule.patch: 'Mon 02:00': Mon 02:00 is outside every maintenance window, and this run installs patches"]
+    assert mschedule.outside_windows(runs({"maintenance": "Sat 00:00"}), windows) != []

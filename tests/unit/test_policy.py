@@ -130,3 +130,41 @@ def test_each_client_gets_only_its_own_vault_password(inventories: Path, tmp_pat
     assert any(p.read_bytes().startswith(b"$ANSIBLE_VAULT;") for p in (inventories / "beta").rglob("*.yml"))
     with pytest.raises(InvalidInput, match="beta.pass is missing"):
         policy.vault_password_file("beta")
+
+
+DST_DATES = ["2026-03-20T12:00:00Z", "2026-03-28T23:30:00Z", "2026-03-29T01:30:00Z", "2026-07-01T12:00:00Z",
+             "2026-10-18T12:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z", "2026-12-31T23:59:00Z"]
+
+
+def _dst_edge_policy(inv: Path) -> None:
+    # Sun 02:30 is inside "Sun 02:00-03:00" on the wall clock; on 2026-03-29 in Europe/Paris
+    # that hour does not exist, which used to make validate's verdict depend on today's date.
+    path = _policy_file(inv)
+    text = path.read_text().replace("    - Sat-Sun 00:00-24:00\n", "    - Sun 02:00-03:00\n", 1)
+    path.write_text(text.replace('maintenance: "Mon-Fri 21:00"', 'maintenance: "Mon-Fri 21:00"\n    patch: "Sun 02:30"'))
+
+
+@pytest.mark.parametrize("now", DST_DATES)
+def test_validate_gives_the_same_answer_whatever_the_date(inventories: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           now: str) -> None:
+    _dst_edge_policy(inventories)
+    monkeypatch.setenv("MAINT_TEST_NOW", now)
+    assert policy.validate_policy("acme") == []
+    # And a schedule that is really outside gives the same line on every date.
+    path = _policy_file(inventories)
+    path.write_text(path.read_text().replace('patch: "Sun 02:30"', 'patch: "Sun 03:30; Wed 12:00"'))
+    assert policy.validate_policy("acme") == [
+        f"{path}: maint_policy.schedule.patch: 'Sun 03:30': Sun 03:30 is outside every maintenance window, "
+        "and this run installs patches",
+        f"{path}: maint_policy.schedule.patch: 'Wed 12:00': Wed 12:00 is outside every maintenance window, "
+        "and this run installs patches",
+    ]
+
+
+def test_tick_does_not_skip_a_client_around_dst(inventories: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    _dst_edge_policy(inventories)
+    for now in DST_DATES:
+        monkeypatch.setenv("MAINT_TEST_NOW", now)
+        assert cli.main(["tick", "--dry-run"]) == 0, now
+        assert "skipped" not in capsys.readouterr().err

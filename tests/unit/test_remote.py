@@ -5,6 +5,7 @@ The real transmit | worker | process runs are in tests/integration/test_orchestr
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,49 @@ def test_the_worker_does_not_inherit_the_controllers_ansible_settings(monkeypatc
     monkeypatch.setenv("PATH", "/usr/bin")
     env = remote.worker_environment()
     assert "ANSIBLE_ROLES_PATH" not in env and "MAINT_SMTP_PASSWORD" not in env and env["PATH"] == "/usr/bin"
+
+
+def _client(tmp_path: Path) -> Path:
+    inv = tmp_path / "inventories"
+    shutil.copytree(ROOT / "inventories" / "demo", inv / "acme")
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "bravo.pass").write_text("bravo-only-password\n")
+    return inv / "acme"
+
+
+def test_a_symlink_out_of_the_client_folder_is_never_staged(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    # A link in acme's folder to another client's vault password would carry it to the worker.
+    (client / "group_vars" / "all" / "bravo.yml").symlink_to(tmp_path / "vault" / "bravo.pass")
+    stage = tmp_path / "stage"
+    with pytest.raises(InvalidInput) as err:
+        remote.stage(stage, client)
+    message = str(err.value)
+    assert message.startswith(f"{client / 'group_vars' / 'all' / 'bravo.yml'}: symlink to ")
+    assert "outside" in message and "\n" not in message and "bravo-only-password" not in message
+    assert not [p for p in stage.rglob("*") if p.is_file() and b"bravo-only" in p.read_bytes()]
+
+
+def test_a_symlinked_folder_out_of_the_client_folder_is_refused(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    (client / "host_vars" / "elsewhere").symlink_to(tmp_path / "vault", target_is_directory=True)
+    with pytest.raises(InvalidInput, match="host_vars/elsewhere: symlink to .*outside"):
+        remote.stage(tmp_path / "stage", client)
+
+
+def test_a_symlink_that_stays_inside_is_staged_and_a_loop_is_refused(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    (client / "host_vars" / "web03.yml").symlink_to("web02.yml")
+    remote.stage(tmp_path / "stage", client)
+    staged = tmp_path / "stage" / "inventory" / "host_vars" / "web03.yml"
+    assert staged.read_text() == (client / "host_vars" / "web02.yml").read_text()
+    (client / "host_vars" / "loop").symlink_to("..", target_is_directory=True)
+    with pytest.raises(InvalidInput, match="host_vars/loop: symlink to its own parent folder"):
+        remote.stage(tmp_path / "stage2", client)
+
+
+def test_a_dangling_symlink_is_refused(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    (client / "host_vars" / "gone.yml").symlink_to("nothing-here.yml")
+    with pytest.raises(InvalidInput, match="host_vars/gone.yml: symlink to .*, which does not exist"):
+        remote.stage(tmp_path / "stage", client)
