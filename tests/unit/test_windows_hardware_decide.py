@@ -199,3 +199,35 @@ def test_action_plugin_rejects_bad_policy() -> None:
 
     with pytest.raises(AnsibleActionFail, match="unknown key"):
         _run_action({}, {"nope": 1})
+
+
+# -- hostile input: one odd value costs one result, never the host's others ------------------
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "abc", [1], {"v": 1}])
+def test_one_odd_volume_or_disk_costs_only_its_own_result(bad: Any) -> None:
+    facts = json.loads((FIXTURES / "healthy_server.json").read_text(encoding="utf-8"))
+    facts = facts.get("hardware_facts", facts)
+    good = wd.decide_windows(copy.deepcopy(facts))
+    facts["volumes"][0]["free_space"] = bad
+    facts["physical_disks"][0]["health_status"] = bad
+    results = wd.decide_windows(facts)
+    assert_valid_results([dict(r, client="c", host="h", run_id="r") for r in results])
+    assert len(results) == len(good)
+    before = {(r["check"], r["item"]): r["status"] for r in good}
+    after = {(r["check"], r["item"]): r["status"] for r in results}
+    changed = {key for key in before if before[key] != after[key]}
+    assert all(after[key] == "unknown" for key in changed)
+    assert len(changed) == 2  # the volume and the disk, nothing else
+    assert after[("hardware.memory", "")] == before[("hardware.memory", "")]
+
+
+def test_odd_entries_and_nan_os_values() -> None:
+    facts = {"volumes": ["C:\\", None], "physical_disks": {"friendly_name": "one disk", "health_status": 0,
+                                                           "operational_status": 2},
+             "os": {"total_visible_memory_kb": float("nan"), "free_physical_memory_kb": 100,
+                    "uptime_seconds": float("nan")}, "reboot": {"cbs_reboot_pending": False}}
+    results = wd.decide_windows(facts)
+    assert_valid_results([dict(r, client="c", host="h", run_id="r") for r in results])
+    status = {(r["check"], r["item"]): r["status"] for r in results}
+    assert status[("hardware.memory", "")] == "unknown" and status[("hardware.uptime", "")] == "unknown"
+    assert status[("hardware.smart", "one disk")] == "ok"
+    assert status[("hardware.pending_reboot", "")] == "ok"
