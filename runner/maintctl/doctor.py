@@ -214,11 +214,11 @@ def check_apt_list(listed: Sequence[str], tools: Iterable[Tool],
     """
     needed: dict[str, str] = {}
     for tool in tools:
-        needed.setdefault(tool.package, tool.name)
-    for path, package, _why in files:
-        needed.setdefault(package, path)
+        needed.setdefault(tool.package, f"{tool.name}: {tool.why}")
+    for path, package, why in files:
+        needed.setdefault(package, f"{path}: {why}")
     return [
-        Problem("Makefile", f"APT_PACKAGES lacks {package} (it provides {what}): 'make deps' does not install it",
+        Problem("Makefile", f"APT_PACKAGES lacks {package} ({what}): 'make deps' does not install it",
                 f"add {package} to APT_PACKAGES in the Makefile")
         for package, what in sorted(needed.items()) if package not in listed and package != "dpkg"
     ]

@@ -145,7 +145,7 @@ def test_makefile_without_iptables_is_named() -> None:
     text = (ROOT / "Makefile").read_text(encoding="utf-8").replace(" iptables ", " ")
     listed = doctor.parse_apt_packages(text)
     assert [p.line() for p in doctor.check_apt_list(listed, doctor.FIREWALL_TOOLS)] == [
-        "Makefile: APT_PACKAGES lacks iptables (it provides iptables): 'make deps' does not install it; "
+        "Makefile: APT_PACKAGES lacks iptables (iptables: netavark's firewall driver): 'make deps' does not install it; "
         "fix: add iptables to APT_PACKAGES in the Makefile"]
 
 
