@@ -84,3 +84,16 @@ def venv_bin(name: str) -> str:
         raise MaintError(f"{name} is not in {candidate.parent} (the venv of the running Python): "
                          "run 'make deps'; 'maintctl doctor' lists what is missing")
     return str(candidate)
+
+
+SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def with_system_path(path: str) -> str:
+    """Return ``path`` with the system's tool folders appended (those it lacks).
+
+    podman's netavark runs ``iptables`` by name from the PATH it is given: the lab keeps the
+    system folders on it even when the caller's PATH is bare (cron, systemd, PATH=/usr/bin:/bin).
+    """
+    dirs = [d for d in path.split(os.pathsep) if d]
+    return os.pathsep.join(dirs + [d for d in SYSTEM_PATH if d not in dirs])

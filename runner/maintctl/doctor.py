@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from .config import PROJECT_DIR, vault_dir
+from .config import PROJECT_DIR, vault_dir, with_system_path
 from .errors import MaintError
 
 SCOPES = ("controller", "lab", "tests")
@@ -511,7 +511,8 @@ def _check_kernel() -> list[Problem]:
 
 def _check_firewall() -> list[Problem]:
     driver = os.environ.get("NETAVARK_FW") or _conf_value("network", "firewall_driver")
-    return check_firewall(netavark_version(), driver, path_dirs())
+    # The PATH the lab gives podman (maintctl.lab.podman_env), not the caller's bare one.
+    return check_firewall(netavark_version(), driver, path_dirs({"PATH": with_system_path(os.environ.get("PATH", ""))}))
 
 
 # (name, scopes, collector): the collectors run in this order.

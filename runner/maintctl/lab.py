@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from . import doctor
-from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin
+from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin, with_system_path
 from .errors import LabError
 
 LAB_DIR = PROJECT_DIR / "lab"
@@ -61,6 +61,7 @@ def podman_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CONTAINERS_CONF"] = str(LAB_DIR / "podman" / "containers.conf")
     env["CONTAINERS_STORAGE_CONF"] = str(conf)
+    env["PATH"] = with_system_path(env.get("PATH", ""))
     return env
 
 
