@@ -195,8 +195,10 @@ def install_demo_vault_password() -> Path:
     """
     target = ensure_dir(vault_dir()) / "demo.pass"
     text = (LAB_DIR / "demo-vault-password.txt").read_text(encoding="utf-8")
-    if not target.exists() or target.read_text(encoding="utf-8") != text:
-        atomic_write(target, text)
+    if target.is_symlink() or not target.is_file() or target.read_text(encoding="utf-8") != text \
+            or target.stat().st_mode & 0o7777 != 0o600:
+        target.unlink(missing_ok=True)
+        atomic_write(target, text)  # 0600, as maintctl requires of every vault password file
     return target
 
 

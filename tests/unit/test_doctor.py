@@ -357,3 +357,16 @@ def test_doctor_cli_rejects_an_unknown_scope(tmp_path: Path) -> None:
     proc = subprocess.run([str(BIN / "maintctl"), "doctor", "--only", "fleet"], env=_bare_env(tmp_path),
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "--only takes controller, lab, tests" in proc.stdout
+
+
+def test_lab_up_mends_a_demo_vault_password_file_left_0644(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from maintctl import lab, policy
+
+    monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
+    (tmp_path / "vault").mkdir(mode=0o700)
+    old = tmp_path / "vault" / "demo.pass"
+    old.write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
+    old.chmod(0o644)  # right content, mode an older version or a hand copy left
+    target = lab.install_demo_vault_password()
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert policy.vault_password_file("demo") == target
