@@ -32,6 +32,63 @@ class ResultError(ValueError):
     """Raised when a producer builds a result that breaks the contract."""
 
 
+class PolicyError(ValueError):
+    """A policy section that decide code cannot apply (the one error every area raises)."""
+
+
+class Check(object):
+    """One entry of the catalogue of checks (see ``checks.py``): everything about one check id.
+
+    ``policy`` maps each policy key the check reads to its default: the one place a
+    threshold is stated (the schemas' and argument_specs' defaults are tested against it).
+    ``decide`` is ``"<module_utils file>:<function>"``; ``unit_test`` and ``lab_test`` are
+    pytest node ids (``lab_test`` may say why there is none, e.g. "Windows only: recorded data").
+    """
+
+    __slots__ = ("id", "measures", "policy", "statuses", "decide", "remediation", "unit_test", "lab_test")
+
+    def __init__(self, id, measures, decide, remediation, unit_test, lab_test, policy=None,  # noqa: A002
+                 statuses=("ok", "warning", "critical", "unknown")):
+        if not CHECK_ID_RE.match(id):
+            raise ResultError("check id %r is not a dotted lower-case id" % (id,))
+        unknown = [s for s in statuses if s not in STATUSES]
+        if unknown:
+            raise ResultError("check %s: statuses %s are not in %s" % (id, unknown, STATUSES))
+        self.id = id
+        self.measures = measures
+        self.policy = dict(policy or {})
+        self.statuses = tuple(statuses)
+        self.decide = decide
+        self.remediation = remediation
+        self.unit_test = unit_test
+        self.lab_test = lab_test
+
+    @property
+    def area(self):
+        """The area, the first part of the id (``hardware`` for ``hardware.disk_free``)."""
+        return self.id.split(".", 1)[0]
+
+    def __repr__(self):
+        return "Check(%r)" % self.id
+
+
+def policy_defaults(checks):
+    """Return the policy keys and defaults of ``checks`` merged into one dict."""
+    out = {}
+    for check in checks:
+        out.update(check.policy)
+    return out
+
+
+def with_defaults(defaults, section):
+    """Return ``defaults`` updated with the keys of the policy ``section`` that are set (not None)."""
+    if section is not None and not isinstance(section, dict):
+        raise PolicyError("the policy section must be a mapping, not %s" % type(section).__name__)
+    merged = dict(defaults)
+    merged.update({key: value for key, value in (section or {}).items() if value is not None})
+    return merged
+
+
 def utcnow_iso():
     """Return the current UTC time as an ISO 8601 string with a Z suffix."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)

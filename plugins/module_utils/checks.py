@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""The catalogue of checks: every check id the project can emit, in one place.
+
+Each area's decide module holds its own table, ``CHECKS``, at its top (``hardware_decide``,
+``antivirus_decide``, ``backup_decide``, ``patch_decide``); this module gathers them with the
+checks the collector callback makes itself (``run.*``). ``docs/checks.md`` is generated from
+it (``python -m maint_utils.checks > docs/checks.md``), the policy schemas' and the roles'
+argument_specs defaults are tested against it, and a test fails for a result whose check id
+is not in it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+try:
+    from ansible.module_utils.maint_result import Check
+except ImportError:
+    from maint_utils.maint_result import Check
+
+# The areas, in the order a maintenance window runs them. Everything else derives from this:
+# the --only words, roles/<area>, playbooks/<area>.yml, the <area>_* variables, <area>_decide.
+AREAS = ("hardware", "antivirus", "backup", "patch")
+
+# Made by plugins/callback/maint_collector.py, not by a decide module.
+RUN_CHECKS = (
+    Check(id="run.reachability", measures="Whether the host answered over its connection (SSH, WinRM, PSRP), "
+          "and whether its host key was accepted",
+          decide="plugins/callback/maint_collector.py:v2_runner_on_unreachable", statuses=("ok", "critical"),
+          remediation="Check that the host is powered on and reachable over the network, and its credentials.",
+          unit_test="tests/unit/callback/test_maint_collector.py::test_failures_and_unreachable_hosts_become_results",
+          lab_test="tests/integration/test_orchestrator_lab.py::"
+                   "test_a_changed_host_key_is_refused_and_the_other_hosts_go_on"),
+    Check(id="run.task_failed", measures="A task of the play failed: the value it was meant to read was not read",
+          decide="plugins/callback/maint_collector.py:v2_runner_on_failed", statuses=("unknown",),
+          remediation="Read the run's log for this host and fix the cause, then run again.",
+          unit_test="tests/unit/callback/test_maint_collector.py::test_failures_and_unreachable_hosts_become_results",
+          lab_test="tests/integration/test_patch_lab.py"),
+    Check(id="run.invalid_result", measures="A module returned a result outside the one result shape",
+          decide="plugins/callback/maint_collector.py:_record", statuses=("unknown",),
+          remediation="Report the module's bug; its value was not read.",
+          unit_test="tests/unit/callback/test_maint_collector.py", lab_test="none: a module bug cannot be staged"),
+)
+
+
+def _decide_module(area):
+    name = area + "_decide"
+    try:
+        return importlib.import_module("ansible.module_utils." + name)
+    except ImportError:
+        return importlib.import_module("maint_utils." + name)
+
+
+def catalogue():
+    """Return every Check by id (run.* first, then each area's table in AREAS order)."""
+    out = {}
+    tables = [RUN_CHECKS] + [getattr(_decide_module(area), "CHECKS", ()) for area in AREAS]
+    for table in tables:
+        for check in table:
+            if check.id in out:
+                raise ValueError("check id %s is defined twice in the catalogue" % check.id)
+            out[check.id] = check
+    return out
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown():
+    """Return docs/checks.md: id, what it measures, thresholds, decide code, unit test, lab test."""
+    lines = [
+        "# The checks",
+        "",
+        "Generated from the catalogue (`plugins/module_utils/checks.py` and the `CHECKS` table of each",
+        "`plugins/module_utils/<area>_decide.py`) by `python -m maint_utils.checks > docs/checks.md`;",
+        "do not edit by hand. A new check needs an entry in its area's table, its decide function and its",
+        "tests, nothing else.",
+        "",
+        "| check | measures | policy keys (default) | statuses | decided in | unit test | lab test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for check in catalogue().values():
+        keys = ", ".join("`%s` (%s)" % (key, value) for key, value in sorted(check.policy.items())) or "none"
+        where = check.decide if "/" in check.decide.split(":")[0] else \
+            "plugins/module_utils/%s.py:%s" % tuple(check.decide.split(":", 1))
+        lines.append("| `%s` | %s | %s | %s | `%s` | `%s` | %s |" % (
+            check.id, _cell(check.measures), _cell(keys), ", ".join(check.statuses), where,
+            _cell(check.unit_test), _cell("`%s`" % check.lab_test if check.lab_test.startswith("tests/")
+                                          else check.lab_test)))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m maint_utils.checks
+    sys.stdout.write(markdown())
