@@ -26,11 +26,15 @@ def result_validator() -> Draft202012Validator:
 
 
 def assert_valid_results(results: list[dict[str, Any]]) -> None:
-    """Assert every result matches schemas/check_result.schema.json."""
+    """Assert every result matches schemas/check_result.schema.json and has a check id of the catalogue."""
+    from maint_utils.checks import catalogue
+
+    known = catalogue()
     validator = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for res in results:
         errors = sorted(validator.iter_errors(res), key=str)
         assert not errors, f"{res.get('check')}: {errors[0].message}"
+        assert res.get("check") in known, f"check id {res.get('check')!r} is not in the catalogue (maint_utils.checks)"
 
 
 @pytest.fixture()
