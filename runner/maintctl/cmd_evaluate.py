@@ -21,7 +21,7 @@ from .errors import InvalidInput
 # kind -> "module:function"; the function takes (text, source) and returns results.
 KINDS: dict[str, str] = {
     "smart": "maint_utils.smart_decide:evaluate_text",
-    "defender": "maint_utils.antivirus_decide:evaluate_defender_text",
+    "defender": "maint_utils.antivirus_defender:evaluate_defender_text",
 }
 
 

@@ -7,8 +7,8 @@
 # Collect only, in one call: Get-MpComputerStatus, the threat detections of the last
 # threat_days days (Get-MpThreatDetection, Get-MpThreat for the names) and the
 # SecurityCenter2 AntiVirusProduct entries (absent on Windows Server). The decisions are
-# made in Python on the controller (plugins/module_utils/antivirus_decide.py, called by
-# roles/antivirus' win_defender_facts action plugin).
+# made in Python on the controller (plugins/module_utils/antivirus_defender.py, called by
+# the win_antivirus_defender action plugin, plugins/action/win_antivirus_defender.py).
 # Remediation, only when asked and never in check mode: Update-MpSignature when the
 # signatures are update_if_age_days old or Defender says they are out of date (the status
 # is read again afterwards), and a quick scan when no scan ran for quick_scan_after_days
@@ -17,12 +17,13 @@
 
 $spec = @{
     options = @{
-        # Read by the role's action plugin, which derives the options below from it.
+        # Read by the action plugin, which derives the four options below from it: they have
+        # no default here, the policy's thresholds are stated once (antivirus_decide.CHECKS).
         policy = @{ type = 'dict'; default = @{} }
-        threat_days = @{ type = 'int'; default = 30 }
-        update_signatures = @{ type = 'bool'; default = $false }
-        update_if_age_days = @{ type = 'int'; default = 3 }
-        quick_scan_after_days = @{ type = 'int'; default = 0 }
+        threat_days = @{ type = 'int'; required = $true }
+        update_signatures = @{ type = 'bool'; required = $true }
+        update_if_age_days = @{ type = 'int'; required = $true }
+        quick_scan_after_days = @{ type = 'int'; required = $true }
         scan_start_wait_seconds = @{ type = 'int'; default = 5 }
     }
     supports_check_mode = $true

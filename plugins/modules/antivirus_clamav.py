@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: clamav_facts
+module: antivirus_clamav
 short_description: Gather ClamAV's state, test detection with EICAR, and return antivirus results
 description:
   - In one call per host, reads whether ClamAV is installed, whether C(clamd) and C(clamonacc) run
@@ -22,8 +22,9 @@ description:
   - When O(policy.update_signatures) is true, the signatures are stale and not in check mode, runs
     C(freshclam) once, bounded by O(policy.update_timeout_seconds). A failure or a timeout is a
     C(warning) result, never a task failure.
-  - Thresholds and statuses are decided by C(antivirus_decide.evaluate_clamav); see
-    C(schemas/policy/antivirus.schema.json) for the policy keys and their defaults.
+  - Thresholds and statuses are decided by C(antivirus_clamav.evaluate_clamav) of the project's
+    module_utils; the policy keys and their defaults are the catalogue's (C(antivirus_decide.CHECKS)),
+    documented in C(schemas/policy/antivirus.schema.json).
 version_added: "0.1.0"
 options:
   policy:
@@ -53,7 +54,7 @@ author: maintctl contributors
 
 EXAMPLES = r"""
 - name: Check ClamAV
-  clamav_facts:
+  antivirus_clamav:
     policy: "{{ maint_policy.antivirus | default({}) }}"
   become: true
 """
@@ -80,17 +81,17 @@ import subprocess
 import tempfile
 import time
 
-from ansible.module_utils.antivirus_decide import (
-    PolicyError,
+from ansible.module_utils.antivirus_clamav import (
     clamav_needs_update,
-    effective_policy,
     evaluate_clamav,
     parse_detection,
     parse_freshclam_log,
     parse_scan_log,
     parse_sigtool_info,
 )
+from ansible.module_utils.antivirus_decide import effective_policy
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.maint_result import PolicyError
 
 HEADER_DBS = (".cvd", ".cld", ".cud")
 PLAIN_DBS = (".hdb", ".hsb", ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".ndb", ".ndu", ".ldb",

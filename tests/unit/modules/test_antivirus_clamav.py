@@ -1,4 +1,4 @@
-"""Tests of plugins/modules/clamav_facts.py helpers with the controller's real ClamAV.
+"""Tests of plugins/modules/antivirus_clamav.py helpers with the controller's real ClamAV.
 
 The controller has clamav and clamav-testfiles (Makefile APT_PACKAGES): the EICAR test,
 sigtool --info and the timeout handling run for real here. The whole module runs on the
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from maint_utils import antivirus_decide, maint_result
+from maint_utils import antivirus_clamav, antivirus_decide, maint_result
 from tests.conftest import process_survives
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TESTFILE = Path("/usr/share/clamav-testfiles/clam.exe")
 EICAR_NDB = ("Lab.Test.EICAR-1:0:*:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e"
              "444152442d414e544956495255532d544553542d46494c452124482b482a")
@@ -33,7 +33,9 @@ needs_clamav = pytest.mark.skipif(not (shutil.which("clamscan") and shutil.which
 def mod():
     sys.modules.setdefault("ansible.module_utils.maint_result", maint_result)
     sys.modules.setdefault("ansible.module_utils.antivirus_decide", antivirus_decide)
-    spec = importlib.util.spec_from_file_location("clamav_facts_under_test", ROOT / "plugins/modules/clamav_facts.py")
+    sys.modules.setdefault("ansible.module_utils.antivirus_clamav", antivirus_clamav)
+    spec = importlib.util.spec_from_file_location("antivirus_clamav_under_test",
+                                                  ROOT / "plugins/modules/antivirus_clamav.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,7 +52,7 @@ def lab_db(tmp_path):
 
 
 def test_eicar_string_is_assembled_not_stored(mod):
-    source = (ROOT / "plugins/modules/clamav_facts.py").read_text()
+    source = (ROOT / "plugins/modules/antivirus_clamav.py").read_text()
     assert mod.EICAR not in source
     assert len(mod.EICAR) == 68
     assert mod.EICAR.encode().hex() == EICAR_NDB.rsplit(":", 1)[1]
@@ -64,7 +66,7 @@ def test_detection_test_detects_and_cleans_up(mod, lab_db):
     assert test["detection"] == "Lab.Test.EICAR-1.UNOFFICIAL"
     assert test["removed"] is True
     assert not os.path.exists(os.path.dirname(test["path"]))
-    results = antivirus_decide.evaluate_clamav(
+    results = antivirus_clamav.evaluate_clamav(
         {"installed": True, "databases": [{"file": "lab.ndb", "build_time": time.time(), "source": "mtime"}],
          "daemon_running": False, "on_access_running": False, "detection_test": test, "now": time.time()},
         {"detection_test": True})
@@ -76,7 +78,7 @@ def test_detection_test_without_eicar_signature_is_critical(mod, lab_db):
     (lab_db / "lab.ndb").unlink()
     test = mod.detection_test({"clamscan": shutil.which("clamscan")}, str(lab_db), False)
     assert (test["rc"], test["detection"], test["removed"]) == (0, None, True)
-    results = antivirus_decide.evaluate_clamav(
+    results = antivirus_clamav.evaluate_clamav(
         {"installed": True, "databases": [{"file": "lab.hdb", "build_time": time.time(), "source": "mtime"}],
          "daemon_running": False, "on_access_running": False, "detection_test": test, "now": time.time()},
         {"detection_test": True})
@@ -198,7 +200,7 @@ def test_a_hung_scanner_times_out_and_the_eicar_file_is_removed(mod, tmp_path, m
     assert test["error"] == "clamscan did not finish within 1 s"
     assert test["removed"] is True
     assert not list(tmp_path.glob("maint-eicar-*"))
-    result = antivirus_decide.evaluate_clamav({"installed": True, "detection_test": test, "databases": [],
+    result = antivirus_clamav.evaluate_clamav({"installed": True, "detection_test": test, "databases": [],
                                                "now": 0}, {"detection_test": True})
     detection = next(r for r in result if r["check"] == "antivirus.detection_test")
     assert detection["status"] == "critical" and "did not finish within 1 s" in detection["summary"]
@@ -211,11 +213,12 @@ def test_eicar_file_removed_when_the_module_is_terminated(tmp_path, signame):
     clamscan = _fake(tmp_path / "bin", "clamscan", f'echo $$ > "{pidfile}"; exec sleep 60\n')
     script = f"""
 import importlib.util, sys
-from maint_utils import antivirus_decide, maint_result
+from maint_utils import antivirus_clamav, antivirus_decide, maint_result
 from tests.conftest import process_survives
 sys.modules["ansible.module_utils.maint_result"] = maint_result
 sys.modules["ansible.module_utils.antivirus_decide"] = antivirus_decide
-spec = importlib.util.spec_from_file_location("cf", {str(ROOT / "plugins/modules/clamav_facts.py")!r})
+sys.modules["ansible.module_utils.antivirus_clamav"] = antivirus_clamav
+spec = importlib.util.spec_from_file_location("cf", {str(ROOT / "plugins/modules/antivirus_clamav.py")!r})
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 mod.detection_test({{"clamscan": {clamscan!r}}}, "/nonexistent", False)

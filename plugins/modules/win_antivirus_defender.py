@@ -2,10 +2,10 @@
 # Copyright: contributors to this project
 # Apache-2.0
 
-# Documentation of win_defender_facts.ps1, as ansible.windows ships it: no code here.
+# Documentation of win_antivirus_defender.ps1, as ansible.windows ships it: no code here.
 
 DOCUMENTATION = r"""
-module: win_defender_facts
+module: win_antivirus_defender
 short_description: Read Microsoft Defender's state, recent threats and SecurityCenter2 products in one call
 description:
   - Collects, in one PowerShell call, what the antivirus checks need on Windows and returns it
@@ -28,32 +28,37 @@ description:
     O(scan_start_wait_seconds) to catch an immediate failure and reports the scan as started
     (C(started), C(job_state)), never as done. The status is read again after a signature
     update. RV(changed) is true when signatures changed or a scan was started."
-  - Used from roles/antivirus, the role's C(win_defender_facts) action plugin computes these
-    options from the client policy, runs this module and adds RV(maint_results), decided in
-    Python by C(plugins/module_utils/antivirus_decide.py) on the controller.
+  - Its action plugin (C(plugins/action/win_antivirus_defender.py)) takes only O(policy), computes
+    the other options from it (C(antivirus_defender.defender_remediation_args)), runs this module
+    and adds RV(maint_results), decided in Python by C(plugins/module_utils/antivirus_defender.py)
+    on the controller. The other options are the action plugin's to set; they have no default
+    here, so that the policy's thresholds are stated once (C(antivirus_decide.CHECKS)).
 options:
   policy:
     description:
-      - The C(antivirus) section of the client policy. The role's action plugin turns it into
-        the options below (and decides the results with it); the PowerShell module ignores it.
+      - The C(antivirus) section of the client policy, the one option a task gives. The action
+        plugin turns it into the options below (and decides the results with it); the PowerShell
+        module ignores it.
     type: dict
     default: {}
   threat_days:
-    description: Report threat detections of this many past days.
+    description: Report threat detections of this many past days (set by the action plugin from O(policy)).
     type: int
-    default: 30
+    required: true
   update_signatures:
-    description: Allow C(Update-MpSignature) when the signatures are stale.
+    description: Allow C(Update-MpSignature) when the signatures are stale (set by the action plugin from O(policy)).
     type: bool
-    default: false
+    required: true
   update_if_age_days:
-    description: Signature age (days) from which an update is started.
+    description: Signature age (days) from which an update is started (set by the action plugin from O(policy)).
     type: int
-    default: 3
+    required: true
   quick_scan_after_days:
-    description: Start a quick scan when no scan ran for this many days; 0 never starts one.
+    description:
+      - Start a quick scan when no scan ran for this many days; 0 never starts one (set by the action
+        plugin from O(policy)).
     type: int
-    default: 0
+    required: true
   scan_start_wait_seconds:
     description: How long to wait for the background quick scan job to fail at once before reporting it started.
     type: int
@@ -70,15 +75,16 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Read Defender's state (no remediation)
-  win_defender_facts:
-    threat_days: 30
+- name: Read Defender's state (no remediation by default)
+  win_antivirus_defender:
+    policy: "{{ maint_policy.antivirus | default({}) }}"
   register: av
 
-- name: Read Defender's state and update stale signatures
-  win_defender_facts:
-    update_signatures: true
-    update_if_age_days: 3
+- name: Read Defender's state and update signatures from 3 days old
+  win_antivirus_defender:
+    policy:
+      update_signatures: true
+      signature_warn_days: 3
 """
 
 RETURN = r"""

@@ -1,4 +1,4 @@
-"""Tests of roles/antivirus/action_plugins/win_defender_facts.py.
+"""Tests of plugins/action/win_antivirus_defender.py.
 
 Windows cannot run here: the PowerShell module's return is replaced by the documented,
 reconstructed collector outputs of tests/fixtures/defender/ (see its README). What is real:
@@ -16,13 +16,13 @@ from types import SimpleNamespace
 import pytest
 from ansible.errors import AnsibleActionFail
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "defender"
-PLUGIN = ROOT / "roles" / "antivirus" / "action_plugins" / "win_defender_facts.py"
+PLUGIN = ROOT / "plugins" / "action" / "win_antivirus_defender.py"
 
 
 def load_plugin():
-    spec = importlib.util.spec_from_file_location("antivirus_win_defender_facts_action", PLUGIN)
+    spec = importlib.util.spec_from_file_location("win_antivirus_defender_action", PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,7 +30,7 @@ def load_plugin():
 
 def make_action(args, module_return, check_mode=False):
     plugin = load_plugin()
-    task = SimpleNamespace(args=args, async_val=0, check_mode=check_mode, action="win_defender_facts")
+    task = SimpleNamespace(args=args, async_val=0, check_mode=check_mode, action="win_antivirus_defender")
     connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/tmp/fake"))
     action = plugin.ActionModule(task, connection, None, None, None, None)
     calls = []
@@ -51,7 +51,7 @@ def collector(name):
 def test_healthy_host_gives_results_and_no_change():
     action, calls = make_action({"policy": {}}, collector("healthy_collector.json"))
     result = action.run(task_vars={})
-    assert calls == [{"module_name": "win_defender_facts",
+    assert calls == [{"module_name": "win_antivirus_defender",
                       "module_args": {"update_signatures": False, "update_if_age_days": 3,
                                       "quick_scan_after_days": 0, "threat_days": 30}}]
     statuses = {r["check"]: r["status"] for r in result["maint_results"]}
