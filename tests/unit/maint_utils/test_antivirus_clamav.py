@@ -155,7 +155,7 @@ def test_parse_detection():
 NOW = 1795400000
 
 
-def clamav_facts(**over):
+def healthy_clamav(**over):
     facts = {
         "installed": True, "engine_version": "1.4.3", "binaries": {"clamscan": "/usr/bin/clamscan"},
         "database_dir": "/var/lib/clamav", "daemon_running": False, "on_access_running": False,
@@ -178,7 +178,7 @@ LAB_POLICY = {"linux_scan_log": "/var/log/clamav/scan.log", "detection_test": Tr
 
 
 def test_clamav_healthy():
-    results = valid(clamav.evaluate_clamav(clamav_facts(), LAB_POLICY))
+    results = valid(clamav.evaluate_clamav(healthy_clamav(), LAB_POLICY))
     assert statuses(results) == {
         "antivirus.product": "ok", "antivirus.protection": "ok", "antivirus.signature_age": "ok",
         "antivirus.scan_age": "ok", "antivirus.tamper_protection": "skipped", "antivirus.threats": "ok",
@@ -193,7 +193,7 @@ def test_clamav_healthy():
                                                 (20, "critical")])
 def test_clamav_signature_age(age_days, expected):
     dbs = [{"file": "lab.hdb", "version": None, "build_time": NOW - age_days * 86400, "source": "mtime"}]
-    sig = by_check(clamav.evaluate_clamav(clamav_facts(databases=dbs), LAB_POLICY))["antivirus.signature_age"]
+    sig = by_check(clamav.evaluate_clamav(healthy_clamav(databases=dbs), LAB_POLICY))["antivirus.signature_age"]
     assert sig["status"] == expected
 
 
@@ -201,7 +201,7 @@ def test_clamav_daily_dates_the_signatures():
     dbs = [{"file": "main.cvd", "version": 62, "build_time": NOW - 400 * 86400, "source": "sigtool"},
            {"file": "daily.cld", "version": 27465, "build_time": NOW - 86400, "source": "sigtool"},
            {"file": "local.hdb", "version": None, "build_time": NOW - 10, "source": "mtime"}]
-    sig = by_check(clamav.evaluate_clamav(clamav_facts(databases=dbs), LAB_POLICY))["antivirus.signature_age"]
+    sig = by_check(clamav.evaluate_clamav(healthy_clamav(databases=dbs), LAB_POLICY))["antivirus.signature_age"]
     assert sig["status"] == "ok"
     assert sig["observed"]["newest"] == "daily.cld"
     assert "version 27465" in sig["summary"]
@@ -222,18 +222,18 @@ def test_clamav_not_installed_default_is_critical():
 
 
 def test_clamav_no_database():
-    results = clamav.evaluate_clamav(clamav_facts(databases=[]), LAB_POLICY)
+    results = clamav.evaluate_clamav(healthy_clamav(databases=[]), LAB_POLICY)
     assert by_check(results)["antivirus.product"]["status"] == "critical"
     assert by_check(results)["antivirus.signature_age"]["status"] == "critical"
 
 
 def test_clamav_eicar_not_detected_is_critical():
     test = {"ran": True, "scanner": "clamscan", "rc": 0, "detection": None, "removed": True, "path": "/tmp/e"}
-    det = by_check(clamav.evaluate_clamav(clamav_facts(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
+    det = by_check(clamav.evaluate_clamav(healthy_clamav(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
     assert det["status"] == "critical"
     test = {"ran": True, "scanner": "clamscan", "rc": 2, "detection": None, "removed": True, "path": "/tmp/e",
             "error": "LibClamAV Error: cli_loaddbdir(): No supported database files found"}
-    det = by_check(clamav.evaluate_clamav(clamav_facts(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
+    det = by_check(clamav.evaluate_clamav(healthy_clamav(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
     assert det["status"] == "critical"
     assert "No supported database" in det["summary"]
 
@@ -241,49 +241,49 @@ def test_clamav_eicar_not_detected_is_critical():
 def test_clamav_eicar_left_behind_is_reported():
     test = {"ran": True, "scanner": "clamscan", "rc": 1, "detection": "Eicar-Signature", "removed": False,
             "path": "/tmp/maint-eicar-x/eicar.com"}
-    det = by_check(clamav.evaluate_clamav(clamav_facts(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
+    det = by_check(clamav.evaluate_clamav(healthy_clamav(detection_test=test), LAB_POLICY))["antivirus.detection_test"]
     assert det["status"] == "warning"
     assert "/tmp/maint-eicar-x/eicar.com" in det["remediation"]
 
 
 def test_clamav_detection_test_that_could_not_run_is_unknown():
-    facts = clamav_facts(detection_test={"ran": False, "reason": "no clamscan or clamdscan on the host"})
+    facts = healthy_clamav(detection_test={"ran": False, "reason": "no clamscan or clamdscan on the host"})
     got = by_check(valid(clamav.evaluate_clamav(facts, {"detection_test": True})))["antivirus.detection_test"]
     assert got["status"] == "unknown"
     assert "no clamscan or clamdscan" in got["summary"]
 
 
 def test_clamav_detection_test_disabled():
-    det = by_check(clamav.evaluate_clamav(clamav_facts(), {}))["antivirus.detection_test"]
+    det = by_check(clamav.evaluate_clamav(healthy_clamav(), {}))["antivirus.detection_test"]
     assert det["status"] == "skipped"
 
 
 def test_clamav_protection_required_by_policy():
     policy = dict(LAB_POLICY, linux_require_on_access=True)
-    prot = by_check(clamav.evaluate_clamav(clamav_facts(), policy))["antivirus.protection"]
+    prot = by_check(clamav.evaluate_clamav(healthy_clamav(), policy))["antivirus.protection"]
     assert prot["status"] == "critical"
-    prot = by_check(clamav.evaluate_clamav(clamav_facts(daemon_running=True, on_access_running=True), policy))[
+    prot = by_check(clamav.evaluate_clamav(healthy_clamav(daemon_running=True, on_access_running=True), policy))[
         "antivirus.protection"]
     assert prot["status"] == "ok"
-    prot = by_check(clamav.evaluate_clamav(clamav_facts(daemon_running=None), LAB_POLICY))["antivirus.protection"]
+    prot = by_check(clamav.evaluate_clamav(healthy_clamav(daemon_running=None), LAB_POLICY))["antivirus.protection"]
     assert prot["status"] == "unknown"
 
 
 def test_clamav_scan_log():
     never = {"path": "/var/log/clamav/scan.log", "exists": False, "scans": 0, "last_scan_end": None,
              "infected": None, "found": []}
-    checks = by_check(clamav.evaluate_clamav(clamav_facts(scan_log=never), LAB_POLICY))
+    checks = by_check(clamav.evaluate_clamav(healthy_clamav(scan_log=never), LAB_POLICY))
     assert checks["antivirus.scan_age"]["status"] == "critical"
     assert "never" in checks["antivirus.scan_age"]["summary"]
     assert checks["antivirus.threats"]["status"] == "unknown"
-    infected = dict(clamav_facts()["scan_log"], infected=2, found=["/srv/x.exe: Win.Trojan.Agent-1"])
-    threats = by_check(clamav.evaluate_clamav(clamav_facts(scan_log=infected), LAB_POLICY))["antivirus.threats"]
+    infected = dict(healthy_clamav()["scan_log"], infected=2, found=["/srv/x.exe: Win.Trojan.Agent-1"])
+    threats = by_check(clamav.evaluate_clamav(healthy_clamav(scan_log=infected), LAB_POLICY))["antivirus.threats"]
     assert threats["status"] == "critical"
     assert "Win.Trojan.Agent-1" in threats["summary"]
-    old = dict(clamav_facts()["scan_log"], last_scan_end=NOW - 10 * 86400)
-    assert by_check(clamav.evaluate_clamav(clamav_facts(scan_log=old), LAB_POLICY))["antivirus.scan_age"]["status"] \
+    old = dict(healthy_clamav()["scan_log"], last_scan_end=NOW - 10 * 86400)
+    assert by_check(clamav.evaluate_clamav(healthy_clamav(scan_log=old), LAB_POLICY))["antivirus.scan_age"]["status"] \
         == "warning"
-    skipped = by_check(clamav.evaluate_clamav(clamav_facts(), {}))
+    skipped = by_check(clamav.evaluate_clamav(healthy_clamav(), {}))
     assert skipped["antivirus.scan_age"]["status"] == "skipped"
     assert skipped["antivirus.threats"]["status"] == "skipped"
 
@@ -291,9 +291,9 @@ def test_clamav_scan_log():
 def test_clamav_needs_update():
     stale = [{"file": "lab.hdb", "version": None, "build_time": NOW - 20 * 86400, "source": "mtime"}]
     policy = av.effective_policy({"update_signatures": True})
-    assert clamav.clamav_needs_update(clamav_facts(databases=stale), policy)
-    assert not clamav.clamav_needs_update(clamav_facts(), policy)
-    assert not clamav.clamav_needs_update(clamav_facts(databases=stale), av.effective_policy({}))
+    assert clamav.clamav_needs_update(healthy_clamav(databases=stale), policy)
+    assert not clamav.clamav_needs_update(healthy_clamav(), policy)
+    assert not clamav.clamav_needs_update(healthy_clamav(databases=stale), av.effective_policy({}))
 
 
 @pytest.mark.parametrize("update, status, changed", [
@@ -305,7 +305,7 @@ def test_clamav_needs_update():
     ({"skipped": "check mode"}, "skipped", False),
 ])
 def test_clamav_update_results(update, status, changed):
-    result = by_check(clamav.evaluate_clamav(clamav_facts(update=update), LAB_POLICY))["antivirus.update"]
+    result = by_check(clamav.evaluate_clamav(healthy_clamav(update=update), LAB_POLICY))["antivirus.update"]
     assert (result["status"], result["changed"]) == (status, changed)
     if update.get("timed_out"):
         assert "20 s" in result["summary"]
@@ -322,9 +322,9 @@ HEALTHY_CLAMAV = {
 @pytest.mark.parametrize("build_time", ["yesterday", float("nan"), [1], {"t": 1}])
 def test_clamav_unreadable_build_time_is_not_ok_and_keeps_the_other_checks(build_time):
     dbs = [{"file": "daily.cld", "version": 27000, "build_time": build_time, "source": "sigtool"}]
-    results = valid(clamav.evaluate_clamav(clamav_facts(databases=dbs), LAB_POLICY))
+    results = valid(clamav.evaluate_clamav(healthy_clamav(databases=dbs), LAB_POLICY))
     assert statuses(results) == dict(HEALTHY_CLAMAV, **{"antivirus.signature_age": "unknown"})
-    assert clamav.clamav_signature_status(clamav_facts(databases=dbs), av.effective_policy(LAB_POLICY)) != "ok"
+    assert clamav.clamav_signature_status(healthy_clamav(databases=dbs), av.effective_policy(LAB_POLICY)) != "ok"
 
 
 @pytest.mark.parametrize("over, check", [
@@ -339,7 +339,7 @@ def test_clamav_unreadable_build_time_is_not_ok_and_keeps_the_other_checks(build
     ({"freshclam": {"sessions": 3, "last_success": float("nan")}}, None),
 ])
 def test_clamav_odd_facts_cost_one_check(over, check):
-    results = valid(clamav.evaluate_clamav(clamav_facts(**over), LAB_POLICY))
+    results = valid(clamav.evaluate_clamav(healthy_clamav(**over), LAB_POLICY))
     got = statuses(results)
     assert set(got) == set(HEALTHY_CLAMAV)  # every check still produced
     for name, status in got.items():
@@ -351,6 +351,6 @@ def test_clamav_odd_facts_cost_one_check(over, check):
     assert sum(1 for s in got.values() if s == "ok") >= 3
 
 
-def test_clamav_facts_not_a_mapping():
+def test_clamav_input_not_a_mapping():
     results = valid(clamav.evaluate_clamav(["installed"], LAB_POLICY))
     assert [r["status"] for r in results] == ["unknown"]
