@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Host-side reading shared by the patch collect modules (apt_patch_facts, dnf_patch_facts).
+"""Host-side reading shared by the apt and dnf readers of the ``patch_linux`` module.
 
 This is *collect* code: it reads the host (files, locks, processes) and runs the phases of
-the patch flow, but decides nothing itself; every decision is in ``patch_decide``. It runs
-on the managed host, so it keeps to the standard library and Python 3.8.
+the patch flow, but decides nothing itself; every decision is in ``patch_decide`` (and the
+engine modules ``patch_apt``, ``patch_dnf``). It runs on the managed host, so it keeps to
+the standard library and Python 3.8.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,22 +21,28 @@ import struct
 try:
     from ansible.module_utils.patch_decide import (
         deferred_result,
+        failure_message,
+        host_failed,
         install_results,
         post_check,
         precheck,
         reboot_decision,
         reboot_result,
         scan_results,
+        window_decision,
     )
 except ImportError:  # pragma: no cover - used outside Ansible (tests)
     from maint_utils.patch_decide import (
         deferred_result,
+        failure_message,
+        host_failed,
         install_results,
         post_check,
         precheck,
         reboot_decision,
         reboot_result,
         scan_results,
+        window_decision,
     )
 
 LOG_LIMIT = 512 * 1024
@@ -149,6 +156,9 @@ def run_phases(module, policy, reader):
     ``free_mb``/``locks``), ``read_installed(names)`` -> name -> version or None,
     ``snapshot()`` -> every installed package (``"name:arch"`` -> versions, one dpkg-query or
     rpm call) or None when unreadable, and ``reboot_required()`` -> bool or None.
+
+    Every phase returns ``host_failed`` (``patch_decide.host_failed`` over this phase's
+    results and the O(earlier_results) it is given): the play fails the host on it.
     """
     p = module.params
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -162,14 +172,14 @@ def run_phases(module, policy, reader):
                                   held=p["held"], blocked=p["blocked"])
         flag = reader.reboot_required()
         installed_any = any(r["changed"] for r in results)
-        failed = any(r["check"] == "patch.failed" and r["status"] == "critical" for r in results)
-        action, reason = reboot_decision(policy, flag, installed_any, p["guard_allowed"], p["guard_reason"],
-                                         install_failed=failed)
+        guard = p["reboot_guard"] or {}
+        action, reason = reboot_decision(policy, flag, installed_any, guard.get("allowed", True),
+                                         guard.get("reason") or "", install_failed=host_failed(results))
         if action == "defer":
             results.append(deferred_result(reason, "reboot"))
-        module.exit_json(changed=installed_any, maint_results=results, reboot_required=flag,
-                         reboot_action=action, reboot_reason=reason,
-                         patch_facts={"installed": after, "reboot_required": flag})
+        _exit(module, results, p["earlier_results"], changed=installed_any, reboot_required=flag,
+              reboot_action=action, reboot_reason=reason,
+              patch_state={"installed": after, "reboot_required": flag})
 
     facts = reader.read_state(p["phase"] == "scan" and p["update_cache"])
     results = []
@@ -180,16 +190,17 @@ def run_phases(module, policy, reader):
             results.append(reboot_result(p["reboot"]["action"], p["reboot"].get("reason") or "",
                                          p["reboot"].get("rebooted"), p["reboot"].get("elapsed")))
         results.append(post_check(read_processes(), policy["critical_services"]))
-        module.exit_json(changed=False, maint_results=results, patch_facts=public(facts),
-                         reboot_required=facts["reboot_required"])
+        _exit(module, results, p["earlier_results"], patch_state=public(facts),
+              reboot_required=facts["reboot_required"])
 
+    install_now, deferred_reason = window_decision(p["install_planned"], p["window_guard"])
     planned = [e for e in facts["pending"] if e["target"]]
     plan = {"planned": planned, "specs": reader.install_specs(planned),
             "before": dict((e["name"], e["installed"]) for e in planned), "precheck_ok": False,
             "held": facts.get("held") or [],
             "blocked": [{"name": e["name"], "reason": e["reason"]} for e in facts["pending"] if e.get("blocked")],
             "before_all": None}
-    if p["install_planned"] and not p["deferred_reason"]:
+    if install_now:
         # Every installed package, read just before the install: the verify step reports
         # the full difference (dependencies pulled in, packages removed), not only the plan.
         plan["before_all"] = reader.snapshot()
@@ -200,21 +211,30 @@ def run_phases(module, policy, reader):
         if not ok:
             results.extend(scan_results(facts, policy, now))
     else:
-        if p["deferred_reason"]:
-            results.append(deferred_result(p["deferred_reason"]))
+        if deferred_reason:
+            results.append(deferred_result(deferred_reason))
         results.extend(scan_results(facts, policy, now))
-    module.exit_json(changed=False, maint_results=results, patch_facts=public(facts), patch_plan=plan,
-                     reboot_required=facts["reboot_required"])
+    _exit(module, results, p["earlier_results"], patch_state=public(facts), patch_plan=plan,
+          reboot_required=facts["reboot_required"])
+
+
+def _exit(module, results, earlier, changed=False, **returns):
+    """Exit with ``results`` and whether they (with the ``earlier`` phases' results) fail the host."""
+    failed = host_failed(list(earlier or []) + results)
+    if failed:
+        returns["msg"] = failure_message(list(earlier or []) + results)
+    module.exit_json(changed=changed, maint_results=results, host_failed=failed, **returns)
 
 
 def argument_spec():
-    """Return the argument spec the patch collect modules share."""
+    """Return the argument spec of the patch_linux module (the same for apt and dnf)."""
     return dict(
+        manager=dict(type="str", required=True, choices=["apt", "dnf"]),
         phase=dict(type="str", default="scan", choices=["scan", "verify", "final"]),
         policy=dict(type="dict", default={}),
         install_planned=dict(type="bool", default=False),
         update_cache=dict(type="bool", default=True),
-        deferred_reason=dict(type="str", default=""),
+        window_guard=dict(type="dict", default={}),
         backup_age_hours=dict(type="float"),
         rpo_hours=dict(type="float"),
         planned=dict(type="list", elements="dict", default=[]),
@@ -223,7 +243,7 @@ def argument_spec():
         held=dict(type="list", elements="str", default=[]),
         blocked=dict(type="list", elements="dict", default=[]),
         install_error=dict(type="str", default=""),
-        guard_allowed=dict(type="bool", default=True),
-        guard_reason=dict(type="str", default=""),
+        reboot_guard=dict(type="dict", default={}),
         reboot=dict(type="dict", default={}),
+        earlier_results=dict(type="list", elements="dict", default=[]),
     )

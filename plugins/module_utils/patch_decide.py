@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Patch decisions: pure Python, no I/O, no Ansible import.
+"""Patch decisions: the catalogue of the patch checks, what every engine shares, and the host-failed rule.
 
-Collect code (``apt_patch_facts``, ``dnf_patch_facts``, the Windows tasks) reads raw facts;
-this module turns them into a plan (which package goes to which version) and into check
-results (``patch.*``). It is unit-tested on recorded inputs (tests/unit/test_patch_decide.py).
+Pure Python, no I/O, no Ansible import. Collect code (``patch_linux`` with ``manager`` apt or
+dnf, the Windows tasks through ``patch_win``) reads raw facts; the engine modules turn them
+into this module's inputs (``patch_apt``: dpkg and apt logs; ``patch_dnf``: dnf and rpm
+output; ``patch_win``: win_updates returns), and this module turns them into a plan (which
+package goes to which version) and into check results (``patch.*``). Unit-tested on recorded
+inputs (tests/unit/maint_utils/test_patch_*.py).
 
-Policy (``maint_policy.patch``, schema in schemas/policy/patch.schema.json), defaults in
-``DEFAULTS``:
+Policy (``maint_policy.patch``, schema in schemas/policy/patch.schema.json); every default is
+stated once, in ``CHECKS`` below (``DEFAULTS`` gathers them):
 
 * ``mode``: ``security`` installs only updates published by a security source; ``all``
   installs every pending update.
@@ -27,52 +30,177 @@ import fnmatch
 import re
 
 try:
-    from ansible.module_utils.maint_result import grade_high, make_result, number, worst
+    from ansible.module_utils.maint_result import (
+        Check,
+        PolicyError,
+        grade_high,
+        make_result,
+        number,
+        policy_defaults,
+        with_defaults,
+        worst,
+    )
 except ImportError:  # pragma: no cover - used outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import grade_high, make_result, number, worst
+    from maint_utils.maint_result import (
+        Check,
+        PolicyError,
+        grade_high,
+        make_result,
+        number,
+        policy_defaults,
+        with_defaults,
+        worst,
+    )
+
+__all__ = ["CHECKS", "DEFAULTS", "PolicyError", "effective_policy", "validate_policy", "host_failed"]
+
+# The check ids, used by the table and by the decide code of every engine.
+PENDING = "patch.pending"
+PENDING_SECURITY = "patch.pending_security"
+REBOOT_REQUIRED = "patch.reboot_required"
+LAST_PATCHED = "patch.last_patched"
+PRECHECK = "patch.precheck"
+INSTALLED = "patch.installed"
+FAILED = "patch.failed"
+REBOOTED = "patch.rebooted"
+POST_CHECK = "patch.post_check"
+DEFERRED = "patch.deferred"
+
+_UNIT = "tests/unit/maint_utils/test_patch_decide.py::"
+_LAB = "tests/integration/test_patch_lab.py::"
+
+CHECKS = (
+    Check(
+        id=PENDING,
+        measures="Pending updates (apt, dnf, Windows Update), each classified by the policy: installable, "
+                 "excluded, held, blocked by its dependencies",
+        policy={"mode": "security", "exclude": [], "accept": [], "exclude_kbs": [], "exclude_titles": [],
+                "categories": ["CriticalUpdates", "SecurityUpdates", "UpdateRollups"],
+                "security_pattern": "(?i)security"},
+        statuses=("ok", "warning", "unknown"),
+        decide="patch_decide:scan_results",
+        remediation="Install the pending updates in the next maintenance window.",
+        unit_test=_UNIT + "test_scan_results_count_exactly_and_grade",
+        lab_test=_LAB + "test_scan_reports_exactly_the_pending_updates",
+    ),
+    Check(
+        id=PENDING_SECURITY,
+        measures="Pending security updates and the age in days of the oldest (apt: Release date, a lower "
+                 "bound; dnf: the advisory's Issued date)",
+        policy={"security_max_age_days": 14},
+        decide="patch_decide:scan_results",
+        remediation="Install the security updates in the next window; review held packages.",
+        unit_test=_UNIT + "test_scan_results_recent_security_is_a_warning_and_stale_lists_unknown",
+        lab_test=_LAB + "test_scan_reports_exactly_the_pending_updates",
+    ),
+    Check(
+        id=REBOOT_REQUIRED,
+        measures="Whether the host asks for a reboot (/var/run/reboot-required, needs-restarting -r, "
+                 "Windows Update)",
+        statuses=("ok", "warning", "unknown"),
+        decide="patch_decide:scan_results",
+        remediation="Reboot the host in a maintenance window.",
+        unit_test=_UNIT + "test_all_mode_pending_is_a_warning_and_reboot_flag",
+        lab_test=_LAB + "test_a_failed_reboot_is_recorded_and_fails_the_host",
+    ),
+    Check(
+        id=LAST_PATCHED,
+        measures="Days since the last successful upgrade in the package manager's logs",
+        policy={"last_patched_warn_days": 35, "last_patched_crit_days": 90},
+        decide="patch_decide:scan_results",
+        remediation="Patch this host: it has not been updated for too long.",
+        unit_test="tests/unit/maint_utils/test_patch_apt.py::test_last_patched_from_recorded_history_and_dpkg_log",
+        lab_test=_LAB + "test_install_inside_the_window",
+    ),
+    Check(
+        id=PRECHECK,
+        measures="Before an install: free space on / and /var (C: on Windows), package manager locks, the list "
+                 "of installed packages, and the backup age when the policy asks",
+        policy={"min_free_mb": 500, "require_backup_within_rpo": False},
+        statuses=("ok", "critical"),
+        decide="patch_decide:precheck",
+        remediation="Fix the cause (free space, a running package manager, backups), then run again.",
+        unit_test=_UNIT + "test_precheck_lock_held_skips_the_host",
+        lab_test=_LAB + "test_install_inside_the_window",
+    ),
+    Check(
+        id=INSTALLED,
+        measures="Every package the install changed (planned updates, dependencies pulled in, removals) "
+                 "and the updates the plan guard blocked",
+        statuses=("ok", "warning", "unknown"),
+        decide="patch_decide:install_results",
+        remediation="Review the blocked updates: install them by hand or adjust the policy.",
+        unit_test=_UNIT + "test_install_results_report_every_change_not_only_the_plan",
+        lab_test=_LAB + "test_update_whose_dependency_is_excluded_is_blocked",
+    ),
+    Check(
+        id=FAILED,
+        measures="Whether an update failed: a planned version not reached, the install's error, or a change "
+                 "the policy forbids (fails the host)",
+        statuses=("ok", "critical"),
+        decide="patch_decide:install_results",
+        remediation="Read the run's log for this host, fix the package problem, then run again.",
+        unit_test=_UNIT + "test_install_results_flag_changes_the_policy_forbids",
+        lab_test=_LAB + "test_update_whose_dependency_is_excluded_is_blocked",
+    ),
+    Check(
+        id=REBOOTED,
+        measures="The reboot decision and its outcome (rebooted and back, deferred, not needed, not allowed, "
+                 "not confirmed: fails the host)",
+        policy={"reboot": "if_required"},
+        statuses=("ok", "warning", "critical", "skipped"),
+        decide="patch_decide:reboot_result",
+        remediation="Check the host's console: it may not have come back.",
+        unit_test=_UNIT + "test_reboot_decision",
+        lab_test=_LAB + "test_a_failed_reboot_is_recorded_and_fails_the_host",
+    ),
+    Check(
+        id=POST_CHECK,
+        measures="After patching: every critical service of the policy has a running process (fails the host)",
+        policy={"critical_services": []},
+        statuses=("ok", "critical"),
+        decide="patch_decide:post_check",
+        remediation="Start the service(s) and read their logs; roll back the update if needed.",
+        unit_test=_UNIT + "test_post_check_uses_processes",
+        lab_test=_LAB + "test_failing_canary_stops_the_rollout",
+    ),
+    Check(
+        id=DEFERRED,
+        measures="An install or a reboot not started because the maintenance window is closing",
+        statuses=("warning",),
+        decide="patch_decide:deferred_result",
+        remediation="Resume the run in the next maintenance window (maintctl run --resume).",
+        unit_test=_UNIT + "test_deferred_result",
+        lab_test=_LAB + "test_closing_window_defers_every_host_and_exits_3",
+    ),
+)
+CHECK = dict((check.id, check) for check in CHECKS)
+
+# Policy keys that are play keywords of playbooks/patch.yml (templated before any host
+# variable exists, so the playbook states them too), not thresholds of a check.
+ROLLOUT_DEFAULTS = {"canary_group": "canary", "serial": [1, "50%"], "max_fail_percentage": 0}
+DEFAULTS = dict(policy_defaults(CHECKS), **ROLLOUT_DEFAULTS)
 
 MODES = ("security", "all")
 REBOOT_POLICIES = ("never", "if_required", "always")
-DEFAULTS = {
-    "mode": "security",
-    "exclude": [],
-    "accept": [],
-    "exclude_kbs": [],
-    "exclude_titles": [],
-    "categories": ["CriticalUpdates", "SecurityUpdates", "UpdateRollups"],
-    "reboot": "if_required",
-    "min_free_mb": 500,
-    "critical_services": [],
-    "require_backup_within_rpo": False,
-    "security_pattern": "(?i)security",
-    "security_max_age_days": 14,
-    "last_patched_warn_days": 35,
-    "last_patched_crit_days": 90,
-}
 LIST_KEYS = ("exclude", "accept", "exclude_kbs", "exclude_titles", "categories", "critical_services")
-LOCK_FILES = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock")
-# dnf 4: rpm's own fcntl lock on its database, and dnf's process lock (a PID file,
-# dnf/lock.py build_rpmdb_lock under persistdir /var/lib/dnf).
-DNF_FCNTL_LOCKS = ("/var/lib/rpm/.rpm.lock",)
-DNF_PID_LOCKS = ("/var/lib/dnf/rpmdb_lock.pid",)
+NUMBER_KEYS = ("min_free_mb", "security_max_age_days", "last_patched_warn_days", "last_patched_crit_days")
+# The checks whose critical result fails a patched host (and so stops a canary rollout).
+HOST_FAILING = (FAILED, POST_CHECK, REBOOTED)
 
 
-class PolicyError(ValueError):
-    """The patch policy holds a value the role cannot act on (one-line message)."""
+def _remedy(check_id):
+    """The default remediation of a check, from the table."""
+    return CHECK[check_id].remediation
 
 
-def effective_policy(policy):
-    """Return ``policy`` merged over ``DEFAULTS``, checked; raise PolicyError if malformed.
+def effective_policy(section):
+    """Return the policy ``section`` merged over ``DEFAULTS``, checked; raise PolicyError if malformed.
 
-    Keys the role does not use here (``canary``, ``serial``, ``max_fail_percentage``) are
-    kept as they are: they are play keywords.
+    Keys the role does not use here (``canary_group``, ``serial``, ``max_fail_percentage``)
+    are kept: they are play keywords.
     """
-    if policy is None:
-        policy = {}
-    if not isinstance(policy, dict):
-        raise PolicyError("patch policy must be a mapping, got %s" % type(policy).__name__)
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in policy.items() if v is not None})
+    merged = with_defaults(DEFAULTS, section)
     if merged["mode"] not in MODES:
         raise PolicyError("patch policy mode %r: use one of %s" % (merged["mode"], ", ".join(MODES)))
     if merged["reboot"] not in REBOOT_POLICIES:
@@ -82,7 +210,7 @@ def effective_policy(policy):
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
             raise PolicyError("patch policy %s: expected a list of strings" % key)
         merged[key] = [str(v) for v in value]
-    for key in ("min_free_mb", "security_max_age_days", "last_patched_warn_days", "last_patched_crit_days"):
+    for key in NUMBER_KEYS:
         value = merged[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise PolicyError("patch policy %s: expected a number >= 0, got %r" % (key, value))
@@ -92,6 +220,65 @@ def effective_policy(policy):
         except re.error as exc:
             raise PolicyError("patch policy regex %r: %s" % (regex, exc)) from exc
     return merged
+
+
+def _clip(text, limit=60):
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def validate_policy(section):
+    """Return the semantic problems of a patch policy section the schema cannot see, one line each.
+
+    Regexes that must compile (``security_pattern``, ``exclude_titles``) and the order of
+    the ``last_patched`` thresholds. Lines start with ``maint_policy.patch.<key>``.
+    """
+    problems = []
+    section = section if isinstance(section, dict) else {}
+    regexes = [("security_pattern", section.get("security_pattern"))]
+    regexes += [("exclude_titles[%d]" % i, rx) for i, rx in enumerate(section.get("exclude_titles") or [])]
+    for key, regex in regexes:
+        if isinstance(regex, str):
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                problems.append("maint_policy.patch.%s: %r is not a valid regex: %s" % (key, _clip(regex), exc))
+    merged = dict(DEFAULTS, **section)
+    warn, crit = merged.get("last_patched_warn_days"), merged.get("last_patched_crit_days")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (warn, crit)) and warn > crit:
+        problems.append("maint_policy.patch.last_patched_warn_days: %s is above the critical threshold %s "
+                        "(last_patched_crit_days)" % (warn, crit))
+    return problems
+
+
+def host_failed(results):
+    """Return True when ``results`` fail a patched host (the one statement of this rule).
+
+    An update failed, the reboot was not confirmed or a critical service is down: a critical
+    ``patch.failed``, ``patch.rebooted`` or ``patch.post_check``. The play fails the host on
+    it (which stops a canary rollout), and a host whose install failed is not rebooted.
+    """
+    return any(isinstance(r, dict) and r.get("check") in HOST_FAILING and r.get("status") == "critical"
+               for r in results or [])
+
+
+def failure_message(results):
+    """Return the summaries of the critical results, joined (the failed host's message)."""
+    return "; ".join(str(r.get("summary")) for r in results or []
+                     if isinstance(r, dict) and r.get("status") == "critical")
+
+
+def window_decision(install_planned, guard):
+    """Return ``(install_now, deferred_reason)`` from the window guard (``maint_window_guard``'s dict).
+
+    An install is started only when it is planned and the guard allows it; a planned install
+    the guard refuses is deferred with the guard's reason. A scan is never deferred.
+    """
+    guard = guard if isinstance(guard, dict) else {}
+    if not install_planned:
+        return False, ""
+    if guard.get("allowed", True):
+        return True, ""
+    return False, str(guard.get("reason") or "the maintenance window is closing")
 
 
 # -- sources and selection -------------------------------------------------------------------
@@ -164,10 +351,6 @@ def classify(upgradable, held, policy):
         out.append(entry)
     return out
 
-
-def install_specs(classified):
-    """Return ``name=version`` pins for the packages that have a target."""
-    return ["%s=%s" % (p["name"], p["target"]) for p in classified if p["target"]]
 
 
 def _base_name(name):
@@ -251,61 +434,6 @@ def guard_plan(pending, held, policy, simulate):
     return sim.get("changes") or []
 
 
-# -- installed packages, before and after ------------------------------------------------------
-
-# dpkg states in which a package is usable; any other state but not-installed/config-files
-# is a package left half-way (shown in its version, so a diff and the verify see it).
-_DPKG_OK = ("installed", "triggers-pending", "triggers-awaiting")
-_DPKG_ABSENT = ("not-installed", "config-files")
-DPKG_QUERY_FORMAT = "${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Status}\\n"
-
-
-def parse_dpkg_snapshot(text):
-    r"""Parse ``dpkg-query -W -f '${Package}\t${Architecture}\t${Version}\t${db:Status-Status}\n'``.
-
-    Returns ``"name:arch"`` -> sorted list of versions; a package in a broken state (for
-    example ``half-configured`` after an interrupted install) has its state appended:
-    ``"1.1 (half-configured)"``. Removed packages (even with their conffiles left) are absent.
-    """
-    out = {}
-    for line in (text or "").splitlines():
-        parts = line.split("\t")
-        if len(parts) != 4 or not parts[0] or parts[3] in _DPKG_ABSENT or not parts[2]:
-            continue
-        version = parts[2] if parts[3] in _DPKG_OK else "%s (%s)" % (parts[2], parts[3])
-        out.setdefault("%s:%s" % (parts[0], parts[1]), []).append(version)
-    return dict((k, sorted(set(v))) for k, v in out.items())
-
-
-def parse_rpm_snapshot(text):
-    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n'``: ``"name:arch"`` -> versions.
-
-    Versions are written as dnf writes them (``parse_rpm_query``). Several versions of
-    one name and arch (kernels) are all kept.
-    """
-    out = {}
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) not in (3, 4):
-            continue
-        arch = parts[3] if len(parts) == 4 else ""
-        out.setdefault("%s:%s" % (parts[0], arch), []).append(_evr(parts[1], parts[2]))
-    return dict((k, sorted(set(v))) for k, v in out.items())
-
-
-def snapshot_version(snapshot, name, native_arch):
-    """Return the installed version of apt package ``name`` from a dpkg snapshot, or None.
-
-    ``name`` is python-apt's: bare for the native architecture (or ``all``), ``name:arch``
-    for a foreign one.
-    """
-    keys = [name] if ":" in name else ["%s:%s" % (name, native_arch), "%s:all" % name]
-    for key in keys:
-        versions = snapshot.get(key)
-        if versions:
-            return versions[-1] if len(versions) == 1 else ", ".join(versions)
-    return None
-
 
 def package_diff(before, after):
     """Return every package change between two snapshots (``"name:arch"`` -> versions).
@@ -329,45 +457,6 @@ def package_diff(before, after):
     return changes
 
 
-# -- logs ----------------------------------------------------------------------------------------
-
-_HIST_DATE = re.compile(r"^Start-Date:\s*(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})", re.M)
-
-
-def _parse_local(date_text):
-    return datetime.datetime.strptime(date_text, "%Y-%m-%d %H:%M:%S")
-
-
-def last_upgrade_from_history(text):
-    """Return the naive local time of the last apt transaction that upgraded without error.
-
-    ``text`` is /var/log/apt/history.log (rotated files concatenated, any order). Returns
-    None when no such transaction is recorded.
-    """
-    best = None
-    for block in re.split(r"\n\s*\n", text or ""):
-        match = _HIST_DATE.search(block)
-        if not match or not re.search(r"^Upgrade:", block, re.M) or re.search(r"^Error:", block, re.M):
-            continue
-        when = _parse_local("%s %s" % match.groups())
-        best = when if best is None or when > best else best
-    return best
-
-
-def last_upgrade_from_dpkg_log(text):
-    """Return the naive local time of the last ``upgrade`` action in dpkg.log, or None."""
-    best = None
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[2] == "upgrade":
-            try:
-                when = _parse_local("%s %s" % (parts[0], parts[1]))
-            except ValueError:
-                continue
-            best = when if best is None or when > best else best
-    return best
-
-
 def parse_release_date(text):
     """Parse a Release file's ``Date:`` (RFC 2822) into an aware UTC datetime, or None."""
     if not text:
@@ -383,7 +472,8 @@ def parse_release_date(text):
     return None
 
 
-def _days(delta):
+def age_days(delta):
+    """Return a timedelta in days, to one decimal."""
     return round(delta.total_seconds() / 86400.0, 1)
 
 
@@ -404,7 +494,7 @@ def security_age_days(pending, releases, now):
                         and (rel.get("origin") or "") == (origin.get("origin") or ""):
                     date = parse_release_date(rel.get("date"))
                     if date is not None:
-                        ages.append(max(_days(now - date), 0.0))
+                        ages.append(max(age_days(now - date), 0.0))
     return max(ages) if ages else None
 
 
@@ -466,14 +556,14 @@ def scan_results(facts, policy, now):
     else:
         status = "ok"
     results.append(make_result(
-        "patch.pending", "", status,
+        PENDING, "", status,
         "%d pending update(s), %d installable by policy, %d held%s"
         % (len(free), len(installable), len(held), stale_note),
         observed={"count": len(free), "installable": len(installable), "held": [p["name"] for p in held],
                   "packages": listing, "manager": facts.get("manager")},
         threshold={"mode": policy["mode"], "exclude": policy["exclude"], "accept": policy["accept"]},
         remediation=("Refresh the host's package sources and scan again." if stale else
-                     "Install the pending updates in the next maintenance window." if status == "warning" else ""),
+                     _remedy(PENDING) if status == "warning" else ""),
     ))
 
     age, basis = _security_age(facts, sec + held_sec, now)
@@ -492,14 +582,14 @@ def scan_results(facts, policy, now):
         summary += (", oldest published at least %.0f day(s) ago" if basis.startswith("release")
                     else ", oldest issued %.0f day(s) ago") % age
     results.append(make_result(
-        "patch.pending_security", "", status, summary + stale_note,
+        PENDING_SECURITY, "", status, summary + stale_note,
         observed={"count": len(sec), "packages": [p["name"] for p in sec],
                   "held": [p["name"] for p in held_sec], "oldest_age_days": age,
                   "age_basis": basis if age is not None else None},
         threshold={"max_age_days": policy["security_max_age_days"]},
         remediation=("Install the security updates now; they are older than the policy allows."
                      if status == "critical" else
-                     "Install the security updates in the next window; review held packages."
+                     _remedy(PENDING_SECURITY)
                      if status == "warning" else ""),
     ))
 
@@ -513,30 +603,30 @@ def scan_results(facts, policy, now):
     else:
         status, summary = "ok", "no reboot required"
     results.append(make_result(
-        "patch.reboot_required", "", status, summary,
+        REBOOT_REQUIRED, "", status, summary,
         observed={"reboot_required": reboot, "packages": facts.get("reboot_required_pkgs") or []},
         threshold={"reboot_policy": policy["reboot"]},
-        remediation="Reboot the host in a maintenance window." if status == "warning" else "",
+        remediation=_remedy(REBOOT_REQUIRED) if status == "warning" else "",
     ))
 
     last = facts.get("last_upgrade")
     last = last if isinstance(last, datetime.datetime) and last.tzinfo is not None else None
     if last is None:
         results.append(make_result(
-            "patch.last_patched", "", "unknown",
+            LAST_PATCHED, "", "unknown",
             "no successful upgrade recorded in the package manager's logs",
             observed={"days": None, "logs_since": facts.get("logs_since")},
             threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
             remediation="Check the host's patch history; logs may have been rotated away.",
         ))
     else:
-        days = max(_days(now - last), 0.0)
+        days = max(age_days(now - last), 0.0)
         status = grade_high(days, policy["last_patched_warn_days"], policy["last_patched_crit_days"])
         results.append(make_result(
-            "patch.last_patched", "", status, "last successful upgrade %.1f day(s) ago" % days,
+            LAST_PATCHED, "", status, "last successful upgrade %.1f day(s) ago" % days,
             observed={"days": days, "last_upgrade": last.astimezone(datetime.timezone.utc).isoformat()},
             threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
-            remediation="Patch this host: it has not been updated for too long." if status != "ok" else "",
+            remediation=_remedy(LAST_PATCHED) if status != "ok" else "",
         ))
     return results
 
@@ -589,11 +679,11 @@ def precheck(facts, policy, backup_age_hours=None, rpo_hours=None):
                  "require_backup_within_rpo": policy["require_backup_within_rpo"], "rpo_hours": rpo_hours}
     if failures:
         return False, make_result(
-            "patch.precheck", "", "critical", "host skipped: " + "; ".join(failures),
+            PRECHECK, "", "critical", "host skipped: " + "; ".join(failures),
             observed=observed, threshold=threshold,
-            remediation="Fix the cause (free space, a running package manager, backups), then run again.",
+            remediation=_remedy(PRECHECK),
         )
-    return True, make_result("patch.precheck", "", "ok", "pre-checks passed", observed=observed, threshold=threshold)
+    return True, make_result(PRECHECK, "", "ok", "pre-checks passed", observed=observed, threshold=threshold)
 
 
 def _change_text(change):
@@ -679,10 +769,10 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
     else:
         status = "warning" if blocked else "ok"
     results = [make_result(
-        "patch.installed", "", status, summary,
+        INSTALLED, "", status, summary,
         observed={"packages": changes, "count": len(changes), "planned": plan_view,
                   "blocked": list(blocked or []), "complete": complete},
-        remediation=("Review the blocked updates: install them by hand or adjust the policy." if blocked else
+        remediation=(_remedy(INSTALLED) if blocked else
                      "Read the host's package log (/var/log/apt/history.log, /var/log/dnf.rpm.log)."
                      if not complete else ""),
         changed=bool(changes),
@@ -690,13 +780,13 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
     if failures or error or outside:
         detail = ", ".join("%s (wanted %s, has %s)" % (f["name"], f["wanted"], f["installed"]) for f in failures)
         results.append(make_result(
-            "patch.failed", "", "critical",
+            FAILED, "", "critical",
             "update failed: " + "; ".join(x for x in (detail, error, "; ".join(outside)) if x),
             observed={"packages": failures, "error": error, "outside_policy": outside},
-            remediation="Read the run's log for this host, fix the package problem, then run again.",
+            remediation=_remedy(FAILED),
         ))
     else:
-        results.append(make_result("patch.failed", "", "ok", "no update failed",
+        results.append(make_result(FAILED, "", "ok", "no update failed",
                                    observed={"packages": [], "error": None, "outside_policy": []}))
     return results
 
@@ -727,17 +817,17 @@ def reboot_result(action, reason, rebooted=None, elapsed=None):
     """Return the patch.rebooted result of a reboot decision (and the reboot, if it ran)."""
     if action == "reboot":
         if rebooted:
-            return make_result("patch.rebooted", "", "ok", "rebooted (%s) in %s s" % (reason, elapsed),
+            return make_result(REBOOTED, "", "ok", "rebooted (%s) in %s s" % (reason, elapsed),
                                observed={"rebooted": True, "elapsed_s": elapsed, "reason": reason}, changed=True)
-        return make_result("patch.rebooted", "", "critical", "reboot attempted but not confirmed (%s)" % reason,
+        return make_result(REBOOTED, "", "critical", "reboot attempted but not confirmed (%s)" % reason,
                            observed={"rebooted": False, "reason": reason},
-                           remediation="Check the host's console: it may not have come back.")
+                           remediation=_remedy(REBOOTED))
     if action == "defer":
-        return make_result("patch.rebooted", "", "warning", "reboot deferred: %s" % reason,
+        return make_result(REBOOTED, "", "warning", "reboot deferred: %s" % reason,
                            observed={"rebooted": False, "reason": reason},
                            remediation="The reboot runs when the run is resumed in the next window.")
     status = "warning" if reason.endswith("(one is required)") else "skipped"
-    return make_result("patch.rebooted", "", status, "not rebooted: %s" % reason,
+    return make_result(REBOOTED, "", status, "not rebooted: %s" % reason,
                        observed={"rebooted": False, "reason": reason},
                        remediation="Reboot the host manually in a window." if status == "warning" else "")
 
@@ -759,465 +849,24 @@ def post_check(processes, services):
         names.add(first.rsplit("/", 1)[-1].rstrip(":"))
     missing = [s for s in services if s not in names]
     if not services:
-        return make_result("patch.post_check", "", "ok", "no critical service listed in the policy",
+        return make_result(POST_CHECK, "", "ok", "no critical service listed in the policy",
                            observed={"services": [], "missing": []})
     if missing:
-        return make_result("patch.post_check", "", "critical",
+        return make_result(POST_CHECK, "", "critical",
                            "critical service(s) not running after patching: %s" % ", ".join(missing),
                            observed={"services": services, "missing": missing},
                            threshold={"critical_services": services},
-                           remediation="Start the service(s) and read their logs; roll back the update if needed.")
-    return make_result("patch.post_check", "", "ok", "critical services running: %s" % ", ".join(services),
+                           remediation=_remedy(POST_CHECK))
+    return make_result(POST_CHECK, "", "ok", "critical services running: %s" % ", ".join(services),
                        observed={"services": services, "missing": []}, threshold={"critical_services": services})
 
 
 def deferred_result(reason, what="install"):
     """Return the patch.deferred result for a host not reached before the window closed."""
-    return make_result("patch.deferred", what, "warning", "%s deferred: %s" % (what, reason),
+    return make_result(DEFERRED, what, "warning", "%s deferred: %s" % (what, reason),
                        observed={"reason": reason},
-                       remediation="Resume the run in the next maintenance window (maintctl run --resume).")
+                       remediation=_remedy(DEFERRED))
 
-
-# -- dnf (RHEL, Rocky, Alma, Fedora): parse recorded command output ---------------------------
-
-_NEVRA_ARCHES = ("noarch", "x86_64", "aarch64", "i686", "ppc64le", "s390x", "src")
-
-
-def parse_dnf_check_update(text):
-    """Parse ``dnf -q check-update`` output into ``[{name, arch, version, repo}]``.
-
-    Lines are ``name.arch  version-release  repo``; a line that wraps (a long name) goes on
-    the next line. "Obsoleting Packages" and everything after it is ignored.
-    """
-    out = []
-    tokens = []
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("Last metadata", "Security:", "Available upgrades", "Updating and loading",
-                                        "Repositories loaded")):
-            continue  # dnf 5 prints the last three (check-upgrade) when not fully quiet
-        if line.startswith("Obsoleting"):
-            break
-        tokens.extend(line.split())
-        while len(tokens) >= 3:
-            namearch, version, repo = tokens[:3]
-            tokens = tokens[3:]
-            name, _, arch = namearch.rpartition(".")
-            if not name or arch not in _NEVRA_ARCHES:
-                continue
-            out.append({"name": name, "arch": arch, "version": version, "repo": repo})
-    return out
-
-
-def _split_nevra(nevra):
-    base, _, arch = nevra.rpartition(".")
-    if arch not in _NEVRA_ARCHES:
-        return None
-    parts = base.rsplit("-", 2)
-    if len(parts) != 3:
-        return None
-    name, version, release = parts
-    return {"name": name, "version": "%s-%s" % (version, release), "arch": arch}
-
-
-# Lines of dnf's advisory listings that are no advisory row and no sign of trouble.
-_DNF_NOISE = ("Last metadata", "Updating and loading", "Updating Subscription", "Repositories loaded",
-              "No matching advisor", "No advisor")
-_DNF_HEADER = re.compile(r"^\s*Name\s+Type\s+Severity\s+Package", re.I)
-_DNF_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DNF_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
-
-
-def parse_dnf_advisory_rows(text):
-    """Parse a dnf advisory listing into ``(rows, unrecognised)``.
-
-    Accepted rows:
-
-    * dnf 4 ``updateinfo list``: ``ADVISORY  Severity/Sec.  name-version-release.arch``;
-      with ``--all`` or ``--installed`` each row starts with ``i`` (installed) or blanks;
-    * dnf 5 ``advisory list`` (and its ``updateinfo`` alias): ``ADVISORY  type  Severity
-      nevra  YYYY-MM-DD HH:MM:SS``, under a ``Name Type Severity Package Issued`` header;
-      on a narrow terminal dnf 5 cuts the columns (``secu Importan``).
-
-    Each row is ``{advisory, kind, severity, name, version, arch, installed, security}``.
-    ``unrecognised`` counts the non-blank lines that are neither a row nor known noise
-    (headers, "Last metadata expiration check"): output that nobody understood.
-    """
-    rows, unrecognised = [], 0
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(_DNF_NOISE) or _DNF_HEADER.match(line):
-            continue
-        parts = line.split()
-        installed = False
-        if parts[0] in ("i", "I") and len(parts) > 3:
-            installed, parts = True, parts[1:]
-        while len(parts) > 3 and (_DNF_DATE.match(parts[-1]) or _DNF_TIME.match(parts[-1])):
-            parts = parts[:-1]  # dnf 5's Issued column
-        nevra = _split_nevra(parts[-1]) if len(parts) >= 3 else None
-        if nevra is None:
-            unrecognised += 1
-            continue
-        kind = " ".join(parts[1:-1])
-        # dnf 4: "Important/Sec."; dnf 5: the type, then the severity.
-        severity = kind.split("/")[0] if "/" in kind else parts[-2] if len(parts) >= 4 else ""
-        rows.append({"advisory": parts[0], "kind": kind, "severity": severity, "name": nevra["name"],
-                     "version": nevra["version"], "arch": nevra["arch"], "installed": installed,
-                     "security": "sec" in kind.lower()})
-    return rows, unrecognised
-
-
-def parse_dnf_updateinfo_list(text):
-    """Parse ``dnf -q updateinfo list --security`` (dnf 4) or ``dnf -q advisory list --security`` (dnf 5).
-
-    Returns the pending security advisories: ``[{advisory, severity, name, version}]``
-    (installed ones, the ``i`` rows of ``--all``, are not pending). See
-    ``parse_dnf_advisory_rows`` for the formats.
-    """
-    rows, _ = parse_dnf_advisory_rows(text)
-    return [{"advisory": r["advisory"], "severity": r["severity"], "name": r["name"], "version": r["version"]}
-            for r in rows if r["security"] and not r["installed"]]
-
-
-def dnf_output_not_understood(text):
-    """Return True when a dnf listing has content but not one row could be read from it.
-
-    Such output (a new dnf, a changed format, an error printed on stdout) must never read
-    as "nothing pending".
-    """
-    rows, unrecognised = parse_dnf_advisory_rows(text)
-    return bool(unrecognised) and not rows
-
-
-def parse_dnf_updateinfo_info(text):
-    """Parse ``dnf -q updateinfo info --security``: advisory id -> issued date (aware UTC)."""
-    out = {}
-    current = None
-    for raw in (text or "").splitlines():
-        if ":" not in raw:
-            continue
-        key, _, value = raw.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "Update ID" or (key == "Name" and re.match(r"^[A-Z][A-Za-z0-9]*-\S*\d", value)):
-            current = value  # dnf 4 "Update ID", dnf 5 "Name"
-        elif key == "Issued" and current:
-            for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
-                try:
-                    when = datetime.datetime.strptime(value, fmt).replace(tzinfo=datetime.timezone.utc)
-                except ValueError:
-                    continue
-                out[current] = when
-                break
-    return out
-
-
-def dnf_pending(check_update_text, updateinfo_list_text, installed, locked=()):
-    """Build ``classify`` input from dnf output: ``upgradable`` list and the locked names.
-
-    ``installed``: name -> installed version (from rpm). ``locked``: versionlocked names.
-    A package listed for two architectures (x86_64 and i686) is one entry: dnf upgrades
-    both to the same version.
-    """
-    security = {}
-    for adv in parse_dnf_updateinfo_list(updateinfo_list_text):
-        security.setdefault(adv["name"], adv)
-    upgradable, seen = [], set()
-    for pkg in parse_dnf_check_update(check_update_text):
-        if pkg["name"] in seen:
-            continue
-        seen.add(pkg["name"])
-        adv = security.get(pkg["name"])
-        upgradable.append({
-            "name": pkg["name"], "installed": installed.get(pkg["name"]), "candidate": pkg["version"],
-            "versions": [{"version": pkg["version"], "security": adv is not None,
-                          "advisory": adv["advisory"] if adv else None}],
-        })
-    return upgradable, list(locked)
-
-
-def dnf_security_age_days(updateinfo_list_text, updateinfo_info_text, now):
-    """Return the age in days of the oldest pending security advisory (its Issued date), or None."""
-    issued = parse_dnf_updateinfo_info(updateinfo_info_text)
-    ages = [max(_days(now - issued[a["advisory"]]), 0.0)
-            for a in parse_dnf_updateinfo_list(updateinfo_list_text) if a["advisory"] in issued]
-    return max(ages) if ages else None
-
-
-def _evr(epoch, version_release):
-    """Format an EVR as dnf prints it: the epoch only when it is not 0."""
-    epoch = (epoch or "").strip()
-    if epoch in ("", "0", "(none)"):
-        return version_release
-    return "%s:%s" % (epoch, version_release)
-
-
-def parse_rpm_query(text):
-    r"""Parse ``rpm -qa --qf '%{NAME} %{EPOCH} %{VERSION}-%{RELEASE} %{ARCH}\n'``: name -> version.
-
-    The version is written as dnf writes it (``1:3.0.7-27.el9_4.2``, epoch left out when
-    it is 0 or unset), so that it compares equal to ``check-update``'s candidates.
-    """
-    out = {}
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) not in (3, 4):  # the arch column is optional
-            continue
-        out.setdefault(parts[0], _evr(parts[1], parts[2]))
-    return out
-
-
-def parse_dnf_versionlock(text):
-    """Parse ``dnf -q versionlock list`` (dnf 4 plugin): the names of the locked packages.
-
-    Lines are ``name-epoch:version-release.*``; ``!``-prefixed lines are exclusions of one
-    version (not locks) and ``#`` lines comments.
-    """
-    names = set()
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if line.startswith("Package name:"):  # dnf 5: "Package name: bash" then "evr = ..." lines
-            name = line.split(":", 1)[1].strip()
-            if name:
-                names.add(name)
-            continue
-        if not line or line.startswith(("#", "!", "Last metadata")) or "=" in line.split()[0] or \
-                line.split()[0] in ("evr", "arch"):
-            continue
-        spec = line.split()[0]
-        if spec.endswith(".*"):
-            spec = spec[:-2]
-        parts = spec.rsplit("-", 2)
-        if len(parts) == 3 and parts[0]:
-            names.add(parts[0])
-    return sorted(names)
-
-
-def parse_needs_restarting(rc, text):
-    """Read ``needs-restarting -r`` (dnf-plugins-core): ``(reboot_required, packages)``.
-
-    rc 1 with "Reboot is required" means a reboot is needed (the packages follow as
-    ``  * name`` lines); rc 0 with "Reboot should not be necessary" means none is. Anything
-    else (the plugin missing: "No such command", rc 1) is unknown: None.
-    """
-    text = text or ""
-    packages = sorted(line.strip()[2:].strip() for line in text.splitlines() if line.strip().startswith("* "))
-    if rc == 1 and "Reboot is required" in text:
-        return True, packages
-    if rc == 0 and "Reboot should not be necessary" in text:
-        return False, []
-    return None, []
-
-
-_DNF_LOG_LINE = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}(?::?\d{2})?)?\s+\S+\s+(Upgrade|Upgraded):\s")
-
-
-def last_upgrade_from_dnf_rpm_log(text):
-    """Return the aware UTC time of the last upgrade in /var/log/dnf.rpm.log, or None.
-
-    dnf 4 logs one line per package of a transaction, ``2024-08-22T09:15:04+0000 SUBDEBUG
-    Upgrade: curl-7.76.1-29.el9_4.1.x86_64`` (older dnf writes the offset as ``+00``).
-    """
-    best = None
-    for line in (text or "").splitlines():
-        match = _DNF_LOG_LINE.match(line)
-        if not match:
-            continue
-        day, clock, offset = match.group(1), match.group(2), match.group(3) or "Z"
-        when = datetime.datetime.strptime("%s %s" % (day, clock), "%Y-%m-%d %H:%M:%S")
-        if offset == "Z":
-            delta = datetime.timedelta(0)
-        else:
-            digits = offset[1:].replace(":", "")
-            delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-            delta = -delta if offset[0] == "-" else delta
-        when = (when - delta).replace(tzinfo=datetime.timezone.utc)
-        best = when if best is None or when > best else best
-    return best
-
-
-def dnf_install_specs(classified):
-    """Return ``name-version`` specs (``openssl-1:3.0.7-27.el9_4.2``) for the packages that have a target."""
-    return ["%s-%s" % (p["name"], p["target"]) for p in classified if p["target"]]
-
-
-def _dnf_error(what, cmd):
-    lines = [line for line in ((cmd or {}).get("err") or (cmd or {}).get("out") or "").splitlines() if line.strip()]
-    return "%s failed (rc %s)%s" % (what, (cmd or {}).get("rc"), ": " + lines[-1].strip() if lines else "")
-
-
-def dnf_state(outputs, policy, now):
-    """Turn the raw outputs of a dnf host into the facts ``scan_results`` and ``precheck`` read.
-
-    Args:
-        outputs: dict of command outputs, each ``{rc, out, err}``: ``check_update``
-            (``dnf -q check-update``: rc 100 updates, 0 none, else an error),
-            ``updateinfo_list`` and ``updateinfo_info`` (``--security``; on dnf 5
-            ``advisory list``/``advisory info``), ``dnf_major`` (4 or 5, default 4), ``rpm``
-            (``rpm -qa`` in ``parse_rpm_query``'s format), ``versionlock`` (None when the
-            plugin is not installed), ``needs_restarting`` (None when not run); and
-            ``rpm_log`` (text of /var/log/dnf.rpm.log and its rotations), ``logs_since``.
-        policy: an ``effective_policy()``.
-        now: aware datetime.
-
-    Returns:
-        The facts dict (``manager`` dnf, ``pending`` classified, ``held``, ``reboot_required``,
-        ``security_age_days``, ``last_upgrade``...). When a listing failed, or printed
-        something of which not one row could be read, ``refresh_error`` says which and
-        nothing is pending (an empty plan: nothing is installed blind); the state results
-        are then ``unknown``, never "no pending update".
-    """
-    cu, ul, ui = outputs.get("check_update") or {}, outputs.get("updateinfo_list") or {}, \
-        outputs.get("updateinfo_info") or {}
-    major = outputs.get("dnf_major") or 4
-    list_cmd = "dnf updateinfo list --security" if major < 5 else "dnf5 advisory list --security"
-    errors = []
-    if cu.get("rc") not in (0, 100):
-        errors.append(_dnf_error("dnf check-update", cu))
-    elif cu.get("rc") == 100 and not parse_dnf_check_update(cu.get("out")):
-        # rc 100 says updates are pending: a listing without one readable row is not "none".
-        errors.append("dnf check-update output not understood (rc 100, no package line read)")
-    if ul.get("rc") != 0:
-        errors.append(_dnf_error(list_cmd, ul))
-    elif dnf_output_not_understood(ul.get("out")):
-        errors.append("%s output not understood (no advisory row read): %s"
-                      % (list_cmd, (ul.get("out") or "").strip().splitlines()[0][:120]))
-    rpm = outputs.get("rpm") or {}
-    if rpm.get("rc") != 0:
-        errors.append(_dnf_error("rpm -qa", rpm))
-    lock = outputs.get("versionlock")
-    held = parse_dnf_versionlock(lock.get("out")) if lock and lock.get("rc") == 0 else []
-    if lock and lock.get("rc") != 0:
-        errors.append(_dnf_error("dnf versionlock list", lock))
-    pending = []
-    if not errors:
-        upgradable, locked = dnf_pending(cu.get("out"), ul.get("out"), parse_rpm_query(rpm.get("out")), held)
-        pending = classify(upgradable, locked, policy)
-    reboot, reboot_pkgs = (None, [])
-    if outputs.get("needs_restarting") is not None:
-        reboot, reboot_pkgs = parse_needs_restarting(outputs["needs_restarting"].get("rc"),
-                                                     outputs["needs_restarting"].get("out"))
-    age = None
-    if not errors and ui.get("rc") == 0:
-        age = dnf_security_age_days(ul.get("out"), ui.get("out"), now)
-    return {
-        "manager": "dnf",
-        "dnf_major": major,
-        "refresh_error": "; ".join(errors) or None,
-        "pending": pending,
-        "held": held,
-        "reboot_required": reboot,
-        "reboot_required_pkgs": reboot_pkgs,
-        "security_age_days": age,
-        "last_upgrade": last_upgrade_from_dnf_rpm_log(outputs.get("rpm_log")),
-        "logs_since": outputs.get("logs_since"),
-    }
-
-
-# -- Windows (ansible.windows.win_updates return values) -----------------------------------------
-
-def windows_update_args(policy):
-    """Return the win_updates arguments that carry the policy (categories, reject/accept lists).
-
-    KB numbers and title regexes both go to ``reject_list`` (win_updates matches each entry
-    against the KB ids and the title). In security mode only the categories listed apply.
-    """
-    reject = ["KB%s" % str(k).upper().lstrip("KB") for k in policy["exclude_kbs"]] + list(policy["exclude_titles"])
-    categories = list(policy["categories"])
-    if policy["mode"] == "security":
-        categories = [c for c in categories if c in ("SecurityUpdates", "CriticalUpdates")] or ["SecurityUpdates"]
-    args = {"category_names": categories}
-    if reject:
-        args["reject_list"] = reject
-    if policy["accept"]:
-        args["accept_list"] = list(policy["accept"])
-    return args
-
-
-def _win_updates(ret, key="updates"):
-    """The updates of a win_updates return, each a dict with list ``kb``/``categories`` (odd entries dropped)."""
-    value = (ret or {}).get(key) or {}
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    out = []
-    for update in items:
-        if not isinstance(update, dict):
-            continue
-        update = dict(update, title=str(update.get("title") or ""), id=str(update.get("id") or ""))
-        for listed in ("kb", "categories"):
-            raw = update.get(listed)
-            update[listed] = [str(x) for x in raw] if isinstance(raw, list) else [str(raw)] if raw else []
-        out.append(update)
-    return sorted(out, key=lambda u: (u["title"], u["id"]))
-
-
-def windows_scan_results(ret, policy):
-    """Turn a ``win_updates state=searched`` return into patch.pending, pending_security, reboot_required."""
-    if not isinstance(ret, dict) or ret.get("failed") or "found_update_count" not in ret:
-        msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no search result"
-        return [make_result(check, "", "unknown", "Windows Update search failed: %s" % msg,
-                            observed={"error": msg}, remediation="Check the Windows Update service on the host.")
-                for check in ("patch.pending", "patch.pending_security")]
-    found = _win_updates(ret)
-    filtered = _win_updates(ret, "filtered_updates")
-    listing = [{"id": u.get("id"), "title": u.get("title"), "kb": u.get("kb") or [],
-                "categories": u.get("categories") or []} for u in found]
-    sec = [u for u in found if any("Security" in c or "Critical" in c for c in u.get("categories") or [])]
-    reboot = ret.get("reboot_required")
-    results = [
-        make_result("patch.pending", "", "warning" if found and policy["mode"] == "all" else "ok",
-                    "%d pending update(s), %d filtered by policy" % (len(found), len(filtered)),
-                    observed={"count": len(found), "updates": listing,
-                              "filtered": [{"title": u.get("title"), "reasons": u.get("filtered_reasons") or
-                                            [u.get("filtered_reason")]} for u in filtered],
-                              "manager": "windows_update"},
-                    threshold={"mode": policy["mode"], "categories": policy["categories"]}),
-        make_result("patch.pending_security", "", "warning" if sec else "ok",
-                    "%d pending security or critical update(s)" % len(sec),
-                    observed={"count": len(sec), "kbs": sorted({k for u in sec for k in u.get("kb") or []}),
-                              "oldest_age_days": None},
-                    remediation="Install them in the next maintenance window." if sec else ""),
-        make_result("patch.reboot_required", "", "unknown" if reboot is None else "warning" if reboot else "ok",
-                    "reboot required" if reboot else "no reboot required" if reboot is not None
-                    else "reboot state not returned",
-                    observed={"reboot_required": reboot}),
-    ]
-    return results
-
-
-def windows_install_results(ret):
-    """Turn a ``win_updates state=installed`` return into patch.installed and patch.failed."""
-    if not isinstance(ret, dict) or "installed_update_count" not in ret:
-        msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no install result"
-        return [make_result("patch.failed", "", "critical", "Windows Update install failed: %s" % msg,
-                            observed={"error": msg},
-                            remediation="Read the host's WindowsUpdate log and run again.")]
-    updates = _win_updates(ret)
-    done = [u for u in updates if u.get("installed")]
-    failed = [u for u in updates if not u.get("installed") and (u.get("failure_hresult_code") or u.get("failure_msg"))]
-    results = [make_result(
-        "patch.installed", "", "ok",
-        "installed %d update(s)%s" % (len(done), ": " + ", ".join(
-            ("KB" + u["kb"][0]) if u.get("kb") else u.get("title", "?") for u in done) if done else ""),
-        observed={"count": len(done), "updates": [{"id": u.get("id"), "title": u.get("title"),
-                                                   "kb": u.get("kb") or []} for u in done]},
-        changed=bool(done),
-    )]
-    count = int(number(ret.get("failed_update_count")) or 0) or len(failed)
-    if count or failed:
-        results.append(make_result(
-            "patch.failed", "", "critical", "%d update(s) failed: %s" % (count, "; ".join(
-                "%s (%s)" % (u.get("title"), u.get("failure_msg") or u.get("failure_hresult_code")) for u in failed)),
-            observed={"count": count, "updates": [{"id": u.get("id"), "title": u.get("title"),
-                                                   "hresult": u.get("failure_hresult_code"),
-                                                   "message": u.get("failure_msg")} for u in failed]},
-            remediation="Read the host's WindowsUpdate log, fix the cause, then run again."))
-    else:
-        results.append(make_result("patch.failed", "", "ok", "no update failed", observed={"count": 0}))
-    results.append(make_result(
-        "patch.reboot_required", "", "warning" if ret.get("reboot_required") else "ok",
-        "reboot required" if ret.get("reboot_required") else "no reboot required",
-        observed={"reboot_required": bool(ret.get("reboot_required"))}))
-    return results
 
 
 def summarize_status(results):

@@ -1,4 +1,4 @@
-"""dnf_patch_facts and the shared patch_collect helpers, run on this (Debian) machine.
+"""patch_linux with manager dnf, and the shared patch_collect helpers, run on this (Debian) machine.
 
 There is no RPM host here. The module is run for real through `ansible localhost`, but
 `dnf`, `rpm` and `needs-restarting` are STAND-IN scripts that print the RECONSTRUCTED
@@ -23,7 +23,7 @@ import pytest
 from maint_utils import patch_collect
 from tests.conftest import assert_valid_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 FIX = ROOT / "tests" / "fixtures" / "patch" / "dnf"
 
@@ -65,8 +65,8 @@ def run_module(bindir: Path, args: dict[str, Any], rpm: str = "rpm-qa.txt") -> t
                ANSIBLE_STDOUT_CALLBACK="json", PATH=f"{bindir}:{os.environ['PATH']}",
                FAKE_LOG=str(log), FAKE_RPM=str(FIX / rpm))
     env.pop("MAINT_RESULTS_FILE", None)
-    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "dnf_patch_facts", "-a",
-                           json.dumps(args), "-e", f"ansible_python_interpreter={sys.executable}"],
+    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "patch_linux", "-a",
+                           json.dumps({"manager": "dnf", **args}), "-e", f"ansible_python_interpreter={sys.executable}"],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     result: dict[str, Any] = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     calls = [c for c in log.read_text(encoding="utf-8").splitlines() if c] if log.exists() else []
@@ -137,7 +137,7 @@ def test_verify_after_the_install(fake_tools: Path) -> None:
         "curl", "libcurl", "openssl", "openssl-libs"]
     assert checks["patch.installed"]["status"] == "ok" and checks["patch.installed"]["observed"]["complete"]
     assert checks["patch.failed"]["status"] == "ok"
-    assert res["reboot_action"] == "reboot"
+    assert res["reboot_action"] == "reboot" and res["host_failed"] is False
     # The same verify against the unchanged rpm database: every planned package failed.
     res, _ = run_module(fake_tools, dict(verify, install_error="Depsolve Error occurred"))
     checks = _valid(res["maint_results"])
@@ -146,6 +146,25 @@ def test_verify_after_the_install(fake_tools: Path) -> None:
     # needs-restarting still says a reboot is required, but a failed install is never rebooted.
     assert res["reboot_required"] is True and res["reboot_action"] == "skip"
     assert "update failed" in res["reboot_reason"]
+    # The host fails on it (patch_decide.host_failed); the final phase sees it through earlier_results.
+    assert res["host_failed"] is True and "Depsolve" in res["msg"]
+    final, _ = run_module(fake_tools, {"phase": "final", "earlier_results": res["maint_results"]})
+    assert final["host_failed"] is True and "Depsolve" in final["msg"]
+    assert {r["check"] for r in final["maint_results"]} == {"patch.pending", "patch.pending_security",
+                                                            "patch.reboot_required", "patch.last_patched",
+                                                            "patch.post_check"}
+
+
+def test_a_closing_window_defers_a_planned_install(fake_tools: Path) -> None:
+    guard = {"allowed": False, "reason": "only 10 min left in the window (minimum 30)"}
+    res, calls = run_module(fake_tools, {"install_planned": True, "window_guard": guard, "policy": {"min_free_mb": 1}})
+    assert res["patch_plan"]["precheck_ok"] is False and res["patch_plan"]["before_all"] is None
+    checks = _valid(res["maint_results"])
+    assert checks["patch.deferred"]["summary"] == "install deferred: only 10 min left in the window (minimum 30)"
+    assert "patch.precheck" not in checks and "patch.pending" in checks
+    # A scan (no install planned) is never deferred, whatever the guard says.
+    res, _ = run_module(fake_tools, {"window_guard": guard})
+    assert "patch.deferred" not in _valid(res["maint_results"]) and res["host_failed"] is False
 
 
 def test_the_module_fails_without_dnf(tmp_path: Path) -> None:
@@ -155,8 +174,8 @@ def test_the_module_fails_without_dnf(tmp_path: Path) -> None:
                ANSIBLE_STDOUT_CALLBACK="json")
     if any((Path(d) / "dnf").exists() for d in os.environ["PATH"].split(":") + ["/sbin", "/usr/sbin"]):
         pytest.skip("this machine has a real dnf")
-    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "dnf_patch_facts",
-                           "-e", f"ansible_python_interpreter={sys.executable}"],
+    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "patch_linux",
+                           "-a", "manager=dnf", "-e", f"ansible_python_interpreter={sys.executable}"],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     res = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert res["failed"] and "dnf is not installed" in res["msg"]
@@ -234,7 +253,7 @@ def test_dnf5_host_uses_the_dnf5_commands_and_reads_its_advisories(tmp_path: Pat
     # The rows end with a date and a time: a dnf 5 host never reads as "no pending security update".
     assert sec["status"] in ("warning", "critical") and sec["observed"]["packages"] == ["openssl", "openssl-libs"]
     assert sec["observed"]["age_basis"] == "advisory_issued_date" and sec["observed"]["oldest_age_days"] > 300
-    assert res["patch_facts"]["dnf_major"] == 5
+    assert res["patch_state"]["dnf_major"] == 5
     assert checks["patch.pending"]["observed"]["count"] == 3
 
 
@@ -250,7 +269,7 @@ def test_dnf5_output_nobody_understands_is_unknown(tmp_path: Path) -> None:
 
 
 def test_dnf_major_without_running_dnf(tmp_path: Path) -> None:
-    from plugins.modules import dnf_patch_facts as mod  # noqa: PLC0415 - the module imports ansible
+    from plugins.modules import patch_linux as mod  # noqa: PLC0415 - the module imports ansible
 
     script = tmp_path / "dnf-3"
     script.write_text("#!/usr/bin/python3\nimport dnf\n", encoding="utf-8")
