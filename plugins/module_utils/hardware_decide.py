@@ -1,25 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Decide the hardware checks from raw facts (pure Python, no I/O).
+"""The hardware area: its catalogue of checks (``CHECKS``) and the Linux decide code (pure Python, no I/O).
 
-``hardware_facts`` (Linux) collects raw facts in one call per host and hands them to
-``decide_linux``; ``windows_hardware_decide`` reuses the graders below. Thresholds
-come from the client policy's ``hardware`` section; ``DEFAULTS`` holds the only
-copy of the defaults (documented in ``schemas/policy/hardware.schema.json`` and the
-role's ``meta/argument_specs.yml``; a unit test keeps the three in sync).
-
-Check ids:
-
-* ``hardware.disk_free``: one result per mount, free space in % of the usable size;
-* ``hardware.inode_free``: one result per mount, free inodes in % (its own check id,
-  so that an SLA rule can treat it apart; ``skipped`` for filesystems without a
-  fixed inode table, such as btrfs);
-* ``hardware.smart``: one result per disk (see ``smart_decide``);
-* ``hardware.temperature``: one result per host, the hottest sensor graded;
-* ``hardware.memory``, ``hardware.load``, ``hardware.uptime``: one result per host;
-* ``hardware.pending_reboot``: one result per host;
-* ``hardware.raid``: one result per md array (``skipped`` when there is none).
+``hardware_linux`` (the Linux module) collects raw facts in one call per host and hands them
+to ``decide_linux``; ``hardware_win`` (Windows) and ``hardware_smart`` (one smartctl output)
+reuse the table and the graders below. Thresholds come from the client policy's ``hardware``
+section, merged with the table's defaults by ``effective_policy``: ``CHECKS`` is the one place a
+default is stated (``schemas/policy/hardware.schema.json`` and the role's
+``meta/argument_specs.yml`` document them; unit tests keep them equal).
 """
 
 from __future__ import annotations
@@ -30,46 +19,165 @@ import re
 try:
     from ansible.module_utils.maint_result import (
         DATA_ERRORS,
+        Check,
+        PolicyError,
         grade_high,
         grade_low,
         guarded,
         make_result,
         number,
+        policy_defaults,
         unreadable_result,
+        with_defaults,
         worst,
     )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
         DATA_ERRORS,
+        Check,
+        PolicyError,
         grade_high,
         grade_low,
         guarded,
         make_result,
         number,
+        policy_defaults,
         unreadable_result,
+        with_defaults,
         worst,
     )
 
 try:
-    from ansible.module_utils import smart_decide
+    from ansible.module_utils import hardware_smart
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
-    from maint_utils import smart_decide
+    from maint_utils import hardware_smart
 
-DEFAULTS = {
-    "disk_warn_free_pct": 20,
-    "disk_crit_free_pct": 10,
-    "inode_warn_free_pct": 20,
-    "inode_crit_free_pct": 10,
-    "temp_warn_c": 60,
-    "temp_crit_c": 75,
-    "memory_warn_avail_pct": 10,
-    "memory_crit_avail_pct": 5,
-    "load_warn_per_cpu": 2.0,
-    "load_crit_per_cpu": 4.0,
-    "uptime_warn_days": 180,
-    "mount_exclude": [],
-}
-DEFAULTS.update(smart_decide.DEFAULTS)
+_UNIT = "tests/unit/maint_utils/test_hardware_decide.py::"
+_LAB = "tests/integration/test_hardware_lab.py::"
+
+# The catalogue of the hardware area: one entry per check id it can emit, on Linux and Windows.
+# ``remediation`` is the advice of a warning or critical finding ({item} is the result's item).
+CHECKS = (
+    Check(
+        id="hardware.disk_free",
+        measures="Free space of each mounted filesystem (Linux) or local volume with a drive letter or mount "
+                 "folder (Windows, hardware_win:decide_volumes), in % of the size usable by users",
+        policy={"disk_warn_free_pct": 20, "disk_crit_free_pct": 10},
+        statuses=("ok", "warning", "critical", "unknown"),
+        decide="hardware_decide:_mount_results",
+        remediation="Free space on {item}: find large files (du -xh --max-depth=2 {item}), rotate logs, "
+                    "clean package caches, or grow the filesystem.",
+        unit_test=_UNIT + "test_disk_free_grades",
+        lab_test=_LAB + "test_db01_full_filesystem_is_critical",
+    ),
+    Check(
+        id="hardware.inode_free",
+        measures="Free inodes of each mounted filesystem, in %; skipped where the filesystem has no fixed "
+                 "inode table (btrfs)",
+        policy={"inode_warn_free_pct": 20, "inode_crit_free_pct": 10},
+        statuses=("ok", "warning", "critical", "unknown", "skipped"),
+        decide="hardware_decide:_inode_result",
+        remediation="Inodes run out on {item}: find folders with many small files "
+                    "(du --inodes -x {item} | sort -n | tail) and clean them.",
+        unit_test=_UNIT + "test_disk_free_grades",
+        lab_test=_LAB + "test_inodes_and_uptime_are_read",
+    ),
+    Check(
+        id="hardware.smart",
+        measures="Health of each disk: smartctl --json --xall on Linux (overall verdict, ATA 5/187/188/197/198 "
+                 "and failing attributes, NVMe critical warning, media errors and wear, SCSI grown defects and "
+                 "uncorrected errors, drive temperature, exit status bits); MSFT_PhysicalDisk health, "
+                 "operational status and reliability counters on Windows (hardware_win:decide_disks)",
+        policy={
+            "smart_reallocated_crit": 100,
+            "smart_error_count_crit": 10,
+            "smart_command_timeout_warn": 100,
+            "smart_wear_warn_pct": 80,
+            "smart_wear_crit_pct": 100,
+            "disk_temp_warn_c": 55,
+            "disk_temp_crit_c": 65,
+            "nvme_temp_warn_c": 70,
+            "nvme_temp_crit_c": 80,
+        },
+        statuses=("ok", "warning", "critical", "unknown"),
+        decide="hardware_smart:evaluate_device",
+        remediation="Back up the data on this disk now and replace the disk; "
+                    "check the full output with smartctl --xall.",
+        unit_test="tests/unit/maint_utils/test_hardware_smart.py::test_every_fixture_evaluates",
+        lab_test=_LAB + "test_smart_is_unknown_on_every_host",
+    ),
+    Check(
+        id="hardware.temperature",
+        measures="The hottest plausible hwmon sensor or thermal zone of a Linux host, in Celsius",
+        policy={"temp_warn_c": 60, "temp_crit_c": 75},
+        statuses=("ok", "warning", "critical", "unknown"),
+        decide="hardware_decide:decide_temperature",
+        remediation="Check the fans, the air flow and the room temperature; clean dust filters.",
+        unit_test=_UNIT + "test_temperature",
+        lab_test=_LAB + "test_host_wide_checks",
+    ),
+    Check(
+        id="hardware.memory",
+        measures="Available memory in % of the total (MemAvailable on Linux, free physical memory on Windows)",
+        policy={"memory_warn_avail_pct": 10, "memory_crit_avail_pct": 5},
+        statuses=("ok", "warning", "critical", "unknown"),
+        decide="hardware_decide:decide_memory",
+        remediation="Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM.",
+        unit_test=_UNIT + "test_memory",
+        lab_test=_LAB + "test_host_wide_checks",
+    ),
+    Check(
+        id="hardware.load",
+        measures="The 15-minute load average per CPU this process may use (Linux)",
+        policy={"load_warn_per_cpu": 2.0, "load_crit_per_cpu": 4.0},
+        statuses=("ok", "warning", "critical", "unknown"),
+        decide="hardware_decide:decide_load",
+        remediation="Find what keeps the host busy (top, iotop); a high load with idle CPUs points at I/O waits.",
+        unit_test=_UNIT + "test_load",
+        lab_test=_LAB + "test_host_wide_checks",
+    ),
+    Check(
+        id="hardware.uptime",
+        measures="Days since boot: a very long uptime means kernel and library updates never took effect",
+        policy={"uptime_warn_days": 180},
+        statuses=("ok", "warning", "unknown"),
+        decide="hardware_decide:decide_uptime",
+        remediation="Plan a reboot in a maintenance window so that kernel and library updates take effect.",
+        unit_test=_UNIT + "test_uptime",
+        lab_test=_LAB + "test_inodes_and_uptime_are_read",
+    ),
+    Check(
+        id="hardware.pending_reboot",
+        measures="Whether the host waits for a reboot: /var/run/reboot-required, needs-restarting -r and the "
+                 "running against the newest installed kernel on Linux; Component Based Servicing, Windows "
+                 "Update and a pending computer rename on Windows (hardware_win:decide_pending_reboot)",
+        statuses=("ok", "warning", "unknown"),
+        decide="hardware_decide:decide_pending_reboot",
+        remediation="Reboot the host in its next maintenance window.",
+        unit_test=_UNIT + "test_pending_reboot",
+        lab_test=_LAB + "test_host_wide_checks",
+    ),
+    Check(
+        id="hardware.raid",
+        measures="State of each Linux md array in /proc/mdstat (degraded, inactive, rebuilding, firmware RAID "
+                 "containers); skipped without any",
+        statuses=("ok", "warning", "critical", "unknown", "skipped"),
+        decide="hardware_decide:decide_raid",
+        remediation="Replace the failed disk and re-add it (mdadm --manage {item} --add DEVICE); "
+                    "check mdadm --detail {item} first.",
+        unit_test=_UNIT + "test_raid",
+        lab_test=_LAB + "test_host_wide_checks",
+    ),
+)
+# The entries by the last part of their id, for the decide code: DISK_FREE.id, DISK_FREE.remediation.
+BY_NAME = {check.id.partition(".")[2]: check for check in CHECKS}
+DISK_FREE, INODE_FREE, SMART = BY_NAME["disk_free"], BY_NAME["inode_free"], BY_NAME["smart"]
+TEMPERATURE, MEMORY, LOAD = BY_NAME["temperature"], BY_NAME["memory"], BY_NAME["load"]
+UPTIME, PENDING_REBOOT, RAID = BY_NAME["uptime"], BY_NAME["pending_reboot"], BY_NAME["raid"]
+
+# Every key of the policy section and its default: the thresholds of the table, and the mounts
+# (fnmatch globs) that no check reads.
+DEFAULTS = dict(policy_defaults(CHECKS), mount_exclude=[])
 
 # Filesystems that hold no user data: never checked for free space.
 PSEUDO_FSTYPES = frozenset((
@@ -93,32 +201,24 @@ MD_MAP_RE = re.compile(r"\[(\d+)/(\d+)\]\s*\[([U_]+)\]")
 MD_LEVEL_RE = re.compile(r"^(raid\d+|linear|multipath|faulty)$")
 MD_ACTION_RE = re.compile(r"\b(recovery|resync|reshape|check|repair)\s*=\s*([\d.]+)%")
 
-
+# Low is bad (free space, memory): the warning threshold must not be below the critical one.
 LOW_IS_BAD_PAIRS = (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
                     ("memory_warn_avail_pct", "memory_crit_avail_pct"))
+# High is bad (temperatures, load, wear): the warning threshold must not be above the critical one.
 HIGH_IS_BAD_PAIRS = (("temp_warn_c", "temp_crit_c"), ("load_warn_per_cpu", "load_crit_per_cpu"),
                      ("smart_wear_warn_pct", "smart_wear_crit_pct"), ("disk_temp_warn_c", "disk_temp_crit_c"),
                      ("nvme_temp_warn_c", "nvme_temp_crit_c"))
-# Low is bad: the warning threshold must not be below the critical one.
-LOW_IS_BAD_PAIRS = (("disk_warn_free_pct", "disk_crit_free_pct"), ("inode_warn_free_pct", "inode_crit_free_pct"),
-                    ("memory_warn_avail_pct", "memory_crit_avail_pct"))
 
 
-class PolicyError(ValueError):
-    """Raised when the hardware policy section holds an unusable value."""
-
-
-def resolve_policy(policy=None):
-    """Return the thresholds: ``DEFAULTS`` overlaid with the policy's keys.
+def effective_policy(section=None):
+    """Return the hardware policy ``section`` merged with the table's defaults (``DEFAULTS``).
 
     Raises:
-        PolicyError: for an unknown key or a value of the wrong type, with the key named.
+        PolicyError: for a section that is not a mapping, an unknown key or a value of the
+            wrong type (with the key named), or thresholds that contradict each other.
     """
-    policy = policy or {}
-    if not isinstance(policy, dict):
-        raise PolicyError("hardware policy must be a mapping, got %s" % type(policy).__name__)
-    merged = dict(DEFAULTS)
-    for key, value in policy.items():
+    merged = with_defaults(DEFAULTS, section)
+    for key, value in (section or {}).items():
         if key not in DEFAULTS:
             raise PolicyError("hardware policy: unknown key %r (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
         if value is None:
@@ -130,7 +230,6 @@ def resolve_policy(policy=None):
             raise PolicyError("hardware policy: %s must be a number, got %r" % (key, value))
         elif value < 0:
             raise PolicyError("hardware policy: %s must not be negative, got %r" % (key, value))
-        merged[key] = value
     for warn, crit in LOW_IS_BAD_PAIRS:
         if merged[crit] > merged[warn]:
             raise PolicyError("hardware policy: %s (%s) must not exceed %s (%s)"
@@ -148,8 +247,7 @@ def validate_policy(section):
     a value where high is bad (temperatures, load, wear) is not above its critical
     threshold, and that of a value where low is bad (free space, memory) is not below it.
     """
-    merged = dict(DEFAULTS)
-    merged.update(dict((k, v) for k, v in (section or {}).items() if k in DEFAULTS and v is not None))
+    merged = with_defaults(DEFAULTS, dict((k, v) for k, v in (section or {}).items() if k in DEFAULTS))
     errors = []
     for warn, crit in HIGH_IS_BAD_PAIRS:
         values = merged[warn], merged[crit]
@@ -218,13 +316,13 @@ def disk_free_result(point, avail_bytes, size_bytes, observed, thr, remediation)
     free_pct = _pct(avail_bytes, size_bytes)
     status = grade_low(free_pct, thr["disk_warn_free_pct"], thr["disk_crit_free_pct"])
     if status == "unknown":
-        return make_result("hardware.disk_free", point, "unknown", "%s: free space not read (size 0)" % point,
+        return make_result(DISK_FREE.id, point, "unknown", "%s: free space not read (size 0)" % point,
                            observed=observed, threshold=threshold,
                            remediation="Check that the volume is mounted and answers.")
     observed = dict(observed, free_pct=free_pct, size_bytes=size_bytes, avail_bytes=avail_bytes,
                     used_bytes=size_bytes - avail_bytes)
     summary = "%s: %.1f %% free (%s of %s)" % (point, free_pct, human_bytes(avail_bytes), human_bytes(size_bytes))
-    return make_result("hardware.disk_free", point, status, summary, observed=observed, threshold=threshold,
+    return make_result(DISK_FREE.id, point, status, summary, observed=observed, threshold=threshold,
                        remediation=remediation if status in ("warning", "critical") else "")
 
 
@@ -241,9 +339,9 @@ def decide_disk_free(mounts, thr):
         try:
             results.extend(_mount_results(mount, point, thr))
         except DATA_ERRORS as exc:  # one odd mount costs its own result only
-            results.append(unreadable_result("hardware.disk_free", str(point), "statvfs facts", error=exc))
+            results.append(unreadable_result(DISK_FREE.id, str(point), "statvfs facts", error=exc))
     if not results:
-        results.append(make_result("hardware.disk_free", "", "unknown", "no mounted filesystem was read",
+        results.append(make_result(DISK_FREE.id, "", "unknown", "no mounted filesystem was read",
                                    remediation="Check the mount table of this host (/proc/mounts)."))
     return results
 
@@ -269,13 +367,13 @@ def _mount_results(mount, point, thr):
     disk_thr = {"warn_free_pct": thr["disk_warn_free_pct"], "crit_free_pct": thr["disk_crit_free_pct"]}
     inode_thr = {"warn_free_pct": thr["inode_warn_free_pct"], "crit_free_pct": thr["inode_crit_free_pct"]}
     if not isinstance(mount, dict):
-        return [unreadable_result("hardware.disk_free", "?", "mount entry", value=mount)]
+        return [unreadable_result(DISK_FREE.id, "?", "mount entry", value=mount)]
     if _excluded(point, thr.get("mount_exclude")):
         return []
     base = {"fstype": mount.get("fstype"), "device": mount.get("device")}
     if mount.get("error") or not mount.get("blocks"):
         reason = mount.get("error") or "the filesystem reports a size of 0"
-        return [make_result("hardware.disk_free", point, "unknown",
+        return [make_result(DISK_FREE.id, point, "unknown",
                             "%s: free space not read: %s" % (point, reason),
                             observed=base, threshold=disk_thr,
                             remediation="Check that the mount answers (stale network mount?).")]
@@ -284,17 +382,16 @@ def _mount_results(mount, point, thr):
         blocks, bfree, avail = _count(mount, "blocks"), _count(mount, "bfree", 0), _count(mount, "bavail", 0)
         frsize = _count(mount, "frsize", 1) or 1
     except ValueError as exc:
-        results.append(unreadable_result("hardware.disk_free", point, "free space", error=exc,
+        results.append(unreadable_result(DISK_FREE.id, point, "free space", error=exc,
                                          observed=base, remediation="Run stat -f %s on the host." % point))
     else:
         if not blocks:
-            results.append(make_result("hardware.disk_free", point, "unknown",
+            results.append(make_result(DISK_FREE.id, point, "unknown",
                                        "%s: free space not read: the filesystem reports a size of 0" % point,
                                        observed=base, threshold=disk_thr,
                                        remediation="Check that the mount answers (stale network mount?)."))
         else:
-            remediation = ("Free space on %s: find large files (du -xh --max-depth=2 %s), rotate logs, "
-                           "clean package caches, or grow the filesystem." % (point, point))
+            remediation = DISK_FREE.remediation.format(item=point)
             used = blocks - bfree
             results.append(disk_free_result(point, avail * frsize, (used + avail) * frsize, base, thr,
                                             remediation))
@@ -308,25 +405,24 @@ def _inode_result(mount, point, base, thr, inode_thr):
         files = _count(mount, "files", 0) if mount.get("files") is not None else 0
         ifree = _count(mount, "favail", mount.get("ffree", 0)) if "favail" in mount else _count(mount, "ffree", 0)
     except ValueError as exc:
-        return unreadable_result("hardware.inode_free", point, "free inodes", error=exc, observed=base)
+        return unreadable_result(INODE_FREE.id, point, "free inodes", error=exc, observed=base)
     if not files:
-        return make_result("hardware.inode_free", point, "skipped",
+        return make_result(INODE_FREE.id, point, "skipped",
                            "%s: %s has no fixed inode table" % (point, mount.get("fstype")),
                            observed=base, threshold=inode_thr)
     ipct = _pct(ifree, files)
     istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
     iremediation = ""
     if istatus in ("warning", "critical"):
-        iremediation = ("Inodes run out on %s: find folders with many small files "
-                        "(du --inodes -x %s | sort -n | tail) and clean them." % (point, point))
+        iremediation = INODE_FREE.remediation.format(item=point)
     return make_result(
-        "hardware.inode_free", point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
+        INODE_FREE.id, point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
         observed=dict(base, free_pct=ipct, inodes_free=ifree, inodes_total=files),
         threshold=inode_thr, remediation=iremediation)
 
 
 def decide_smart(smart, thr):
-    """Return ``hardware.smart`` results from the module's SMART facts.
+    """Return ``hardware.smart`` results from the module's SMART facts (each device: ``hardware_smart``).
 
     ``smart`` holds ``smartctl`` (its path, or None when absent), ``scan_error``,
     and ``devices``: a list of ``{name, info_name, type, output, error}`` where
@@ -334,35 +430,49 @@ def decide_smart(smart, thr):
     """
     smart = smart or {}
     if not isinstance(smart, dict):
-        return [unreadable_result("hardware.smart", "", "SMART facts", value=smart)]
+        return [unreadable_result(SMART.id, "", "SMART facts", value=smart)]
     if not smart.get("smartctl"):
-        return [make_result("hardware.smart", "", "unknown", "smartctl is not installed: SMART not read",
+        return [make_result(SMART.id, "", "unknown", "smartctl is not installed: SMART not read",
                             remediation="Install smartmontools on this host.")]
     if smart.get("scan_error"):
-        return [make_result("hardware.smart", "", "unknown",
+        return [make_result(SMART.id, "", "unknown",
                             "smartctl --scan-open failed: %s" % smart["scan_error"],
                             remediation="Run smartctl --scan-open as root on the host and fix the error.")]
     results = []
     for device in _listed(smart.get("devices")):
         if not isinstance(device, dict):
-            results.append(unreadable_result("hardware.smart", "?", "SMART device entry", value=device))
+            results.append(unreadable_result(SMART.id, "?", "SMART device entry", value=device))
             continue
         item = str(device.get("info_name") or device.get("name") or "?")
         if device.get("output") is None:
             reason = device.get("error") or "no output"
             results.append(make_result(
-                "hardware.smart", item, "unknown", "%s: SMART not read: %s" % (item, reason),
+                SMART.id, item, "unknown", "%s: SMART not read: %s" % (item, reason),
                 observed={"device": device.get("name"), "type": device.get("type")},
                 remediation="Check the device with smartctl --xall -d TYPE as root."))
             continue
-        results.append(smart_decide.evaluate_device(device["output"], thr, item=item))
+        results.append(hardware_smart.evaluate_device(SMART, device["output"], thr, item=item))
     if not results:
         results.append(make_result(
-            "hardware.smart", "", "unknown", "no disk answered SMART (smartctl --scan-open found no device)",
+            SMART.id, "", "unknown", "no disk answered SMART (smartctl --scan-open found no device)",
             observed={"devices": 0},
             remediation=("On a VM or container SMART is read on the hypervisor; on hardware behind a RAID "
                          "controller, give smartctl the controller type (-d megaraid,N).")))
     return results
+
+
+def evaluate_smart_text(text, source="input", policy=None):
+    """Return ``hardware.smart`` results for saved smartctl output: the entry point of ``maintctl evaluate smart``.
+
+    Args:
+        text: the file's content: one ``smartctl --json --xall`` object, or a JSON list of them.
+        source: where the text came from (a file name), used in messages.
+        policy: optional hardware policy section.
+
+    Raises:
+        PolicyError: when the policy holds an unusable value.
+    """
+    return hardware_smart.evaluate_text(SMART, text, effective_policy(policy), source)
 
 
 # -- host-wide checks ----------------------------------------------------------
@@ -389,7 +499,7 @@ def decide_temperature(sensors, thr):
             readings.append((celsius, name))
     threshold = {"warn_c": thr["temp_warn_c"], "crit_c": thr["temp_crit_c"]}
     if not readings:
-        return [make_result("hardware.temperature", "", "unknown",
+        return [make_result(TEMPERATURE.id, "", "unknown",
                             "no temperature sensor readable (no hwmon or thermal zone)",
                             observed={"sensors": 0}, threshold=threshold,
                             remediation="Nothing to do on a VM; on hardware, load the sensor drivers "
@@ -401,8 +511,8 @@ def decide_temperature(sensors, thr):
                 "readings": [{"sensor": n, "celsius": round(c, 1)} for c, n in readings[:20]]}
     remediation = ""
     if status in ("warning", "critical"):
-        remediation = "Check the fans, the air flow and the room temperature; clean dust filters."
-    return [make_result("hardware.temperature", "", status,
+        remediation = TEMPERATURE.remediation
+    return [make_result(TEMPERATURE.id, "", status,
                         "hottest sensor %s at %.1f C (%d sensors)" % (name, hottest, len(readings)),
                         observed=observed, threshold=threshold, remediation=remediation)]
 
@@ -417,11 +527,11 @@ def decide_memory(meminfo, thr, remediation=None):
     total, avail = number(raw_total), number(raw_avail)
     threshold = {"warn_avail_pct": thr["memory_warn_avail_pct"], "crit_avail_pct": thr["memory_crit_avail_pct"]}
     if raw_avail is None or not raw_total:
-        return [make_result("hardware.memory", "", "unknown", "available memory not read (MemAvailable missing)",
+        return [make_result(MEMORY.id, "", "unknown", "available memory not read (MemAvailable missing)",
                             threshold=threshold, remediation="Check /proc/meminfo on this host.")]
     if total is None or avail is None or total <= 0 or avail < 0:
         bad = ("MemTotal", raw_total) if total is None or total <= 0 else ("MemAvailable", raw_avail)
-        return [unreadable_result("hardware.memory", "", bad[0], value=bad[1],
+        return [unreadable_result(MEMORY.id, "", bad[0], value=bad[1],
                                   remediation="Check /proc/meminfo on this host.")]
     total, avail = int(total), int(avail)
     pct = _pct(avail, total)
@@ -430,9 +540,9 @@ def decide_memory(meminfo, thr, remediation=None):
     swap_total, swap_free = number(meminfo.get("SwapTotal")), number(meminfo.get("SwapFree", 0))
     if swap_total and swap_free is not None:
         observed["swap_used_pct"] = _pct(swap_total - swap_free, swap_total)
-    hint = remediation or "Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM."
+    hint = remediation or MEMORY.remediation
     remediation = hint if status in ("warning", "critical") else ""
-    return [make_result("hardware.memory", "", status, "%.1f %% memory available (%d of %d MiB)"
+    return [make_result(MEMORY.id, "", status, "%.1f %% memory available (%d of %d MiB)"
                         % (pct, avail // 1024, total // 1024), observed=observed, threshold=threshold,
                         remediation=remediation)]
 
@@ -443,12 +553,12 @@ def decide_load(load, thr):
     raw_cpus, raw_load15 = load.get("cpus"), load.get("load15")
     threshold = {"warn_per_cpu": thr["load_warn_per_cpu"], "crit_per_cpu": thr["load_crit_per_cpu"]}
     if not raw_cpus or raw_load15 is None:
-        return [make_result("hardware.load", "", "unknown", "load average not read", threshold=threshold,
+        return [make_result(LOAD.id, "", "unknown", "load average not read", threshold=threshold,
                             remediation="Check /proc/loadavg on this host.")]
     cpus, load15 = number(raw_cpus), number(raw_load15)
     if cpus is None or cpus < 1 or load15 is None or load15 < 0:
         bad = ("CPU count", raw_cpus) if cpus is None or cpus < 1 else ("15-minute load", raw_load15)
-        return [unreadable_result("hardware.load", "", bad[0], value=bad[1],
+        return [unreadable_result(LOAD.id, "", bad[0], value=bad[1],
                                   remediation="Check /proc/loadavg and nproc on this host.")]
     cpus = int(cpus)
     per_cpu = round(load15 / cpus, 2)
@@ -458,8 +568,8 @@ def decide_load(load, thr):
                 "load15_per_cpu": per_cpu}
     remediation = ""
     if status in ("warning", "critical"):
-        remediation = "Find what keeps the host busy (top, iotop); a high load with idle CPUs points at I/O waits."
-    return [make_result("hardware.load", "", status, "load %.2f over 15 min on %d CPUs (%.2f per CPU)"
+        remediation = LOAD.remediation
+    return [make_result(LOAD.id, "", status, "load %.2f over 15 min on %d CPUs (%.2f per CPU)"
                         % (load15, cpus, per_cpu), observed=observed, threshold=threshold,
                         remediation=remediation)]
 
@@ -468,18 +578,18 @@ def decide_uptime(uptime_seconds, thr):
     """Return one ``hardware.uptime`` result: a very long uptime means kernel updates never applied."""
     threshold = {"warn_days": thr["uptime_warn_days"]}
     if uptime_seconds is None:
-        return [make_result("hardware.uptime", "", "unknown", "uptime not read", threshold=threshold,
+        return [make_result(UPTIME.id, "", "unknown", "uptime not read", threshold=threshold,
                             remediation="Check /proc/uptime on this host.")]
     raw, uptime_seconds = uptime_seconds, number(uptime_seconds)
     if uptime_seconds is None or uptime_seconds < 0:
-        return [unreadable_result("hardware.uptime", "", "uptime", value=raw,
+        return [unreadable_result(UPTIME.id, "", "uptime", value=raw,
                                   remediation="Check /proc/uptime on this host.")]
     days = round(uptime_seconds / 86400.0, 1)
     status = grade_high(days, thr["uptime_warn_days"], None)
     remediation = ""
     if status == "warning":
-        remediation = "Plan a reboot in a maintenance window so that kernel and library updates take effect."
-    return [make_result("hardware.uptime", "", status, "up %.1f days" % days,
+        remediation = UPTIME.remediation
+    return [make_result(UPTIME.id, "", status, "up %.1f days" % days,
                         observed={"uptime_days": days, "uptime_seconds": int(uptime_seconds)},
                         threshold=threshold, remediation=remediation)]
 
@@ -524,15 +634,15 @@ def decide_pending_reboot(reboot, thr=None):
             reasons.append("running kernel %s, newer %s installed" % (running, installed[-1]))
     observed["sources"] = sources
     if reasons:
-        return [make_result("hardware.pending_reboot", "", "warning", "reboot pending: " + "; ".join(reasons),
+        return [make_result(PENDING_REBOOT.id, "", "warning", "reboot pending: " + "; ".join(reasons),
                             observed=observed,
-                            remediation="Reboot the host in its next maintenance window.")]
+                            remediation=PENDING_REBOOT.remediation)]
     if not sources:
-        return [make_result("hardware.pending_reboot", "", "unknown",
+        return [make_result(PENDING_REBOOT.id, "", "unknown",
                             "no reboot indicator readable (no reboot-required mechanism, needs-restarting "
                             "or kernel in /boot)", observed=observed,
                             remediation="Install needs-restarting (dnf-utils) or check manually.")]
-    return [make_result("hardware.pending_reboot", "", "ok", "no reboot pending (%s)" % ", ".join(sources),
+    return [make_result(PENDING_REBOOT.id, "", "ok", "no reboot pending (%s)" % ", ".join(sources),
                         observed=observed)]
 
 
@@ -587,11 +697,11 @@ def _container_result(array, arrays):
     observed["volumes"] = volumes
     what = "%s container (%d member disk(s))" % (array["external"], array.get("members", 0))
     if volumes:
-        return make_result("hardware.raid", name, "ok",
+        return make_result(RAID.id, name, "ok",
                            "%s: %s of firmware RAID metadata, inactive and all disks spare as it should be; "
                            "its volume(s) %s are graded on their own"
                            % (name, what, ", ".join(volumes)), observed=observed)
-    return make_result("hardware.raid", name, "warning",
+    return make_result(RAID.id, name, "warning",
                        "%s: %s with no running volume in /proc/mdstat" % (name, what), observed=observed,
                        remediation="Check the firmware RAID volume (mdadm --detail-platform, mdadm -E %s, "
                                    "mdadm --incremental --run) and the controller's BIOS screen." % name)
@@ -604,15 +714,15 @@ def decide_raid(mdstat_text):
     volume inside it is listed (the volume is graded), ``warning`` when none is.
     """
     if mdstat_text is None:
-        return [make_result("hardware.raid", "", "skipped", "no software RAID (/proc/mdstat absent)")]
+        return [make_result(RAID.id, "", "skipped", "no software RAID (/proc/mdstat absent)")]
     if not isinstance(mdstat_text, str):
-        return [unreadable_result("hardware.raid", "", "/proc/mdstat text", value=mdstat_text)]
+        return [unreadable_result(RAID.id, "", "/proc/mdstat text", value=mdstat_text)]
     arrays = parse_mdstat(mdstat_text)
     if not arrays:
-        return [make_result("hardware.raid", "", "skipped", "no md array in /proc/mdstat")]
+        return [make_result(RAID.id, "", "skipped", "no md array in /proc/mdstat")]
     results = []
     for array in arrays:
-        results.extend(guarded("hardware.raid", "/dev/" + array["name"], _array_result, array, arrays))
+        results.extend(guarded(RAID.id, "/dev/" + array["name"], _array_result, array, arrays))
     return results
 
 
@@ -639,32 +749,31 @@ def _array_result(array, arrays):
         status, what = "unknown", "member map not read"
     remediation = ""
     if status == "critical":
-        remediation = ("Replace the failed disk and re-add it (mdadm --manage %s --add DEVICE); "
-                       "check mdadm --detail %s first." % (name, name))
+        remediation = RAID.remediation.format(item=name)
     elif status == "warning":
         remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
-    return make_result("hardware.raid", name, status, "%s %s: %s" % (name, array.get("level", ""), what),
+    return make_result(RAID.id, name, status, "%s %s: %s" % (name, array.get("level", ""), what),
                        observed=observed, remediation=remediation)
 
 
 def decide_linux(facts, policy=None):
-    """Return every hardware result of one Linux host from ``hardware_facts``' raw facts.
+    """Return every hardware result of one Linux host from the raw facts of ``hardware_linux``.
 
     Raises:
         PolicyError: when the policy holds an unusable value.
     """
-    thr = resolve_policy(policy)
+    thr = effective_policy(policy)
     facts = facts if isinstance(facts, dict) else {}
     results = []
     # Each check is decided on its own: odd data in one costs that check, never the others.
-    results.extend(guarded("hardware.disk_free", "", decide_disk_free, facts.get("mounts"), thr))
-    results.extend(guarded("hardware.smart", "", decide_smart, facts.get("smart"), thr))
-    results.extend(guarded("hardware.temperature", "", decide_temperature, facts.get("sensors"), thr))
-    results.extend(guarded("hardware.memory", "", decide_memory, facts.get("meminfo"), thr))
-    results.extend(guarded("hardware.load", "", decide_load, facts.get("load"), thr))
-    results.extend(guarded("hardware.uptime", "", decide_uptime, facts.get("uptime_seconds"), thr))
-    results.extend(guarded("hardware.pending_reboot", "", decide_pending_reboot, facts.get("reboot"), thr))
-    results.extend(guarded("hardware.raid", "", decide_raid, facts.get("mdstat")))
+    results.extend(guarded(DISK_FREE.id, "", decide_disk_free, facts.get("mounts"), thr))
+    results.extend(guarded(SMART.id, "", decide_smart, facts.get("smart"), thr))
+    results.extend(guarded(TEMPERATURE.id, "", decide_temperature, facts.get("sensors"), thr))
+    results.extend(guarded(MEMORY.id, "", decide_memory, facts.get("meminfo"), thr))
+    results.extend(guarded(LOAD.id, "", decide_load, facts.get("load"), thr))
+    results.extend(guarded(UPTIME.id, "", decide_uptime, facts.get("uptime_seconds"), thr))
+    results.extend(guarded(PENDING_REBOOT.id, "", decide_pending_reboot, facts.get("reboot"), thr))
+    results.extend(guarded(RAID.id, "", decide_raid, facts.get("mdstat")))
     return results
 
 

@@ -91,3 +91,16 @@ def test_host_wide_checks(hardware_run: list[dict[str, Any]]) -> None:
         [raid] = _find(hardware_run, host, "hardware.raid")
         assert raid["status"] == "skipped"
         assert len(_find(hardware_run, host, "hardware.pending_reboot")) == 1
+
+
+def test_inodes_and_uptime_are_read(hardware_run: list[dict[str, Any]]) -> None:
+    for host in LAB_HOSTS:
+        [inodes] = _find(hardware_run, host, "hardware.inode_free", "/")
+        assert inodes["status"] in ("ok", "skipped"), inodes  # skipped: the lab machine's disk is btrfs
+        if inodes["status"] == "ok":
+            assert inodes["observed"]["inodes_total"] > 0 and inodes["threshold"]["crit_free_pct"] == 10
+        [uptime] = _find(hardware_run, host, "hardware.uptime")
+        assert uptime["status"] in ("ok", "warning"), uptime  # a container reads its host's uptime
+        assert uptime["observed"]["uptime_days"] >= 0
+    [data] = _find(hardware_run, "db01", "hardware.inode_free", "/srv/data")
+    assert data["status"] != "unknown", data

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Decide the hardware checks of a Windows host from ``win_hardware_facts`` output (pure).
+"""Decide the hardware checks of a Windows host from ``win_hardware`` output (pure).
 
-The PowerShell module only collects; this file decides, with the thresholds and
-graders of ``hardware_decide``. Field values follow Microsoft's documentation of
+The PowerShell module only collects; this file decides, with the catalogue entries,
+thresholds and graders of ``hardware_decide``. Field values follow Microsoft's documentation of
 the Storage Management API classes:
 
 * ``MSFT_PhysicalDisk.HealthStatus``: 0 Healthy, 1 Warning, 2 Unhealthy, 5 Unknown;
@@ -30,14 +30,29 @@ import fnmatch
 
 try:
     from ansible.module_utils.hardware_decide import (
+        DISK_FREE,
+        MEMORY,
+        PENDING_REBOOT,
+        SMART,
+        UPTIME,
         decide_memory,
         decide_uptime,
         disk_free_result,
-        resolve_policy,
+        effective_policy,
     )
     from ansible.module_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
-    from maint_utils.hardware_decide import decide_memory, decide_uptime, disk_free_result, resolve_policy
+    from maint_utils.hardware_decide import (
+        DISK_FREE,
+        MEMORY,
+        PENDING_REBOOT,
+        SMART,
+        UPTIME,
+        decide_memory,
+        decide_uptime,
+        disk_free_result,
+        effective_policy,
+    )
     from maint_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
 
 HEALTH_STATUS = {0: ("ok", "Healthy"), 1: ("warning", "Warning"), 2: ("critical", "Unhealthy"),
@@ -80,7 +95,7 @@ def _listed(value):
 def decide_volumes(volumes, thr, error=None):
     """Return ``hardware.disk_free`` results for the local volumes that have an access path."""
     if error:
-        return [make_result("hardware.disk_free", "", "unknown", "volumes not read: %s" % error,
+        return [make_result(DISK_FREE.id, "", "unknown", "volumes not read: %s" % error,
                             remediation="Run Get-CimInstance Win32_Volume on the host and fix the error.")]
     results = []
     for volume in _listed(volumes):
@@ -88,9 +103,9 @@ def decide_volumes(volumes, thr, error=None):
             results.extend(_volume_results(volume, thr))
         except DATA_ERRORS as exc:
             name = volume.get("name") if isinstance(volume, dict) and isinstance(volume.get("name"), str) else "?"
-            results.append(unreadable_result("hardware.disk_free", name, "volume facts", error=exc))
+            results.append(unreadable_result(DISK_FREE.id, name, "volume facts", error=exc))
     if not results:
-        results.append(make_result("hardware.disk_free", "", "unknown", "no local volume with a drive letter read",
+        results.append(make_result(DISK_FREE.id, "", "unknown", "no local volume with a drive letter read",
                                    remediation="Run Get-CimInstance Win32_Volume on the host."))
     return results
 
@@ -99,7 +114,7 @@ def _volume_results(volume, thr):
     """Return the ``hardware.disk_free`` result of one Win32_Volume entry ([] when it is not checked)."""
     results = []
     if not isinstance(volume, dict):
-        return [unreadable_result("hardware.disk_free", "?", "volume entry", value=volume)]
+        return [unreadable_result(DISK_FREE.id, "?", "volume entry", value=volume)]
     name = volume.get("name") or ""
     name = name if isinstance(name, str) else ""
     if _code(volume.get("drive_type")) != LOCAL_DISK or not name or name.startswith("\\\\?\\"):
@@ -110,12 +125,12 @@ def _volume_results(volume, thr):
     capacity, free = _num(raw_capacity), _num(raw_free)
     observed = {"label": str(volume.get("label") or ""), "fstype": str(volume.get("file_system") or "")}
     if raw_capacity is None or raw_free is None:
-        results.append(make_result("hardware.disk_free", name, "unknown", "%s: free space not read" % name,
+        results.append(make_result(DISK_FREE.id, name, "unknown", "%s: free space not read" % name,
                                    observed=observed, remediation="Check that the volume is online."))
         return results
     if capacity is None or free is None or capacity < 0 or free < 0:
         bad = ("capacity", raw_capacity) if capacity is None or capacity < 0 else ("free space", raw_free)
-        results.append(unreadable_result("hardware.disk_free", name, bad[0], value=bad[1], observed=observed,
+        results.append(unreadable_result(DISK_FREE.id, name, bad[0], value=bad[1], observed=observed,
                                          remediation="Check that the volume is online."))
         return results
     remediation = ("Free space on %s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
@@ -177,17 +192,17 @@ def _operational(disk, findings, observed):
 def decide_disks(disks, thr, error=None):
     """Return one ``hardware.smart`` result per physical disk (MSFT_PhysicalDisk + reliability counters)."""
     if error:
-        return [make_result("hardware.smart", "", "unknown", "physical disks not read: %s" % error,
+        return [make_result(SMART.id, "", "unknown", "physical disks not read: %s" % error,
                             remediation="Run Get-PhysicalDisk as an administrator and fix the error.")]
     results = []
     for disk in _listed(disks):
         if not isinstance(disk, dict):
-            results.append(unreadable_result("hardware.smart", "?", "physical disk entry", value=disk))
+            results.append(unreadable_result(SMART.id, "?", "physical disk entry", value=disk))
             continue
         item = _disk_name(disk)
-        results.extend(guarded("hardware.smart", item, _disk_result, disk, item, thr))
+        results.extend(guarded(SMART.id, item, _disk_result, disk, item, thr))
     if not results:
-        results.append(make_result("hardware.smart", "", "unknown", "no physical disk listed by Get-PhysicalDisk",
+        results.append(make_result(SMART.id, "", "unknown", "no physical disk listed by Get-PhysicalDisk",
                                    remediation="On a VM the disks' health is read on the hypervisor."))
     return results
 
@@ -224,7 +239,7 @@ def _disk_result(disk, item, thr):
         summary = "%s: %s" % (item, "; ".join(problems))
         remediation = ("Back up the data on this disk now and replace it." if status == "critical" else
                        "Watch this disk and plan a replacement; check Get-StorageReliabilityCounter.")
-    return make_result("hardware.smart", item, status, summary, observed=observed,
+    return make_result(SMART.id, item, status, summary, observed=observed,
                        threshold={k: thr[k] for k in ("smart_error_count_crit", "smart_wear_warn_pct",
                                                       "smart_wear_crit_pct", "disk_temp_warn_c",
                                                       "disk_temp_crit_c")},
@@ -235,7 +250,7 @@ def decide_pending_reboot(reboot):
     """Return one ``hardware.pending_reboot`` result from the registry indicators read."""
     if not isinstance(reboot, dict) or reboot.get("error"):
         reason = reboot.get("error") if isinstance(reboot, dict) else "not collected"
-        return [make_result("hardware.pending_reboot", "", "unknown", "reboot indicators not read: %s" % reason,
+        return [make_result(PENDING_REBOOT.id, "", "unknown", "reboot indicators not read: %s" % reason,
                             remediation="Check the registry keys under Component Based Servicing and WindowsUpdate.")]
     reasons = []
     if reboot.get("cbs_reboot_pending"):
@@ -249,32 +264,32 @@ def decide_pending_reboot(reboot):
     observed = dict((k, reboot.get(k)) for k in ("cbs_reboot_pending", "wu_reboot_required",
                                                   "active_computer_name", "pending_computer_name"))
     if reasons:
-        return [make_result("hardware.pending_reboot", "", "warning", "reboot pending: " + "; ".join(reasons),
-                            observed=observed, remediation="Reboot the host in its next maintenance window.")]
-    return [make_result("hardware.pending_reboot", "", "ok",
+        return [make_result(PENDING_REBOOT.id, "", "warning", "reboot pending: " + "; ".join(reasons),
+                            observed=observed, remediation=PENDING_REBOOT.remediation)]
+    return [make_result(PENDING_REBOOT.id, "", "ok",
                         "no reboot pending (CBS, Windows Update, computer name)", observed=observed)]
 
 
 def decide_windows(facts, policy=None):
-    """Return every hardware result of one Windows host from ``win_hardware_facts`` output.
+    """Return every hardware result of one Windows host from ``win_hardware`` output (its ``hardware_raw``).
 
     Raises:
         PolicyError: when the policy holds an unusable value.
     """
-    thr = resolve_policy(policy)
+    thr = effective_policy(policy)
     facts = facts if isinstance(facts, dict) else {}
     osinfo = facts.get("os") if isinstance(facts.get("os"), dict) else {}
     results = []
     # Each check is decided on its own: odd data in one costs that check, never the others.
-    results.extend(guarded("hardware.disk_free", "", decide_volumes, facts.get("volumes"), thr,
+    results.extend(guarded(DISK_FREE.id, "", decide_volumes, facts.get("volumes"), thr,
                            facts.get("volumes_error")))
-    results.extend(guarded("hardware.smart", "", decide_disks, facts.get("physical_disks"), thr,
+    results.extend(guarded(SMART.id, "", decide_disks, facts.get("physical_disks"), thr,
                            facts.get("physical_disks_error")))
-    results.extend(guarded("hardware.pending_reboot", "", decide_pending_reboot, facts.get("reboot")))
-    results.extend(guarded("hardware.memory", "", decide_memory,
+    results.extend(guarded(PENDING_REBOOT.id, "", decide_pending_reboot, facts.get("reboot")))
+    results.extend(guarded(MEMORY.id, "", decide_memory,
                            {"MemTotal": osinfo.get("total_visible_memory_kb"),
                             "MemAvailable": osinfo.get("free_physical_memory_kb")}, thr,
                            remediation="Find the processes using memory (Task Manager, Get-Process | "
                                        "Sort-Object WS -Descending) and plan more RAM."))
-    results.extend(guarded("hardware.uptime", "", decide_uptime, osinfo.get("uptime_seconds"), thr))
+    results.extend(guarded(UPTIME.id, "", decide_uptime, osinfo.get("uptime_seconds"), thr))
     return results

@@ -3,8 +3,12 @@
 # Apache-2.0
 """Turn ``smartctl --json --xall`` output into ``hardware.smart`` results (pure, no I/O).
 
-The same code serves the ``hardware_facts`` module (one result per device a host
-answered for) and ``maintctl evaluate smart FILE...`` (a customer's saved output).
+The same code serves the ``hardware_linux`` module (one result per device a host
+answered for, through ``hardware_decide.decide_smart``) and ``maintctl evaluate smart
+FILE...`` (a customer's saved output, through ``hardware_decide.evaluate_smart_text``).
+The caller hands in the catalogue entry (``hardware_decide.SMART``: the check id, its policy
+keys and its remediation) and the thresholds merged with the catalogue's defaults
+(``hardware_decide.effective_policy``): this file states no default of its own.
 
 What is evaluated, per device:
 
@@ -30,22 +34,6 @@ try:
     from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
-
-CHECK = "hardware.smart"
-
-# Defaults of the SMART keys of the hardware policy section
-# (documented in schemas/policy/hardware.schema.json and meta/argument_specs.yml).
-DEFAULTS = {
-    "smart_reallocated_crit": 100,
-    "smart_error_count_crit": 10,
-    "smart_command_timeout_warn": 100,
-    "smart_wear_warn_pct": 80,
-    "smart_wear_crit_pct": 100,
-    "disk_temp_warn_c": 55,
-    "disk_temp_crit_c": 65,
-    "nvme_temp_warn_c": 70,
-    "nvme_temp_crit_c": 80,
-}
 
 # smartctl(8) "RETURN VALUES": bit -> (status, meaning).
 EXIT_BITS = {
@@ -126,13 +114,9 @@ def _counter(raw):
     return value
 
 
-def resolve(policy=None):
-    """Return the SMART thresholds: ``DEFAULTS`` overlaid with ``policy``'s keys."""
-    merged = dict(DEFAULTS)
-    for key in DEFAULTS:
-        if policy and policy.get(key) is not None:
-            merged[key] = policy[key]
-    return merged
+def thresholds(check, thr):
+    """Return the SMART thresholds of ``thr`` (an effective hardware policy): the keys of ``check.policy``."""
+    return dict((key, thr[key]) for key in check.policy)
 
 
 def decode_exit_status(code):
@@ -284,10 +268,9 @@ def _messages(smartctl):
     return out[:5]
 
 
-def _remediation(status):
+def _remediation(check, status):
     if status == "critical":
-        return ("Back up the data on this disk now and replace the disk; "
-                "check the full output with smartctl --xall.")
+        return check.remediation
     if status == "warning":
         return ("Watch this disk: compare the counters with the previous run, run a long self-test "
                 "(smartctl -t long) and plan a replacement if they grow.")
@@ -309,31 +292,33 @@ def _no_health_reason(data, bits, messages):
     return "; ".join(messages) or "no health data in the output"
 
 
-def evaluate_device(data, policy=None, item=None):
+def evaluate_device(check, data, thr, item=None):
     """Return one ``hardware.smart`` result for one device's parsed smartctl JSON.
 
     Args:
+        check: the catalogue entry of the check (``hardware_decide.SMART``).
         data: the parsed output of ``smartctl --json --xall`` for one device.
-        policy: the hardware policy section (SMART keys of ``DEFAULTS``).
+        thr: the effective hardware policy (``hardware_decide.effective_policy``); the
+            keys of ``check.policy`` are read.
         item: the result's item; by default the device's ``info_name``.
 
     Returns:
         A result dict from ``make_result``; ``unknown`` when no health value was read.
     """
-    thr = resolve(policy)
+    thr = thresholds(check, thr)
     try:
-        return _evaluate_device(data, thr, item)
+        return _evaluate_device(check, data, thr, item)
     except DATA_ERRORS as exc:  # a section of an unexpected shape: this disk is unknown, not the host
         fallback = item or ""
         if isinstance(data, dict) and isinstance(data.get("device"), dict):
             fallback = fallback or str(data["device"].get("info_name") or data["device"].get("name") or "")
-        return unreadable_result(CHECK, fallback, "smartctl JSON output", error=exc, observed={},
-                                 remediation=_remediation("unknown"))
+        return unreadable_result(check.id, fallback, "smartctl JSON output", error=exc, observed={},
+                                 remediation=_remediation(check, "unknown"))
 
 
-def _evaluate_device(data, thr, item):
+def _evaluate_device(check, data, thr, item):
     if not isinstance(data, dict) or not isinstance(data.get("smartctl"), dict):
-        return make_result(CHECK, item or "", "unknown",
+        return make_result(check.id, item or "", "unknown",
                            "not a smartctl JSON output: no 'smartctl' section",
                            remediation="Send the output of smartctl --json --xall DEVICE.")
     smartctl = data["smartctl"]
@@ -350,9 +335,9 @@ def _evaluate_device(data, thr, item):
     name = " ".join(x for x in (ident["model"], ident["serial"]) if x) or item or "device"
 
     if not any(key in data for key in _HEALTH_KEYS):
-        return make_result(CHECK, item, "unknown", "%s: SMART not read: %s" % (name, _no_health_reason(data, bits,
-                                                                                                    messages)),
-                           observed=observed, threshold=thr, remediation=_remediation("unknown"))
+        return make_result(check.id, item, "unknown",
+                           "%s: SMART not read: %s" % (name, _no_health_reason(data, bits, messages)),
+                           observed=observed, threshold=thr, remediation=_remediation(check, "unknown"))
 
     found = _Findings()
     status_section = data.get("smart_status")
@@ -382,25 +367,26 @@ def _evaluate_device(data, thr, item):
         summary = "%s: SMART health not read" % name
     else:
         summary = "%s: %s" % (name, "; ".join(problems))
-    return make_result(CHECK, item, status, summary, observed=observed, threshold=thr,
-                       remediation=_remediation(status))
+    return make_result(check.id, item, status, summary, observed=observed, threshold=thr,
+                       remediation=_remediation(check, status))
 
 
-def evaluate_text(text, source="input", policy=None):
-    """Evaluate saved smartctl output; the entry point of ``maintctl evaluate smart``.
+def evaluate_text(check, text, thr, source="input"):
+    """Evaluate saved smartctl output (``maintctl evaluate smart``, through ``hardware_decide.evaluate_smart_text``).
 
     Args:
+        check: the catalogue entry of the check (``hardware_decide.SMART``).
         text: the file's content: one ``smartctl --json --xall`` object, or a JSON
             list of such objects.
+        thr: the effective hardware policy (``hardware_decide.effective_policy``).
         source: where the text came from (a file name), used in messages.
-        policy: optional hardware policy section.
 
     Returns:
         One result per device; one ``unknown`` result when the text is not usable.
     """
     stripped = (text or "").strip()
     if not stripped:
-        return [make_result(CHECK, source, "unknown", "%s: empty input, no smartctl output" % source,
+        return [make_result(check.id, source, "unknown", "%s: empty input, no smartctl output" % source,
                             remediation="Send the output of smartctl --json --xall DEVICE.")]
     try:
         data = json.loads(stripped)
@@ -410,7 +396,7 @@ def evaluate_text(text, source="input", policy=None):
             hint = " (this looks like smartctl's text output: rerun it with --json --xall)"
         elif stripped.startswith(("{", "[")):
             hint = " (truncated or damaged JSON)"
-        return [make_result(CHECK, source, "unknown", "%s: not valid JSON%s: %s" % (source, hint, exc),
+        return [make_result(check.id, source, "unknown", "%s: not valid JSON%s: %s" % (source, hint, exc),
                             remediation="Send the complete output of smartctl --json --xall DEVICE.")]
     documents = data if isinstance(data, list) else [data]
     results = []
@@ -419,18 +405,18 @@ def evaluate_text(text, source="input", policy=None):
         if isinstance(document, dict) and isinstance(document.get("smartctl"), dict):
             if "devices" in document and not any(key in document for key in _HEALTH_KEYS + ("device",)):
                 results.append(make_result(
-                    CHECK, label, "unknown",
+                    check.id, label, "unknown",
                     "%s: this is a device list (smartctl --scan), not a device's health output" % label,
                     remediation="Run smartctl --json --xall on each device listed."))
                 continue
-            result = evaluate_device(document, policy)
+            result = evaluate_device(check, document, thr)
             result["item"] = result["item"] or label
             results.append(result)
         else:
             results.append(make_result(
-                CHECK, label, "unknown", "%s: not a smartctl JSON output (no 'smartctl' section)" % label,
+                check.id, label, "unknown", "%s: not a smartctl JSON output (no 'smartctl' section)" % label,
                 remediation="Send the output of smartctl --json --xall DEVICE."))
     if not results:
-        results.append(make_result(CHECK, source, "unknown", "%s: empty JSON list, no device" % source,
+        results.append(make_result(check.id, source, "unknown", "%s: empty JSON list, no device" % source,
                                    remediation="Send the output of smartctl --json --xall DEVICE."))
     return results

@@ -1,26 +1,25 @@
-"""Windows hardware decisions (windows_hardware_decide.py) and the role's win_hardware_facts action plugin.
+"""Windows hardware decisions (plugins/module_utils/hardware_win.py).
 
 The inputs are reconstructed from Microsoft's documentation (see
 tests/fixtures/windows/hardware/README.md); the behaviour on a real Windows host is
-verified only by roles/hardware_check/molecule/windows.
+verified only by roles/hardware/molecule/windows. The action plugin that runs this code
+is tested in tests/unit/action/test_win_hardware.py.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 
-from maint_utils import windows_hardware_decide as wd
-from maint_utils.hardware_decide import PolicyError
+from maint_utils import hardware_win as wd
+from maint_utils.maint_result import PolicyError
 from tests.conftest import assert_valid_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "windows" / "hardware"
 
 # file -> {(check, item): status}: every result expected, no more, no less.
@@ -71,7 +70,7 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
 def _facts(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
     assert "NOT recorded on a real host" in data["_source"]
-    facts: dict[str, Any] = data["hardware_facts"]
+    facts: dict[str, Any] = data["hardware_raw"]
     return facts
 
 
@@ -153,59 +152,11 @@ def test_empty_facts_give_unknowns() -> None:
     assert_valid_results(_stamp(results))
 
 
-# -- the role's action plugin --------------------------------------------------------
-def _action_module() -> Any:
-    path = ROOT / "roles" / "hardware_check" / "action_plugins" / "win_hardware_facts.py"
-    spec = importlib.util.spec_from_file_location("hardware_check_win_action", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run_action(module_output: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
-    plugin = _action_module()
-    task = mock.MagicMock()
-    task.args = {"policy": policy}
-    task.async_val = 0
-    task.check_mode = False
-    action = plugin.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None,
-                                 shared_loader_obj=None)
-    with mock.patch.object(plugin.ActionBase, "run", return_value={}), \
-            mock.patch.object(plugin.ActionModule, "_execute_module", return_value=copy.deepcopy(module_output)) as run:
-        result: dict[str, Any] = action.run(task_vars={})
-    run.assert_called_once()
-    assert run.call_args.kwargs["module_name"] == "win_hardware_facts"
-    return result
-
-
-def test_action_plugin_adds_results_to_the_module_output() -> None:
-    output = json.loads((FIXTURES / "failing_disk.json").read_text(encoding="utf-8"))
-    result = _run_action(output, {"disk_crit_free_pct": 5})
-    assert result["changed"] is False
-    got = {(r["check"], r["item"]): r["status"] for r in result["maint_results"]}
-    assert got[("hardware.disk_free", "C:\\")] == "warning"  # 8 % free, critical only at 5 %
-    assert got[("hardware.smart", "ST1000DM003-1ER162 Z4Y00000")] == "critical"
-    assert "hardware_facts" in result
-
-
-def test_action_plugin_passes_module_failures_through() -> None:
-    result = _run_action({"failed": True, "msg": "Access is denied"}, {})
-    assert result["failed"] and "maint_results" not in result
-
-
-def test_action_plugin_rejects_bad_policy() -> None:
-    from ansible.errors import AnsibleActionFail
-
-    with pytest.raises(AnsibleActionFail, match="unknown key"):
-        _run_action({}, {"nope": 1})
-
-
 # -- hostile input: one odd value costs one result, never the host's others ------------------
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "abc", [1], {"v": 1}])
 def test_one_odd_volume_or_disk_costs_only_its_own_result(bad: Any) -> None:
     facts = json.loads((FIXTURES / "healthy_server.json").read_text(encoding="utf-8"))
-    facts = facts.get("hardware_facts", facts)
+    facts = facts.get("hardware_raw", facts)
     good = wd.decide_windows(copy.deepcopy(facts))
     facts["volumes"][0]["free_space"] = bad
     facts["physical_disks"][0]["health_status"] = bad

@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from maint_utils import hardware_decide as hd
+from maint_utils.maint_result import PolicyError, policy_defaults
 from tests.conftest import assert_valid_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMART_FIXTURES = ROOT / "tests" / "fixtures" / "smartctl"
-THR = hd.resolve_policy({})
+THR = hd.effective_policy({})
 
 
 def _stamp(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -31,9 +32,9 @@ def _mount(point: str, blocks: int, bfree: int, bavail: int, files: int = 1000, 
 
 # -- policy --------------------------------------------------------------------------
 def test_policy_defaults_and_overrides() -> None:
-    assert hd.resolve_policy(None) == hd.DEFAULTS
-    assert hd.resolve_policy({"disk_warn_free_pct": 30})["disk_warn_free_pct"] == 30
-    assert hd.resolve_policy({"disk_warn_free_pct": None})["disk_warn_free_pct"] == 20
+    assert hd.effective_policy(None) == hd.DEFAULTS
+    assert hd.effective_policy({"disk_warn_free_pct": 30})["disk_warn_free_pct"] == 30
+    assert hd.effective_policy({"disk_warn_free_pct": None})["disk_warn_free_pct"] == 20
 
 
 @pytest.mark.parametrize(("policy", "needle"), [
@@ -46,8 +47,8 @@ def test_policy_defaults_and_overrides() -> None:
     (["x"], "must be a mapping"),
 ])
 def test_policy_errors(policy: Any, needle: str) -> None:
-    with pytest.raises(hd.PolicyError, match=needle):
-        hd.resolve_policy(policy)
+    with pytest.raises(PolicyError, match=needle):
+        hd.effective_policy(policy)
 
 
 def test_validate_policy_for_maintctl() -> None:
@@ -60,17 +61,25 @@ def test_validate_policy_for_maintctl() -> None:
         "maint_policy.hardware.nvme_temp_warn_c: 70 is above the critical threshold 60 (nvme_temp_crit_c)",
     ]
     assert hd.validate_policy({"temp_warn_c": "hot"}) == []  # types are the schema's job
-    with pytest.raises(hd.PolicyError, match="temp_warn_c: 80 is above"):
-        hd.resolve_policy({"temp_warn_c": 80})
+    with pytest.raises(PolicyError, match="temp_warn_c: 80 is above"):
+        hd.effective_policy({"temp_warn_c": 80})
+
+
+def test_defaults_come_from_the_table() -> None:
+    """Every default is stated once, in CHECKS; DEFAULTS adds only mount_exclude, which no threshold is."""
+    assert dict(policy_defaults(hd.CHECKS), mount_exclude=[]) == hd.DEFAULTS
+    keys = [key for check in hd.CHECKS for key in check.policy]
+    assert len(keys) == len(set(keys)), "a policy key is stated by two checks"
+    assert hd.CHECKS[0] is hd.DISK_FREE and {c.id for c in hd.CHECKS} == {"hardware." + n for n in hd.BY_NAME}
 
 
 def test_defaults_match_schema_and_argument_specs() -> None:
-    """The defaults live in Python; the schema and the role's argument specs document them."""
+    """The defaults live in the CHECKS table; the schema and the role's argument specs document them."""
     schema = json.loads((ROOT / "schemas" / "policy" / "hardware.schema.json").read_text(encoding="utf-8"))
     documented = {key: spec.get("default") for key, spec in schema["properties"].items()}
     assert documented == hd.DEFAULTS
-    specs = yaml.safe_load((ROOT / "roles" / "hardware_check" / "meta" / "argument_specs.yml").read_text())
-    options = specs["argument_specs"]["main"]["options"]["hardware_check_policy"]["options"]
+    specs = yaml.safe_load((ROOT / "roles" / "hardware" / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]["hardware_policy"]["options"]
     assert set(options) == set(hd.DEFAULTS)
     for key, option in options.items():
         text = " ".join(option["description"]) if isinstance(option["description"], list) else option["description"]
@@ -146,7 +155,7 @@ def test_disk_free_unknown_and_skipped() -> None:
 
 
 def test_mount_exclude() -> None:
-    thr = hd.resolve_policy({"mount_exclude": ["/srv/*"]})
+    thr = hd.effective_policy({"mount_exclude": ["/srv/*"]})
     results = hd.decide_disk_free([_mount("/", 10, 5, 5), _mount("/srv/data", 10, 0, 0)], thr)
     assert {r["item"] for r in results} == {"/"}
 
@@ -319,7 +328,7 @@ def test_decide_linux_lab_like_host() -> None:
         ("hardware.pending_reboot", ""): "ok", ("hardware.raid", ""): "skipped",
     }
     assert hd.overall(results) == "critical"
-    with pytest.raises(hd.PolicyError):
+    with pytest.raises(PolicyError):
         hd.decide_linux(facts, {"bogus": 1})
 
 

@@ -1,4 +1,4 @@
-"""The hardware_facts module, run for real on this machine (local connection), and its helpers."""
+"""The hardware_linux module, run for real on this machine (local connection), and its helpers."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ from typing import Any
 
 import pytest
 
-from maint_utils import hardware_decide
+from maint_utils import hardware_decide, maint_result
 from tests.conftest import assert_valid_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-MODULE = ROOT / "plugins" / "modules" / "hardware_facts.py"
+MODULE = ROOT / "plugins" / "modules" / "hardware_linux.py"
 
 
 def _adhoc(module_args: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="json")
     env.pop("MAINT_RESULTS_FILE", None)
-    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "hardware_facts", "-a",
+    proc = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m", "hardware_linux", "-a",
                            json.dumps(module_args), "-e", f"ansible_python_interpreter={sys.executable}"],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     data = json.loads(proc.stdout)
@@ -50,7 +50,7 @@ def test_module_returns_valid_results(local_run: dict[str, Any]) -> None:
 
 
 def test_module_reads_this_machine(local_run: dict[str, Any]) -> None:
-    facts = local_run["hardware_facts"]
+    facts = local_run["hardware_raw"]
     mounts = {m["mount"]: m for m in facts["mounts"]}
     assert "/" in mounts and mounts["/"]["blocks"] > 0
     assert not set(mounts) & {"/proc", "/sys", "/dev", "/dev/shm", "/run"}
@@ -76,18 +76,19 @@ def test_module_fails_on_bad_policy() -> None:
 
 def test_documentation_parses() -> None:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run([str(BIN / "ansible-doc"), "-j", "hardware_facts"], capture_output=True, text=True,
+    proc = subprocess.run([str(BIN / "ansible-doc"), "-j", "hardware_linux"], capture_output=True, text=True,
                           env=env, timeout=120, check=True)
-    doc = json.loads(proc.stdout)["hardware_facts"]
+    doc = json.loads(proc.stdout)["hardware_linux"]
     assert set(doc["doc"]["options"]) == {"policy", "smartctl_timeout", "statvfs_timeout"}
-    assert {"maint_results", "hardware_facts"} <= set(doc["return"])
+    assert {"maint_results", "hardware_raw"} <= set(doc["return"])
     assert doc["examples"].strip()
 
 
 def _load_module() -> Any:
     """Import the module file with its module_utils import pointed at maint_utils."""
+    sys.modules.setdefault("ansible.module_utils.maint_result", maint_result)
     sys.modules.setdefault("ansible.module_utils.hardware_decide", hardware_decide)
-    spec = importlib.util.spec_from_file_location("hardware_facts_module", MODULE)
+    spec = importlib.util.spec_from_file_location("hardware_linux_module", MODULE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

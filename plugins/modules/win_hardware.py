@@ -2,14 +2,14 @@
 # Copyright: contributors to this project
 # Apache-2.0
 
-# Documentation of win_hardware_facts.ps1, as ansible.windows ships it: no code here.
+# Documentation of win_hardware.ps1, as ansible.windows ships it: no code here.
 
 DOCUMENTATION = r"""
-module: win_hardware_facts
+module: win_hardware
 short_description: Read a Windows host's volumes, physical disk health, reboot indicators, memory and uptime
 description:
   - Collects, in one call, what the hardware checks need on Windows, and returns it
-    under RV(hardware_facts), with enum values as numbers.
+    under RV(hardware_raw), with enum values as numbers.
   - "Volumes: C(Win32_Volume) name (drive letter or mount folder), label, file system,
     drive type, capacity and free space."
   - "Physical disks: C(MSFT_PhysicalDisk) HealthStatus (0 Healthy, 1 Warning, 2 Unhealthy,
@@ -20,9 +20,9 @@ description:
     C(RebootRequired) key and a pending computer rename. C(PendingFileRenameOperations) is
     ignored on purpose: antivirus and installers set it all the time."
   - "Memory and uptime: C(Win32_OperatingSystem)."
-  - Used from roles/hardware_check, the role's C(win_hardware_facts) action plugin runs this
+  - The project's C(win_hardware) action plugin (C(plugins/action/win_hardware.py)) runs this
     module and adds RV(maint_results), decided in Python by
-    C(plugins/module_utils/windows_hardware_decide.py) on the controller.
+    C(plugins/module_utils/hardware_win.py) on the controller.
   - Never changes anything on the host.
 options:
   policy:
@@ -33,7 +33,7 @@ options:
     default: {}
 notes:
   - Verified only against documented field values and reconstructed recordings
-    (tests/fixtures/windows/hardware/); run roles/hardware_check/molecule/windows against a
+    (tests/fixtures/windows/hardware/); run roles/hardware/molecule/windows against a
     real Windows host to verify it there.
   - Get-StorageReliabilityCounter needs an administrator; without it the counters are absent.
 author:
@@ -42,13 +42,13 @@ author:
 
 EXAMPLES = r"""
 - name: Read Windows hardware facts and decide the hardware checks
-  win_hardware_facts:
+  win_hardware:
     policy: "{{ maint_policy.hardware | default({}) }}"
   register: hw
 """
 
 RETURN = r"""
-hardware_facts:
+hardware_raw:
   description: The raw facts read.
   returned: always
   type: dict
@@ -69,7 +69,7 @@ hardware_facts:
       type: dict
 maint_results:
   description: Check results (added by the role's action plugin), in the shape of schemas/check_result.schema.json.
-  returned: when run through roles/hardware_check
+  returned: always (added by the action plugin)
   type: list
   elements: dict
 """

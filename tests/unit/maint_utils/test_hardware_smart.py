@@ -1,4 +1,4 @@
-"""SMART decisions (plugins/module_utils/smart_decide.py) on real and synthesised smartctl output."""
+"""SMART decisions (plugins/module_utils/hardware_smart.py) on real and synthesised smartctl output."""
 
 from __future__ import annotations
 
@@ -10,13 +10,21 @@ from typing import Any
 
 import pytest
 
-from maint_utils import smart_decide
-from maint_utils.smart_decide import decode_exit_status, evaluate_device, evaluate_text
+from maint_utils import hardware_smart
+from maint_utils.hardware_decide import SMART, effective_policy
+from maint_utils.hardware_decide import evaluate_smart_text as evaluate_text
+from maint_utils.hardware_smart import decode_exit_status
 from maintctl.cli import main as maintctl_main
 from tests.conftest import assert_valid_results
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "smartctl"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "smartctl"
 ALL_FILES = sorted(p.name for p in FIXTURES.glob("*.json"))
+
+
+def evaluate_device(data: Any, policy: dict[str, Any] | None = None, item: str | None = None) -> dict[str, Any]:
+    """One device's result, with the hardware policy merged with the catalogue's defaults."""
+    result: dict[str, Any] = hardware_smart.evaluate_device(SMART, data, effective_policy(policy), item=item)
+    return result
 
 # Every fixture that must be flagged: file -> (status, text the summary must hold).
 # Every other fixture must be "ok". Read from the files themselves (see the README
@@ -274,8 +282,8 @@ def test_wrong_types_never_crash() -> None:
 
 
 def test_defaults_only_in_python() -> None:
-    assert smart_decide.resolve(None) == smart_decide.DEFAULTS
-    assert smart_decide.resolve({"disk_temp_warn_c": 50})["disk_temp_warn_c"] == 50
+    assert hardware_smart.thresholds(SMART, effective_policy(None)) == SMART.policy
+    assert hardware_smart.thresholds(SMART, effective_policy({"disk_temp_warn_c": 50}))["disk_temp_warn_c"] == 50
 
 
 def test_maintctl_evaluate_smart(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,8 +6,8 @@
 
 # Collect only: volumes, physical disks with their reliability counters, reboot
 # indicators, memory and uptime. The decisions are made in Python on the controller
-# (plugins/module_utils/windows_hardware_decide.py, called by the role's
-# win_hardware_facts action plugin). Enum values are returned as their numbers.
+# (plugins/module_utils/hardware_win.py, called by the win_hardware action plugin,
+# plugins/action/win_hardware.py). Enum values are returned as their numbers.
 # PendingFileRenameOperations is deliberately not read: antivirus and installers
 # set it all the time, so it says nothing about a pending reboot.
 
@@ -123,5 +123,5 @@ catch {
 }
 
 $module.Result.changed = $false
-$module.Result.hardware_facts = $facts
+$module.Result.hardware_raw = $facts
 $module.ExitJson()

@@ -9,11 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: hardware_facts
+module: hardware_linux
 short_description: Read a Linux host's disks, SMART, sensors, memory, load, uptime, reboot and RAID state
 description:
   - Reads, in one call, everything the hardware checks need, and returns it as raw
-    facts under RV(hardware_facts) and as check results under RV(maint_results).
+    facts under RV(hardware_raw) and as check results under RV(maint_results).
   - "Mounts: C(/proc/mounts) with C(statvfs) (space and inodes); pseudo filesystems,
     read-only mounts, the system's runtime tmpfs (C(/dev), C(/run), ...), mount points
     that are files and second mounts of one filesystem are left out. A mount whose
@@ -27,14 +27,15 @@ description:
     uptime (C(/proc/uptime)), pending reboot (C(/var/run/reboot-required),
     C(needs-restarting -r), running against installed kernels) and md RAID (C(/proc/mdstat))."
   - The decisions are made by C(plugins/module_utils/hardware_decide.py) against the
-    policy thresholds; see C(schemas/policy/hardware.schema.json) for the keys and defaults.
+    policy thresholds; the defaults are its C(CHECKS) table's, documented in
+    C(schemas/policy/hardware.schema.json).
   - Never changes anything on the host; C(changed) is always false.
 version_added: "0.1.0"
 options:
   policy:
     description:
       - The C(hardware) section of the client policy (thresholds). Omitted keys take
-        the defaults of C(hardware_decide.DEFAULTS).
+        the defaults of the C(hardware_decide.CHECKS) table.
     type: dict
     default: {}
   smartctl_timeout:
@@ -54,7 +55,7 @@ author:
 
 EXAMPLES = r"""
 - name: Read hardware facts and decide the hardware checks
-  hardware_facts:
+  hardware_linux:
     policy: "{{ maint_policy.hardware | default({}) }}"
   register: hw
 
@@ -80,7 +81,7 @@ maint_results:
       changed: false
       started: "2026-11-22T21:00:00Z"
       finished: "2026-11-22T21:00:00Z"
-hardware_facts:
+hardware_raw:
   description: The raw facts the results were decided from.
   returned: always
   type: dict
@@ -120,7 +121,8 @@ import subprocess
 import threading
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.hardware_decide import PolicyError, decide_linux, wanted_mount
+from ansible.module_utils.hardware_decide import decide_linux, wanted_mount
+from ansible.module_utils.maint_result import PolicyError
 
 MEMINFO_KEYS = ("MemTotal", "MemAvailable", "MemFree", "SwapTotal", "SwapFree")
 REBOOT_REQUIRED = "/var/run/reboot-required"
@@ -348,7 +350,7 @@ def main():
         results = decide_linux(facts, module.params["policy"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, maint_results=results, hardware_facts=facts)
+    module.exit_json(changed=False, maint_results=results, hardware_raw=facts)
 
 
 if __name__ == "__main__":
