@@ -4,7 +4,7 @@ lab/setup_backup.yml lays down on files01 a source of about 300 files, healthy r
 borg repositories and a plain copy, a stale restic repository (snapshot back-dated 10 days),
 a damaged restic pack and a damaged borg segment, and "docs/changed after backup.txt"
 modified after every backup. The demo policy adds a source whose vault password is wrong.
-Replays use `maintctl run --var backup_restore_test_seed=... --var backup_restore_test_only=[...]`.
+Replays use `maintctl run --var backup_seed=... --var backup_only=[...]`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from maint_utils import backup_decide as bd
+from maint_utils import backup_collect as bc
 from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import run_group
@@ -63,8 +63,8 @@ def _vault_passwords() -> list[str]:
 def _playbook(tmp_path: Path, name: str, seed: str, only: list[str]) -> list[dict[str, Any]]:
     """Replay a sample on files01 through maintctl, with the role inputs a technician would set."""
     proc = _maintctl("run", "--client", "demo", "--only", "backup", "--limit", "files01",
-                     "--var", f"backup_restore_test_seed={seed}",
-                     "--var", f"backup_restore_test_only={json.dumps(only)}")
+                     "--var", f"backup_seed={seed}",
+                     "--var", f"backup_only={json.dumps(only)}")
     assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
     run_id = next(line.split()[1].rstrip(":") for line in proc.stdout.splitlines()
                   if line.startswith("run ") and ":" in line)
@@ -201,7 +201,7 @@ def _listing() -> list[tuple[str, int]]:
 def _seed_that_picks(paths_by_source: dict[str, list[str]], wanted: dict[str, str]) -> str:
     for n in itertools.count():
         seed = f"changed-{n}"
-        if all(wanted[name] in bd.pick_sample(paths, 5, seed) for name, paths in paths_by_source.items()):
+        if all(wanted[name] in bc.pick_sample(paths, 5, seed) for name, paths in paths_by_source.items()):
             return seed
         assert n < 200_000
     raise AssertionError("unreachable")

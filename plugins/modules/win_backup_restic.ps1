@@ -6,12 +6,12 @@
 
 # Collect only, in one call, for each restic source of a Windows host: the newest
 # snapshot (restic snapshots --json), its files (restic ls --json), a sample drawn with
-# the seed exactly as plugins/module_utils/backup_decide.py draws it (the N paths with the
+# the seed exactly as plugins/module_utils/backup_collect.py draws it (the N paths with the
 # lowest SHA-256 of "<seed>`n<path>"), restic restore --include --verify of those files
 # into a fresh scratch folder under C:\ProgramData\maint-restore (ACL: SYSTEM and
 # Administrators only), size and SHA-256 of each restored file and of the live file, the
 # restore time, and restic check --read-data-subset. The scratch folder is always removed.
-# The decisions are made in Python on the controller (backup_restore_test mode=evaluate).
+# The decisions are made in Python on the controller (backup_restore mode=evaluate).
 # restic runs with --no-lock; the password goes in through RESTIC_PASSWORD (or
 # RESTIC_PASSWORD_FILE) in the child's environment only, never on its command line.
 

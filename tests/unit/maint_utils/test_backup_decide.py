@@ -1,4 +1,4 @@
-"""Decide code of the backup restore test (plugins/module_utils/backup_decide.py)."""
+"""The backup catalogue and entry points (plugins/module_utils/backup_decide.py): each check decided on recorded facts."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from maint_utils import backup_decide as bd
+from maint_utils import backup_policy as bp
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "backup" / "windows"
 RESULT_SCHEMA = json.loads((ROOT / "schemas" / "check_result.schema.json").read_text(encoding="utf-8"))
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -37,218 +37,11 @@ RESTIC_CHECK_CORRUPT = (
 def validate_shape(result: dict[str, Any]) -> None:
     jsonschema.validate({**result, "client": "c", "host": "h", "run_id": "r"}, RESULT_SCHEMA)
 
-
 def source(**over: Any) -> dict[str, Any]:
     src = {"name": "srv-restic", "host": "srv01", "type": "restic", "repository": "/backup/restic",
            "source": "/srv/data", "password_var": "vault_pw"}
     src.update(over)
     return src
-
-
-# -- policy -------------------------------------------------------------------
-def test_demo_policy_is_valid() -> None:
-    data = yaml.safe_load((ROOT / "inventories/demo/group_vars/all/policy.yml").read_text(encoding="utf-8"))
-    assert bd.validate_policy(data["maint_policy"]["backup"]) == []
-
-
-def test_empty_and_missing_sections_are_valid() -> None:
-    assert bd.validate_policy(None) == []
-    assert bd.validate_policy({}) == []
-
-
-@pytest.mark.parametrize("root, words", [
-    ("/tmp/restore", "outside /var/tmp/maint-restore"),
-    ("/var/tmp/maint-restore-evil", "outside /var/tmp/maint-restore"),
-    ("/var/tmp/maint-restore/../../etc", "'..'"),
-    ("var/tmp/maint-restore", "not an absolute path"),
-    ("/", "outside"),
-])
-def test_scratch_root_outside_the_base_is_rejected(root: str, words: str) -> None:
-    errors = bd.validate_policy({"sources": [source(scratch_root=root)]})
-    assert len(errors) == 1
-    assert errors[0].startswith("maint_policy.backup.sources[0].scratch_root: ")
-    assert words in errors[0]
-
-
-def test_section_scratch_root_is_checked_once() -> None:
-    errors = bd.validate_policy({"scratch_root": "/home/x", "sources": [source(), source(name="b")]})
-    assert errors == ["maint_policy.backup.scratch_root: /home/x is outside /var/tmp/maint-restore"]
-
-
-def test_scratch_root_inside_the_base_is_accepted() -> None:
-    assert bd.validate_policy({"sources": [source(scratch_root="/var/tmp/maint-restore/srv01")]}) == []
-
-
-def test_scratch_root_overlapping_the_source_is_rejected() -> None:
-    errors = bd.validate_policy({"sources": [source(source="/var/tmp")]})
-    assert errors == ["maint_policy.backup.sources[0].scratch_root (inherited): "
-                      "/var/tmp/maint-restore overlaps the source path /var/tmp"]
-    errors = bd.validate_policy({"sources": [source(repository="/var/tmp/maint-restore/repo")]})
-    assert "overlaps the repository path" in errors[0]
-
-
-def test_remote_repository_cannot_overlap() -> None:
-    assert bd.validate_policy({"sources": [source(repository="sftp:backup@nas:/restic")]}) == []
-
-
-def test_windows_scratch_root() -> None:
-    ok = source(windows=True, source="C:\\Users\\Public")
-    assert bd.validate_policy({"sources": [ok]}) == []
-    bad = source(windows=True, source="C:\\Users\\Public", scratch_root="C:\\Temp\\x")
-    assert "outside C:\\ProgramData\\maint-restore" in bd.validate_policy({"sources": [bad]})[0]
-    dots = source(windows=True, scratch_root="C:\\ProgramData\\maint-restore\\..\\x")
-    assert "'..'" in bd.validate_policy({"sources": [dots]})[0]
-
-
-@pytest.mark.parametrize("src, words", [
-    (source(type="tar"), "type: 'tar' must be one of restic, borg, copy"),
-    (source(password_var=None), "needs password_var or password_file"),
-    (source(password_file="/etc/pw"), "not both"),
-    (source(type="copy", password_var="x"), "takes no password"),
-    (source(sample_size=0), "sample_size: 0 must be a number from 1 to 1000"),
-    (source(integrity={"read_data_subset_pct": 150}), "read_data_subset_pct: 150"),
-    (source(name="bad name"), "name: 'bad name'"),
-    (source(colour="red"), "unknown key(s) colour"),
-    (source(type="borg", windows=True), "only restic sources"),
-])
-def test_semantic_errors(src: dict[str, Any], words: str) -> None:
-    errors = bd.validate_policy({"sources": [src]})
-    assert any(words in e for e in errors), errors
-
-
-def test_duplicate_names_are_rejected() -> None:
-    errors = bd.validate_policy({"sources": [source(), source()]})
-    assert errors == ["maint_policy.backup.sources[1].name: 'srv-restic' is used by another source"]
-
-
-def test_sources_for_host_merges_defaults() -> None:
-    section = {"sample_size": 7, "integrity": {"read_data_subset_pct": 20},
-               "sources": [source(), source(name="other", host="srv02"), source(name="b", rpo_hours=48)]}
-    got = bd.sources_for_host(section, "srv01")
-    assert [s["name"] for s in got] == ["srv-restic", "b"]
-    assert got[0]["sample_size"] == 7 and got[0]["rpo_hours"] == 26
-    assert got[0]["integrity"] == {"enabled": True, "read_data_subset_pct": 20, "verify_data": False}
-    assert got[0]["scratch_root"] == bd.SCRATCH_BASE and got[0]["index"] == 0
-    assert got[1]["rpo_hours"] == 48 and got[1]["index"] == 2
-    assert [s["name"] for s in bd.sources_for_host(section, "srv01", ["b"])] == ["b"]
-    win = bd.sources_for_host({"sources": [source(windows=True)]}, "srv01")[0]
-    assert win["scratch_root"] == bd.SCRATCH_BASE_WINDOWS
-
-
-# -- sampling -----------------------------------------------------------------
-PATHS = [f"/srv/data/f{i:03d}.txt" for i in range(300)]
-
-
-def test_sample_is_replayable_and_order_independent() -> None:
-    first = bd.pick_sample(PATHS, 5, "seed-1")
-    assert len(first) == 5 and len(set(first)) == 5
-    assert bd.pick_sample(PATHS, 5, "seed-1") == first
-    assert bd.pick_sample(list(reversed(PATHS)), 5, "seed-1") == first
-    assert bd.pick_sample(PATHS, 5, "seed-2") != first
-
-
-def test_sample_is_the_lowest_keys() -> None:
-    expected = sorted(PATHS, key=lambda p: bd.sample_key("s", p))[:7]
-    assert bd.pick_sample(PATHS, 7, "s") == expected
-    # The key is SHA-256 of seed, newline, path (what the PowerShell collector computes).
-    assert bd.sample_key("s", "/a") == hashlib.sha256(b"s\n/a").hexdigest()
-    assert bd.sample_key("s", "/é") == hashlib.sha256("s\n/é".encode()).hexdigest()
-
-
-def test_sample_smaller_listing_and_zero() -> None:
-    assert sorted(bd.pick_sample(PATHS[:3], 5, "s")) == PATHS[:3]
-    assert bd.pick_sample(PATHS, 0, "s") == []
-
-
-def test_sample_mostly_survives_a_new_snapshot() -> None:
-    before = bd.pick_sample(PATHS, 5, "s")
-    after = bd.pick_sample([p for p in PATHS if p != before[0]] + ["/srv/data/new.txt"], 5, "s")
-    assert len(set(before) & set(after)) >= 4
-
-
-def test_sample_heap_counts_everything() -> None:
-    heap = bd.SampleHeap(2, "s")
-    for i, path in enumerate(PATHS[:10]):
-        heap.add(path, {"size": i})
-    assert heap.count == 10 and heap.bytes == 45
-    assert [p for p, _ in heap.result()] == bd.pick_sample(PATHS[:10], 2, "s")
-
-
-
-def test_sample_heap_counts_but_never_samples_files_too_big_to_hash() -> None:
-    heap = bd.SampleHeap(10, "s", max_bytes=5)
-    for i, path in enumerate(PATHS[:10]):
-        heap.add(path, {"size": i})
-    assert heap.count == 10 and heap.bytes == 45
-    assert sorted(e["size"] for _, e in heap.result()) == [0, 1, 2, 3, 4, 5]
-    for raw in ("garbage\n", "\n", "42\n"):
-        heap.unreadable(raw)
-    assert heap.garbage == 2
-
-# -- paths, errors, times -------------------------------------------------------
-@pytest.mark.parametrize("path, windows, pattern", [
-    ("/srv/data/plain.txt", False, "/srv/data/plain.txt"),
-    ("/srv/data/a [1]*?.txt", False, "/srv/data/a \\[1]\\*\\?.txt"),
-    ("/srv/back\\slash", False, "/srv/back\\\\slash"),
-    ("/C/Users/a [1]*.txt", True, "/C/Users/a [[]1][*].txt"),
-])
-def test_restic_include_pattern(path: str, windows: bool, pattern: str) -> None:
-    assert bd.restic_include_pattern(path, windows) == pattern
-
-
-@pytest.mark.parametrize("snap, src, live", [
-    ("/srv/data/x/y.txt", "/srv/data", "/srv/data/x/y.txt"),      # restic, absolute backup
-    ("/data/x/y.txt", "/srv/data", "/srv/data/x/y.txt"),          # restic, relative backup
-    ("srv/data/x/y.txt", "/srv/data", "/srv/data/x/y.txt"),       # borg
-    ("data/x/y.txt", "/srv/data/", "/srv/data/x/y.txt"),          # borg, relative backup
-    ("/etc/shadow", "/srv/data", None),                           # never outside the source
-    ("/srv/data/../../etc/shadow", "/srv/data", None),
-    ("/srv/database/x", "/srv/data", None),
-])
-def test_live_path(snap: str, src: str, live: str | None) -> None:
-    assert bd.live_path(snap, src) == live
-
-
-def test_redact_location() -> None:
-    assert bd.redact_location("rest:https://user:s3cret@nas:8000/repo") == "rest:https://***@nas:8000/repo"
-    assert bd.redact_location("/srv/backup/restic") == "/srv/backup/restic"
-
-
-@pytest.mark.parametrize("text, kind", [
-    (RESTIC_WRONG_PW, "wrong_password"),
-    (BORG_WRONG_PW, "wrong_password"),
-    (RESTIC_NO_REPO, "repository_missing"),
-    (BORG_NO_REPO, "repository_missing"),
-    ("Failed to create/acquire the lock /b/lock.exclusive (timeout).", "locked"),
-    ("Fatal: unable to create lock in backend: repository is already locked by PID 4", "locked"),
-    ("Enter passphrase for key /backup/borg: ", "password_missing"),
-    ("something odd", "other"),
-])
-def test_classify_error(text: str, kind: str) -> None:
-    assert bd.classify_error(text) == kind
-
-
-def test_error_lines_skip_progress() -> None:
-    lines = bd.error_lines(RESTIC_CHECK_CORRUPT)
-    assert lines[0].startswith("Pack ID does not match")
-    assert lines[-1] == "Fatal: repository contains errors"
-
-
-@pytest.mark.parametrize("text, epoch", [
-    ("2026-11-22T21:17:27.680309018Z", 1795382247.680309),
-    ("2026-11-22T22:17:27+01:00", 1795382247.0),
-    ("2026-11-22T21:17:27.123", 1795382247.123),
-    (1795382247, 1795382247.0),
-    ("garbage", None),
-    (None, None),
-])
-def test_parse_time(text: Any, epoch: float | None) -> None:
-    got = bd.parse_time(text)
-    assert (got is None) if epoch is None else got == pytest.approx(epoch)
-
-
-def test_parse_time_naive_offset() -> None:
-    assert bd.parse_time("2026-11-22T22:17:27", naive_offset_seconds=3600) == 1795382247.0
 
 
 # -- decide ---------------------------------------------------------------------
@@ -500,47 +293,6 @@ def test_windows_corrupt() -> None:
     assert "Pack ID does not match" in got["backup.integrity"]["summary"]
 
 
-def test_windows_collector_draws_the_same_sample_key() -> None:
-    """The .ps1 hashes UTF-8 of seed + LF + path with SHA-256 and keeps the lowest keys."""
-    ps1 = (ROOT / "plugins/modules/win_restic_restore_test.ps1").read_text(encoding="utf-8")
-    assert "GetBytes($Seed + \"`n\" + $Path)" in ps1
-    assert "SHA256]::Create()" in ps1 and "ToString('x2')" in ps1
-    assert "[System.StringComparer]::Ordinal" in ps1  # lowest hex keys, ordinal order
-
-
-# -- maintctl validate calls validate_policy ----------------------------------------
-@pytest.mark.parametrize("root, code", [("/tmp/restore-here", 2), ("/var/tmp/maint-restore/x/../../..", 2),
-                                        ("/var/tmp/maint-restore/client-a", 0)])
-def test_maintctl_validate_rejects_a_scratch_root_outside_the_base(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        root: str, code: int) -> None:
-    from maintctl.cli import main
-
-    client = tmp_path / "inventories" / "acme"
-    (client / "group_vars" / "all").mkdir(parents=True)
-    (client / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"srv01": {"ansible_host": "127.0.0.1"}}}}))
-    policy = {"maint_policy": {"timezone": "Europe/Paris", "windows": ["Mon-Fri 20:00-06:00"],
-                               "backup": {"sources": [source(host="srv01", scratch_root=root)]}}}
-    (client / "group_vars" / "all" / "policy.yml").write_text(yaml.safe_dump(policy))
-    monkeypatch.setenv("MAINT_INVENTORIES", str(tmp_path / "inventories"))
-    monkeypatch.setenv("MAINT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
-    assert main(["validate", "--client", "acme"]) == code
-    err = capsys.readouterr().err
-    if code:
-        assert "maint_policy.backup.sources[0].scratch_root: " in err
-        assert "outside /var/tmp/maint-restore" in err or "'..'" in err
-    else:
-        assert err == ""
-
-
-# -- values nobody read are never ok (hardening) -------------------------------
-@pytest.mark.parametrize("text", ["2024-13-01T00:00:00Z", "2024-02-31T10:00:00Z", "garbage", "", None,
-                                  float("nan"), float("inf"), [], {}])
-def test_parse_time_never_raises_on_garbage(text: Any) -> None:
-    assert bd.parse_time(text) is None
-
-
 @pytest.mark.parametrize("when", ["not a time", "2024-13-01T00:00:00Z", None, float("nan")])
 def test_unreadable_snapshot_time_is_unknown_not_a_crash(when: Any) -> None:
     got = by_check(bd.decide(facts(snapshot={"id": "deadbeef", "time": when}), NOW))
@@ -606,14 +358,6 @@ def test_integrity_timeout_says_so() -> None:
     assert "did not finish within 1800 s" in got["summary"]
 
 
-@pytest.mark.parametrize("repo", ["rest:https://backup:S3cr3t-pw@rest.example/srv", "sftp://u:S3cr3t-pw@h//srv"])
-def test_repository_url_with_a_password_is_rejected_without_echoing_it(repo: str) -> None:
-    errors = bd.validate_policy({"sources": [source(repository=repo)]})
-    assert len(errors) == 1 and "holds a password" in errors[0]
-    assert "S3cr3t-pw" not in errors[0]
-    assert bd.validate_policy({"sources": [source(type="borg", repository="ssh://borg@h:22/./repo")]}) == []
-
-
 @pytest.mark.parametrize("blob", [
     {}, {"config": None}, {"snapshot": "x"}, {"sample": [{"path": None}]},
     {"snapshot": {"id": 1, "time": "yesterday"}, "sample": [{}], "restore": {"rc": "x"}},
@@ -672,3 +416,24 @@ def test_odd_integrity_section_costs_only_integrity() -> None:
                                                         "errors": 12, "command": "restic check"}), NOW))
     assert got["backup.freshness"]["status"] == "ok" and got["backup.restore_sample"]["status"] == "ok"
     assert got["backup.integrity"]["status"] in ("ok", "unknown")
+
+
+# -- the catalogue ----------------------------------------------------------------
+def test_the_table_holds_every_check_the_area_emits_in_order() -> None:
+    assert [c.id for c in bd.CHECKS] == [bd.FRESHNESS, bd.RESTORE_SAMPLE, bd.INTEGRITY]
+    assert [r["check"] for r in bd.decide(facts(), NOW)] == [c.id for c in bd.CHECKS]
+    assert all(c.area == "backup" for c in bd.CHECKS)
+
+
+def test_defaults_come_from_the_table() -> None:
+    assert bd.DEFAULTS == {"rpo_hours": 26, "sample_size": 5, "scratch_root": "/var/tmp/maint-restore",
+                           "timeout_seconds": 1800, "max_sample_file_mb": 1024,
+                           "integrity": {"enabled": True, "read_data_subset_pct": 5, "verify_data": False}}
+    assert bd.CHECK[bd.RESTORE_SAMPLE].policy["scratch_root"] == bp.SCRATCH_BASE
+
+
+def test_the_default_remediation_is_the_one_results_carry() -> None:
+    stale = by_check(bd.decide(facts(snapshot={"id": "x", "time": NOW - 100 * 3600}), NOW))[bd.FRESHNESS]
+    assert stale["remediation"] == bd.CHECK[bd.FRESHNESS].remediation
+    broken = facts(integrity={"ran": True, "command": "restic check", "rc": 1, "errors": ["Fatal: damaged"]})
+    assert by_check(bd.decide(broken, NOW))[bd.INTEGRITY]["remediation"] == bd.CHECK[bd.INTEGRITY].remediation

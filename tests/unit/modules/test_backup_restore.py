@@ -1,4 +1,5 @@
-"""The collect side (plugins/modules/backup_restore_test.py) on real restic and borg repositories.
+"""The collect side (plugins/modules/backup_restore.py and its collectors, plugins/module_utils/backup_{collect,
+restic,borg,copy}.py) on real restic and borg repositories.
 
 The repositories are made in a temporary folder with the real tools (restic and borg are
 controller packages, see the Makefile), so parsing, the --include path form, the sample,
@@ -20,12 +21,15 @@ from typing import Any
 
 import pytest
 
+from maint_utils import backup_collect as bc
 from maint_utils import backup_decide as bd
+from maint_utils import backup_policy as bp
+from maint_utils import backup_verdict as bv
+from maint_utils.backup_restic import ResticSource
 from tests.conftest import process_survives
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location("backup_restore_test_module",
-                                              ROOT / "plugins/modules/backup_restore_test.py")
+ROOT = Path(__file__).resolve().parents[3]
+SPEC = importlib.util.spec_from_file_location("backup_restore_module", ROOT / "plugins/modules/backup_restore.py")
 assert SPEC and SPEC.loader
 mod = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(mod)
@@ -85,7 +89,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
 def scratch_base(lab: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the allowed scratch base into the test's folder."""
     base = tmp_path / "maint-restore"
-    monkeypatch.setattr(bd, "SCRATCH_BASE", str(base))
+    monkeypatch.setattr(bp, "SCRATCH_BASE", str(base))
     monkeypatch.setenv("HOME", str(lab["home"]))
     monkeypatch.setenv("XDG_CACHE_HOME", str(lab["home"] / ".cache"))
     return base
@@ -99,11 +103,11 @@ def config(lab: dict[str, Path], scratch: Path, **over: Any) -> dict[str, Any]:
 
 
 def collect(cfg: dict[str, Any], password: str = PASSWORD, seed: str = "s1") -> dict[str, Any]:
-    return mod.collect_source(cfg, password, seed, "unit", mod.Scrubber([password]))
+    return mod.collect_source(cfg, password, seed, "unit", bc.Scrubber([password]))
 
 
 def statuses(facts: dict[str, Any]) -> dict[str, str]:
-    return {r["check"]: r["status"] for r in bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)}
+    return {r["check"]: r["status"] for r in bd.decide(facts, bv.parse_time(facts["collected_at"]) or 0)}
 
 
 @pytest.mark.parametrize("kind", ["restic", "borg", "copy"])
@@ -137,12 +141,12 @@ def test_seed_replays_the_same_files(lab: dict[str, Path], scratch_base: Path) -
     again = [e["path"] for e in collect(cfg, seed="replay-me")["sample"]]
     assert first == again
     paths = [str(lab["src"] / n) for n in NAMES]
-    assert first == bd.pick_sample(paths, 2, "replay-me")
+    assert first == bc.pick_sample(paths, 2, "replay-me")
     # Another seed gives another sample: the temp paths differ per run, so pick a seed that
     # the pure rule says differs (one of ten, all colliding is ~1e-12) and check the collector agrees.
-    seed = next(s for s in (f"another-{i}" for i in range(10)) if bd.pick_sample(paths, 2, s) != first)
+    seed = next(s for s in (f"another-{i}" for i in range(10)) if bc.pick_sample(paths, 2, s) != first)
     other = [e["path"] for e in collect(cfg, seed=seed)["sample"]]
-    assert other == bd.pick_sample(paths, 2, seed) != first
+    assert other == bc.pick_sample(paths, 2, seed) != first
 
 
 def test_glob_characters_in_names_are_restored(lab: dict[str, Path], scratch_base: Path) -> None:
@@ -187,13 +191,13 @@ def test_scratch_is_removed_when_the_restore_breaks(lab: dict[str, Path], scratc
         seen.append(scratch)
         raise RuntimeError("restore blew up")
 
-    monkeypatch.setattr(mod.ResticSource, "restore", broken)
+    monkeypatch.setattr(ResticSource, "restore", broken)
     facts = collect(config(lab, scratch_base))
     assert seen and not os.path.lexists(seen[0])
     # An unexpected failure is a result of this source, never a crash of the whole module.
     assert facts["error"] == {"stage": "restore", "kind": "unreadable", "message": "RuntimeError: restore blew up"}
     assert facts["restore"]["scratch_removed"] is True
-    result = {r["check"]: r for r in bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)}
+    result = {r["check"]: r for r in bd.decide(facts, bv.parse_time(facts["collected_at"]) or 0)}
     assert result["backup.restore_sample"]["status"] == "unknown"
     assert "restore blew up" in result["backup.restore_sample"]["summary"]
     assert result["backup.freshness"]["status"] == "ok"  # the snapshot was read before the failure
@@ -208,7 +212,7 @@ def test_scratch_folder_is_fresh_and_private(lab: dict[str, Path], scratch_base:
         assert os.listdir(scratch) == []
         return {"rc": 0, "tool_verified": False, "error": None}
 
-    monkeypatch.setattr(mod.ResticSource, "restore", spy)
+    monkeypatch.setattr(ResticSource, "restore", spy)
     facts = collect(config(lab, scratch_base))
     assert modes == [0o700]
     assert statuses(facts)["backup.restore_sample"] == "critical"  # nothing restored
@@ -237,15 +241,15 @@ def test_scratch_root_writable_by_others_is_refused(lab: dict[str, Path], scratc
 def test_scratch_root_outside_the_base_is_refused(lab: dict[str, Path], scratch_base: Path, root: str) -> None:
     cfg = config(lab, scratch_base)
     cfg["scratch_root"] = root.format(base=scratch_base)
-    with pytest.raises(mod.SourceError) as info:
-        mod.make_scratch(cfg, "t")
+    with pytest.raises(bc.SourceError) as info:
+        bc.make_scratch(cfg, "t")
     assert info.value.kind == "scratch_unsafe"
 
 
 def test_scratch_never_inside_the_source(lab: dict[str, Path], scratch_base: Path) -> None:
     cfg = config(lab, scratch_base, source=str(scratch_base.parent))
-    with pytest.raises(mod.SourceError, match="overlaps the source"):
-        mod.make_scratch(cfg, "t")
+    with pytest.raises(bc.SourceError, match="overlaps the source"):
+        bc.make_scratch(cfg, "t")
 
 
 def test_tool_missing_is_unknown(lab: dict[str, Path], scratch_base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,17 +261,18 @@ def test_tool_missing_is_unknown(lab: dict[str, Path], scratch_base: Path, monke
 
 def test_password_goes_through_the_environment_only(lab: dict[str, Path]) -> None:
     cfg = config(lab, Path("/x"))
-    env = mod.tool_env(cfg, PASSWORD)
+    env = bc.tool_env(cfg, PASSWORD)
     assert env["RESTIC_PASSWORD"] == PASSWORD and env["RESTIC_REPOSITORY"] == cfg["repository"]
-    borg = mod.tool_env(dict(cfg, type="borg", password_file="/etc/my pw"), "")
+    borg = bc.tool_env(dict(cfg, type="borg", password_file="/etc/my pw"), "")
     assert borg["BORG_PASSCOMMAND"] == "cat '/etc/my pw'" and "BORG_PASSPHRASE" not in borg
     assert borg["BORG_RELOCATED_REPO_ACCESS_IS_OK"] == "no"
-    source = (ROOT / "plugins/modules/backup_restore_test.py").read_text(encoding="utf-8")
-    assert "shell=True" not in source
+    for path in ("plugins/modules/backup_restore.py", *(f"plugins/module_utils/backup_{name}.py"
+                                                         for name in ("collect", "restic", "borg", "copy"))):
+        assert "shell=True" not in (ROOT / path).read_text(encoding="utf-8"), path
 
 
 def test_scrubber() -> None:
-    scrub = mod.Scrubber(["s3cret", ""])
+    scrub = bc.Scrubber(["s3cret", ""])
     assert scrub("bad s3cret here") == "bad ******** here"
 
 
@@ -338,7 +343,7 @@ def test_garbage_from_restic_is_never_ok_and_never_a_crash(lab: dict[str, Path],
               f'case " $* " in *" {stage} "*) cat "{tmp_path / "out"}"; exit 0;; esac\nexec {real} "$@"\n')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     facts = collect(config(lab, scratch_base, integrity={"enabled": False}))
-    results = bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)
+    results = bd.decide(facts, bv.parse_time(facts["collected_at"]) or 0)
     for res in results:
         if not (stage == "ls" and res["check"] == "backup.freshness"):  # the snapshots were read fine
             assert res["status"] in ("unknown", "critical", "skipped"), res
@@ -380,7 +385,7 @@ def test_a_hanging_tool_is_killed_with_its_children_and_reported(lab: dict[str, 
     started = time.monotonic()
     facts = collect(cfg)
     assert time.monotonic() - started < 20
-    got = {r["check"]: r for r in bd.decide(facts, bd.parse_time(facts["collected_at"]) or 0)}
+    got = {r["check"]: r for r in bd.decide(facts, bv.parse_time(facts["collected_at"]) or 0)}
     check = {"snapshots": "backup.freshness", "ls": "backup.restore_sample", "restore": "backup.restore_sample",
              "check": "backup.integrity"}[stage]
     assert got[check]["status"] == "critical", got[check]
