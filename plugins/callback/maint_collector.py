@@ -52,14 +52,35 @@ options:
 """
 
 import datetime
+import importlib.util
 import json
 import os
 
 from ansible.plugins.callback import CallbackBase
 
+_LOADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils", "maint_loader.py")
+
+
+def _maint_result():
+    """Return the project's ``maint_result`` (the one result shape), loaded with the shared loader.
+
+    The callback runs in the controller's process: ``maint_result`` is loaded by its path through
+    ``../module_utils/maint_loader.py``, or imported from the ``maint_utils`` package when this
+    file was copied without the project's module_utils.
+    """
+    if os.path.isfile(_LOADER_PATH):
+        spec = importlib.util.spec_from_file_location("maint_loader", _LOADER_PATH)
+        loader = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loader)
+        return loader.load("maint_result")
+    from maint_utils import maint_result  # pragma: no cover - a copy without module_utils
+
+    return maint_result  # pragma: no cover
+
+
 RESULT_FIELDS = ("check", "item", "status", "summary", "observed", "threshold",
                  "remediation", "changed", "started", "finished")
-STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
+STATUSES = _maint_result().STATUSES
 MAX_MSG = 300
 
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import jsonschema_rs
 
-from maintctl import clock
-from maintctl.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
-from maintctl.errors import InvalidInput
-from maintctl.store import Store
+from maint_utils import maint_clock
+from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
+from maintcore.errors import InvalidInput
+from maintcore.store import Store
 
-from . import build
+from . import build, query
 from .i18n import LOCALES, Text
 from .policy import (
     client_name,
@@ -72,12 +72,13 @@ def month_bounds(period: str, tz: str) -> tuple[str, str]:
     start = dt.datetime(year, month, 1, tzinfo=zone)
     nyear, nmonth = check_period(shift_month(period, 1))
     end = dt.datetime(nyear, nmonth, 1, tzinfo=zone)
-    return clock.to_iso(start), clock.to_iso(end)
+    return maint_clock.to_iso(start), maint_clock.to_iso(end)
 
 
 def current_period() -> str:
-    """Return the current month in UTC (``maintctl.clock.now()``) as ``YYYY-MM``."""
-    return clock.now().strftime("%Y-%m")
+    """Return the current month in UTC (``maint_clock.now()``) as ``YYYY-MM``."""
+    month: str = maint_clock.now().strftime("%Y-%m")
+    return month
 
 
 def check_formats(formats: Sequence[str]) -> list[str]:
@@ -140,7 +141,7 @@ def _lean_rows(store: Store, client: str, runs: list[dict[str, Any]]) -> list[bu
     intern = sys.intern
     started = {r["run_id"]: str(r["started"]) for r in runs}
     out: list[build.Row] = []
-    for r in store.result_rows(client, list(started)):
+    for r in query.result_rows(store, client, list(started)):
         if not build.is_clean(r):
             r = build.clean_row(r, started.get(r[1], "1970-01-01T00:00:00Z"))
         out.append((r[0], intern(r[1]), intern(r[2]), intern(r[3]), intern(r[4]), r[5], intern(r[6]), r[7],
@@ -192,13 +193,14 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         if not runs:
             raise InvalidInput(f"no runs for client {client!r} in period {month}")
         label, kind = month, "month"
-    now = clock.to_iso(clock.now())
+    now = maint_clock.to_iso(maint_clock.now())
     as_of = min(now, month_bounds(month, tz)[1]) if kind == "month" else until
     rows = _lean_rows(store, client, runs)
-    window = clock.to_iso(clock.parse_iso(since) - dt.timedelta(days=float(settings["findings_lookback_days"])))
-    open_before = store.open_before(client, since, window)
+    lookback = dt.timedelta(days=float(settings["findings_lookback_days"]))
+    window = maint_clock.to_iso(maint_clock.parse_iso(since) - lookback)
+    open_before = query.open_before(store, client, since, window)
     before_rows = {row[build.ID]: row if build.is_clean(row) else build.clean_row(row, since)
-                   for row in store.rows_by_id(o[4] for o in open_before)}
+                   for row in query.rows_by_id(store, [o[4] for o in open_before])}
     carried: dict[tuple[str, str, str], tuple[str, build.Row]] = {
         (o[0], o[1], o[2]): (o[3], before_rows[o[4]]) for o in open_before if o[4] in before_rows
     }
@@ -311,7 +313,7 @@ def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, 
             cur = [(r, b, s, c) for (r, b, s), c in counts.items()]
             p_scores, p_score = scores, score
         else:
-            cur = store.status_counts(client, since, until)
+            cur = query.status_counts(store, client, since, until)
             p_scores = build.area_scores(cur)
             p_score = build.compliance_score(p_scores, weights)
         findings: dict[str, int] = {a: 0 for a in build.SCORED_AREAS}
@@ -323,7 +325,7 @@ def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, 
         periods.append({"period": m, "runs": len(runs), "score": p_score, "areas": p_scores, "findings": findings})
     since = month_bounds(months[0], tz)[0]
     until = month_bounds(month, tz)[1]
-    disk = build.disk_free_series(store.check_rows(client, "hardware.disk_free", since, until))
+    disk = build.disk_free_series(query.check_rows(store, client, "hardware.disk_free", since, until))
     return {"periods": periods, "disk_free": disk}
 
 
@@ -357,7 +359,7 @@ def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) ->
 def write_chunks(path: Path, chunks: Iterable[str]) -> None:
     """Stream text to ``path`` atomically, mode 0600.
 
-    The same temp-file-and-rename in the same folder as ``maintctl.config.atomic_write``,
+    The same temp-file-and-rename in the same folder as ``maintcore.config.atomic_write``,
     without holding the whole text in memory.
     """
     ensure_dir(path.parent)
@@ -408,7 +410,7 @@ def build_fleet(store: Store, clients: Sequence[str], *, period: str | None = No
     """One row per client: score, open criticals, last run and age of the last restore test."""
     month = period or current_period()
     check_period(month)
-    now = clock.now()
+    now = maint_clock.now()
     rows = []
     for client in clients:
         try:
@@ -421,7 +423,7 @@ def build_fleet(store: Store, clients: Sequence[str], *, period: str | None = No
                          "backup_test_age_days": None, "insecure_transport": None, "error": one_line(exc)})
     return {"schema_version": SCHEMA_VERSION, "kind": "fleet_report", "locale": locale,
             "period": {"kind": "month", "label": month, "month": month},
-            "generated_at": clock.to_iso(now), "clients": rows}
+            "generated_at": maint_clock.to_iso(now), "clients": rows}
 
 
 def _fleet_row(store: Store, client: str, month: str, now: dt.datetime, locale: str) -> dict[str, Any]:
@@ -437,13 +439,13 @@ def _fleet_row(store: Store, client: str, month: str, now: dt.datetime, locale: 
     earlier = store.runs(client, None, until)
     if earlier:
         row["last_run"] = _iso_or_none(earlier[-1]["started"])
-    tests = [t for t in store.check_rows(client, "backup.restore_sample", "0000", until)
+    tests = [t for t in query.check_rows(store, client, "backup.restore_sample", "0000", until)
              if _iso_or_none(t[6])]
     if tests:
         last = tests[-1][6]
         row["backup_test"] = last
-        as_of = min(now, clock.parse_iso(until))
-        row["backup_test_age_days"] = round((as_of - clock.parse_iso(last)).total_seconds() / 86400, 1)
+        as_of = min(now, maint_clock.parse_iso(until))
+        row["backup_test_age_days"] = round((as_of - maint_clock.parse_iso(last)).total_seconds() / 86400, 1)
     if store.runs(client, since, until):
         doc = build_document(store, client, period=month, locale=locale)
         summary = doc["summary"]

@@ -4,7 +4,7 @@ Nothing here reads the store, the clock or a file: :mod:`maintreport.api` does t
 hands plain data in, so every number of the report can be unit-tested. The formulas are
 documented in ``reports/README.md``.
 
-Result rows are tuples in ``maintctl.store.REPORT_COLUMNS`` order (see :data:`COL`).
+Result rows are tuples in ``maintreport.query.REPORT_COLUMNS`` order (see :data:`COL`).
 """
 
 from __future__ import annotations
@@ -17,27 +17,28 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from maintctl.clock import parse_iso, to_iso
+from maint_utils.checks import AREAS
+from maint_utils.maint_clock import parse_iso, to_iso
+from maint_utils.maint_result import STATUS_RANK, STATUSES
 
 from .costs import estimate_cost
 
 Row = Sequence[Any]
-# Column positions in a result row (maintctl.store.REPORT_COLUMNS).
+# Column positions in a result row (maintreport.query.REPORT_COLUMNS).
 COL = {name: pos for pos, name in enumerate((
     "id", "run_id", "host", "check_id", "area", "item", "status", "severity", "summary",
     "observed", "threshold", "remediation", "changed", "finished",
 ))}
 ID, RUN, HOST, CHECK, AREA, ITEM, STATUS, SEV, SUMMARY, OBSERVED, THRESHOLD, REMEDIATION, CHANGED, FINISHED = range(14)
 
-SCORED_AREAS = ("hardware", "antivirus", "backup", "patch", "reachability")
-SECTION_AREAS = ("hardware", "antivirus", "backup", "patch")
+SCORED_AREAS = (*AREAS, "reachability")
+SECTION_AREAS = AREAS
 # Points per status in the score: unknown is not ok (nobody read the value), skipped is left out.
 POINTS = {"ok": 1.0, "warning": 0.5, "unknown": 0.5, "critical": 0.0}
 FINDING_STATUSES = ("warning", "critical")
 _BAD = frozenset(FINDING_STATUSES)
 _DECIDED = frozenset(("ok", "warning", "critical"))  # statuses that tell whether a finding is open
 SEVERITY_RANK = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, None: 4}
-STATUS_RANK = {"ok": 0, "skipped": 1, "unknown": 2, "warning": 3, "critical": 4}
 # Traffic light: red below RED_BELOW or with an open critical, amber below AMBER_BELOW or
 # with an open warning or unknown, green otherwise; grey when the area has no result.
 RED_BELOW = 60.0
@@ -545,7 +546,6 @@ def status_totals(latest: dict[tuple[str, str, str], Row]) -> dict[str, int]:
 
 
 # -- rows from the store ---------------------------------------------------------------------
-STATUSES = frozenset(STATUS_RANK)
 SEVERITIES = frozenset(("P1", "P2", "P3", "P4"))
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 _TEXT_COLS = (HOST, CHECK, AREA, ITEM, SUMMARY, REMEDIATION)

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from maintctl.config import maint_home
-from maintctl.errors import InvalidInput, MaintError
+from maintcore.config import maint_home
+from maintcore.errors import InvalidInput, MaintError
 
 SMTP_KEYS = ("host", "port", "user", "from", "to", "cafile")
 MIME = {"pdf": ("application", "pdf"), "html": ("text", "html")}

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from maintctl.errors import InvalidInput
+from maintcore.errors import InvalidInput
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 LOCALES = ("en", "fr")

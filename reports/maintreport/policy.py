@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
-from maintctl.config import inventories_dir
-from maintctl.errors import InvalidInput, MaintError
+from maintcore.config import inventories_dir
+from maintcore.errors import InvalidInput, MaintError
+from maintcore.inventory import load_policy
 
 from .secrets import Redactor, vault_values
 
@@ -49,18 +50,13 @@ def policy_path(client: str) -> Path:
 def load_client_policy(client: str) -> dict[str, Any]:
     """Return a client's ``maint_policy``; raise InvalidInput for an unknown or unreadable one.
 
-    Uses the orchestrator's ``maintctl.policy.load_policy`` when it is available. Whatever
+    Reads it with ``maintcore.inventory.load_policy``, as the orchestrator does. Whatever
     the file holds (binary data, invalid YAML, an alias bomb, wrong types), the result is a
     policy of bounded size whose report settings are usable, or one InvalidInput line.
     """
     where = f"{client}/group_vars/all/policy.yml"
     try:
-        try:
-            from maintctl.policy import load_policy
-        except ImportError:  # pragma: no cover - only before the lead's policy module landed
-            policy = _read_policy(client)
-        else:
-            policy = load_policy(client)
+        policy = load_policy(client)
     except MaintError:
         raise
     except (ValueError, yaml.YAMLError, RecursionError, MemoryError, OSError) as exc:
@@ -109,17 +105,6 @@ def insecure_transport(policy: dict[str, Any]) -> dict[str, str] | None:
         return None
     reason = value.get("reason") if isinstance(value, dict) else None
     return {"reason": " ".join(str(reason).split())[:500] if reason else "-"}
-
-
-def _read_policy(client: str) -> dict[str, Any]:
-    path = Path(inventories_dir()) / client / "group_vars" / "all" / "policy.yml"
-    if not path.is_file():
-        raise InvalidInput(f"unknown client {client!r}: {path} does not exist")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("maint_policy"), dict):
-        raise InvalidInput(f"{path}: maint_policy: missing or not a mapping")
-    policy: dict[str, Any] = data["maint_policy"]
-    return policy
 
 
 NUMBER_KEYS = ("technician_rate", "emergency_multiplier", "staff_cost_per_hour", "staff_count", "outage_hours",

@@ -21,7 +21,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from maintctl.clock import parse_iso
+from maint_utils.maint_clock import parse_iso
+from maint_utils.maint_result import STATUSES
 
 from . import charts
 from .build import (
@@ -34,6 +35,7 @@ from .build import (
     OBSERVED,
     REMEDIATION,
     RUN,
+    SCORED_AREAS,
     SEV,
     STATUS,
     SUMMARY,
@@ -80,7 +82,8 @@ def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
         if not value:
             return "-"
         try:
-            return parse_iso(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            shown: str = parse_iso(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            return shown
         except (ValueError, TypeError):
             return str(value)
 
@@ -159,7 +162,6 @@ _FINDING_ROW = (
     '<tr id="%s"><td>%s</td><td>%s%s<br><small>%s</small></td><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td>'
     '<td>%s</td><td>%s</td><td class="sla-%s">%s</td><td>%s</td></tr>\n'
 )
-STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
 
 
 def text(value: str) -> str:
@@ -178,7 +180,7 @@ def chart_markup(doc: dict[str, Any]) -> dict[str, Markup]:
     score_points = [((i / (n - 1) if n > 1 else 0.5), p["score"]) for i, p in enumerate(periods)
                     if p["score"] is not None]
     score = charts.line_chart(labels["chart.score"], months, [(labels["score"], score_points)], 100.0)
-    areas = [a for a in ("hardware", "antivirus", "backup", "patch", "reachability")
+    areas = [a for a in SCORED_AREAS
              if any(p["findings"][a] for p in periods)] or ["hardware"]
     findings = charts.bar_chart(labels["chart.findings"], months,
                                 [(labels[f"area.{a}"], [float(p["findings"][a]) for p in periods]) for a in areas])

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from maintctl.config import vault_dir
-from maintctl.errors import InvalidInput
+from maintcore.config import vault_dir
+from maintcore.errors import InvalidInput
 
 REDACTED = "[redacted]"
 MIN_SECRET = 4  # shorter vault values (ports, flags) are too common to redact

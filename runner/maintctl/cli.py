@@ -12,7 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .errors import MaintError
+from maint_utils.maint_result import PolicyError
+from maintcore.errors import INVALID_MESSAGE, MaintError, clip, exit_code
 
 # Modules that register subcommands, in help order.
 COMMANDS = (
@@ -22,7 +23,7 @@ COMMANDS = (
     "maintctl.cmd_evaluate",
     "maintctl.cmd_report",
     "maintctl.cmd_demo",
-    "maintctl.cmd_windows",
+    "maintctl.cmd_window",
     "maintctl.cmd_tick",
     "maintctl.cmd_doctor",
 )
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MaintError as exc:
         print(f"maintctl: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except PolicyError as exc:  # raised by the pure code under plugins/module_utils: invalid input
+        print(f"maintctl: error: {clip(exc, INVALID_MESSAGE)}", file=sys.stderr)
+        return exit_code(exc)
     except KeyboardInterrupt:
         print("maintctl: interrupted", file=sys.stderr)
         return 3

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from . import clock, doctor, lab, orchestrator
+from maint_utils import maint_clock
+from maint_utils.checks import AREAS
+from maintcore.store import Store
+
+from . import doctor, lab
 from .orchestrator import RunRequest
 from .progress import execute_with_progress
-from .store import Store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,11 +30,11 @@ def run(args: argparse.Namespace) -> int:
         # The demo runs whenever you start it, so it ignores the window on purpose
         # (and says so); scheduled runs honour it.
         print("demo: running every area on client 'demo' (--ignore-window: the demo may run at any hour)")
-        req = RunRequest(client="demo", areas=list(orchestrator.AREAS), ignore_window=True, kind="scheduled")
+        req = RunRequest(client="demo", areas=list(AREAS), ignore_window=True, kind="scheduled")
         outcome = execute_with_progress(req, store)
         print(f"run {outcome.run_id}: {outcome.status}, {len(outcome.results)} results")
         paths = write_report(store, "demo", run_id=outcome.run_id, formats=("html", "json"))
-        period = f"{clock.now():%Y-%m}"
+        period = f"{maint_clock.now():%Y-%m}"
         monthly = write_report(store, "demo", period=period, formats=("html", "json", "md"))
     for fmt, path in {**paths, **{f"monthly {k}": v for k, v in monthly.items()}}.items():
         print(f"report ({fmt}): {path}")

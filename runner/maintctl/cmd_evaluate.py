@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from maintcore.errors import InvalidInput
 
 # kind -> "module:function"; the function takes (text, source) and returns results.
 KINDS: dict[str, str] = {

@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import InvalidInput, MaintError
-from .store import Store
+from maintcore import inventory
+from maintcore.errors import InvalidInput, MaintError
+from maintcore.store import Store
 
 MAX_LINE = 300  # an error line on stderr, "maintctl: error: " included
 
@@ -72,9 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.all:
             if args.run_id:
                 raise InvalidInput("--all reports on a period, not on one run")
-            from .policy import clients
-
-            names = clients()
+            names = inventory.clients()
             doc, paths = api.write_fleet(store, names, period=args.period, formats=formats,
                                          out_dir=args.out, locale=args.locale or "en")
             subject = f"Fleet overview {doc['period']['label']}"

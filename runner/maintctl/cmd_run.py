@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from . import orchestrator, remote
-from .errors import InvalidInput
+from maint_utils.checks import AREAS
+from maintcore.errors import InvalidInput
+from maintcore.store import Store
+
+from . import orchestrator, worker
 from .orchestrator import RunRequest
 from .progress import execute_with_progress
-from .store import Store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``run`` subcommand."""
     parser = sub.add_parser("run", help="run maintenance on one client's hosts")
     parser.add_argument("--client", required=True, help="client (inventory) name")
-    parser.add_argument("--only", metavar="AREAS", help="comma-separated: hardware,antivirus,backup,patch")
+    parser.add_argument("--only", metavar="AREAS", help="comma-separated: " + ",".join(AREAS))
     parser.add_argument("--limit", metavar="PATTERN", help="Ansible host pattern to restrict the run")
     parser.add_argument("--check", action="store_true", help="check mode: change nothing, only look")
     parser.add_argument("--scan-only", action="store_true", help="scan for patches without installing them")
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="run on another machine: a command that starts 'ansible-runner worker' there, e.g. "
                              "'ssh -T maint@site-b ansible-runner worker --delete' (split, never run by a shell)")
     parser.add_argument("--var", action="append", metavar="NAME=VALUE",
-                        help="set a role input for this run, e.g. backup_restore_test_seed=1234 to replay a sample")
+                        help="set a role input for this run, e.g. backup_seed=1234 to replay a sample")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
         client=args.client, areas=orchestrator.parse_areas(args.only), limit=args.limit, check=args.check,
         scan_only=args.scan_only, ignore_window=args.ignore_window,
         kind="scheduled" if args.scheduled else "adhoc", role_vars=orchestrator.parse_role_vars(args.var),
-        worker=remote.parse_worker(args.worker),
+        worker=worker.parse_worker(args.worker),
     )
     if args.resume:
         old = store.run(args.resume)

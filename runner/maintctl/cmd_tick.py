@@ -1,7 +1,7 @@
 """``maintctl tick``: start the scheduled runs that fell due, for every client.
 
 Meant to be called every few minutes by a systemd timer or cron (README, "Scheduled runs").
-Each client's ``schedule`` (see :mod:`maintctl.mschedule`) says what runs when, in its
+Each client's ``schedule`` (see :mod:`maintctl.schedule`) says what runs when, in its
 timezone. A tick:
 
 1. takes the dispatcher lock (``$MAINT_HOME/locks/tick.lock``; exit 4 if another tick holds it);
@@ -13,7 +13,7 @@ timezone. A tick:
 
 A scheduled patch run whose time falls on a window exception date only scans
 (``--scan-only``). A client whose policy or inventory is invalid (even binary or hostile: see
-:func:`maintctl.policy.read_yaml`) is reported on one line and skipped; the others still
+:func:`maintcore.inventory.read_yaml`) is reported on one line and skipped; the others still
 run. Exit code: 2 if a policy was invalid or a run refused its input, else 1 if a run ended
 with findings, was interrupted or found its client locked, else 0.
 """
@@ -29,10 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import clock, mschedule, mwindows, policy
-from .config import atomic_write_json, maint_home, venv_bin
-from .errors import InvalidInput, clip
-from .orchestrator import AREAS, exclusive_lock
+from maint_utils import maint_clock, maint_window
+from maint_utils.checks import AREAS
+from maint_utils.maint_result import PolicyError
+from maintcore import inventory
+from maintcore.config import atomic_write_json, maint_home, venv_bin
+from maintcore.errors import INVALID_MESSAGE, InvalidInput, clip
+
+from . import policy, schedule
+from .orchestrator import exclusive_lock
 
 EXIT_NAMES = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
 
@@ -42,7 +47,7 @@ class Due:
     """The run one client gets from this tick."""
 
     client: str
-    slots: list[mschedule.Slot]
+    slots: list[schedule.Slot]
     tz: dt.tzinfo
     scan_only: bool = False
     areas: list[str] = field(default_factory=list)
@@ -77,7 +82,8 @@ def _state_path(client: str) -> Path:
 def _last_tick(client: str) -> dt.datetime | None:
     path = _state_path(client)
     try:
-        return clock.parse_iso(json.loads(path.read_text(encoding="utf-8"))["last_tick"])
+        last: dt.datetime = maint_clock.parse_iso(json.loads(path.read_text(encoding="utf-8"))["last_tick"])
+        return last
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -87,16 +93,16 @@ def _last_tick(client: str) -> dt.datetime | None:
 def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | None:
     """Return the run due for ``client`` at ``now``, or None (InvalidInput for a bad policy)."""
     policy.require_valid(client)
-    pol = policy.load_policy(client)
-    runs = mschedule.from_policy(pol, tuple(AREAS))
-    slots = list(mschedule.iter_due(runs, _last_tick(client), now, catch_up))
+    pol = inventory.load_policy(client)
+    runs = schedule.from_policy(pol, AREAS)
+    slots = list(schedule.iter_due(runs, _last_tick(client), now, catch_up))
     if not slots:
         return None
     wanted = {area for slot in slots for area in slot.entry.areas}
     due = Due(client, slots, runs.tz, areas=[a for a in AREAS if a in wanted])
     if "patch" in wanted:
-        windows = mwindows.from_policy(pol)
-        due.scan_only = not any(windows.current(s.at) for s in slots if mschedule.needs_window(s))
+        windows = maint_window.from_policy(pol)
+        due.scan_only = not any(windows.current(s.at) for s in slots if schedule.needs_window(s))
     return due
 
 
@@ -114,9 +120,9 @@ def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> t
         for name in names:
             try:
                 due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
-            except InvalidInput as exc:
+            except PolicyError as exc:  # InvalidInput, or a window the policy got wrong
                 invalid += 1
-                print(f"{name}: skipped: {exc}", file=sys.stderr)
+                print(f"{name}: skipped: {clip(exc, INVALID_MESSAGE)}", file=sys.stderr)
                 continue
             except (OSError, ValueError, RecursionError, MemoryError) as exc:
                 # Whatever one client's files do, the other clients still get their runs.
@@ -124,7 +130,7 @@ def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> t
                 print(clip(f"{name}: skipped: cannot be planned: {type(exc).__name__}: {exc}"), file=sys.stderr)
                 continue
             if not args.dry_run:
-                atomic_write_json(_state_path(name), {"last_tick": clock.to_iso(now)})
+                atomic_write_json(_state_path(name), {"last_tick": maint_clock.to_iso(now)})
             if due:
                 plans.append(due)
     return invalid, plans
@@ -134,15 +140,15 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch the due runs and return the worst outcome (see the module's docstring)."""
     if args.catch_up < 1 or args.jobs < 1:
         raise InvalidInput("--catch-up and --jobs must be at least 1")
-    names = args.client or policy.clients()
+    names = args.client or inventory.clients()
     for name in names:
-        policy.client_dir(name)
-    now = clock.now()
+        inventory.client_dir(name)
+    now = maint_clock.now()
     invalid, plans = _plan_all(sorted(set(names)), now, args)
     for due in plans:
         print(("would start " if args.dry_run else "starting ") + due.describe())
     if not plans:
-        print(f"nothing due at {clock.to_iso(now)}")
+        print(f"nothing due at {maint_clock.to_iso(now)}")
     codes = []
     if not args.dry_run and plans:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

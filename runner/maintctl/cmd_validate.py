@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from maintcore import inventory
+from maintcore.errors import InvalidInput, clip
+
 from . import policy
-from .errors import InvalidInput, clip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +42,7 @@ def check_client(name: str) -> tuple[list[str], list[str], int]:
 
 def run(args: argparse.Namespace) -> int:
     """Print every problem (file: key: problem) and exit 2 if there is any."""
-    names = [args.client] if args.client else policy.clients()
+    names = [args.client] if args.client else inventory.clients()
     if not names:
         raise InvalidInput("no client inventories found (inventories/<client>/hosts.yml)")
     problems: list[str] = []

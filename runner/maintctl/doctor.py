@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from .config import PROJECT_DIR, vault_dir, with_system_path
-from .errors import MaintError
+from maintcore.config import PROJECT_DIR, vault_dir, with_system_path
+from maintcore.errors import MaintError
 
 SCOPES = ("controller", "lab", "tests")
 # Where the system's tools live, searched as well as PATH so that a tool outside PATH is

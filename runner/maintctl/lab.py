@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
+from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin, with_system_path
+from maintcore.errors import LabError
+
 from . import doctor
-from .config import PROJECT_DIR, atomic_write, ensure_dir, maint_home, vault_dir, venv_bin, with_system_path
-from .errors import LabError
 
 LAB_DIR = PROJECT_DIR / "lab"
 PREFIX = "maintlab-"

@@ -26,17 +26,15 @@ from typing import Any
 
 import yaml
 
-from . import clock, policy
-from .config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
-from .errors import InvalidInput, LockHeld, MaintError
-from .store import Store
+from maint_utils import maint_clock
+from maint_utils.checks import AREAS
+from maintcore import inventory
+from maintcore.config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
+from maintcore.errors import InvalidInput, LockHeld, MaintError
+from maintcore.store import Store
 
-AREAS = {
-    "hardware": "hardware_check.yml",
-    "antivirus": "antivirus.yml",
-    "backup": "backup_restore_test.yml",
-    "patch": "patch.yml",
-}
+from . import policy
+
 EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 
@@ -53,7 +51,7 @@ class RunRequest:
     kind: str = "adhoc"
     resume: str | None = None
     role_vars: dict[str, Any] = field(default_factory=dict)
-    worker: list[str] | None = None  # run on another machine (maintctl.remote)
+    worker: list[str] | None = None  # run on another machine (maintctl.worker)
 
 
 # Only documented role inputs (each role's meta/argument_specs.yml) may be set from the command
@@ -87,7 +85,7 @@ def parse_role_vars(items: list[str] | None) -> dict[str, Any]:
             raise InvalidInput(
                 f"--var {shown!r}: expected NAME=VALUE where NAME is a role input: {', '.join(sorted(allowed))}"
             )
-        # A list or mapping is written as YAML flow, e.g. backup_restore_test_only=[files01-restic].
+        # A list or mapping is written as YAML flow, e.g. backup_only=[files01-restic].
         try:
             out[name] = yaml.safe_load(value) if value[:1] in ("[", "{") else value
         except yaml.YAMLError as exc:
@@ -118,9 +116,14 @@ def parse_areas(text: str | None) -> list[str]:
     return [a for a in AREAS if a in areas]
 
 
+def playbook_of(area: str) -> str:
+    """Return the playbook of one area, relative to ``playbooks/``: ``<area>.yml``."""
+    return f"{area}.yml"
+
+
 def available_areas(areas: list[str]) -> list[str]:
     """Keep the areas whose playbook exists in this tree."""
-    return [a for a in areas if (PROJECT_DIR / "playbooks" / AREAS[a]).is_file()]
+    return [a for a in areas if (PROJECT_DIR / "playbooks" / playbook_of(a)).is_file()]
 
 
 @contextmanager
@@ -174,7 +177,8 @@ def _shift(stamp: str, delta: dt.timedelta) -> str:
     if not delta:
         return stamp
     try:
-        return clock.to_iso(clock.parse_iso(stamp) + delta)
+        shifted: str = maint_clock.to_iso(maint_clock.parse_iso(stamp) + delta)
+        return shifted
     except ValueError:
         return stamp
 
@@ -248,9 +252,9 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
     }
     if not installs or req.ignore_window:
         return values
-    from . import mwindows  # the window logic; imported late so scans never depend on it
+    from maint_utils import maint_window  # the window logic; imported late so scans never depend on it
 
-    schedule = mwindows.from_policy(pol)
+    schedule = maint_window.from_policy(pol)
     current = schedule.current(now)
     if current is None:
         upcoming = schedule.next(now, 1)
@@ -258,12 +262,12 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
         if upcoming:
             win = upcoming[0]
             nxt = (f"next window: {win.local_start:%a %Y-%m-%d %H:%M} to {win.local_end:%a %Y-%m-%d %H:%M %Z}"
-                   f" (UTC {clock.to_iso(win.start)})")
+                   f" (UTC {maint_clock.to_iso(win.start)})")
         raise InvalidInput(
             f"outside the maintenance window of client {req.client!r} ({nxt}); patch installs need a window: "
             "use --scan-only or --check to scan now, or --ignore-window"
         )
-    values["maint_window_end"] = clock.to_iso(current.end)
+    values["maint_window_end"] = maint_clock.to_iso(current.end)
     return values
 
 
@@ -283,7 +287,7 @@ def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[s
         known = len(store.results(client, run_id=run["run_id"]))
         if not known:
             store.add_results(results)
-        store.finish_run(run["run_id"], "interrupted", EXIT_INTERRUPTED, clock.to_iso(clock.now()))
+        store.finish_run(run["run_id"], "interrupted", EXIT_INTERRUPTED, maint_clock.to_iso(maint_clock.now()))
         recovered.append(run["run_id"])
     return recovered
 
@@ -362,17 +366,17 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
         return True
 
     if req.worker:
-        from . import remote
+        from . import worker
 
         # Paths relative to the worker's project folder (its working directory).
         env.update(ANSIBLE_CALLBACK_PLUGINS="plugins/callback",
-                   MAINT_RESULTS_FILE=f"../artifacts/ansible/{remote.RESULTS_NAME}")
+                   MAINT_RESULTS_FILE=f"../artifacts/ansible/{worker.RESULTS_NAME}")
         del env["ANSIBLE_CONFIG"], env["PATH"]  # the worker has its own
         if os.environ.get("MAINT_TEST_NOW"):
             env["MAINT_TEST_NOW"] = os.environ["MAINT_TEST_NOW"]
         local_only = {"--vault-password-file", str(vault)} if vault else set()
-        status, rc = remote.run_remote(
-            req.worker, run_dir, run_dir / "results.jsonl", policy.client_dir(req.client), f"playbooks/{playbook}",
+        status, rc = worker.run_remote(
+            req.worker, run_dir, run_dir / "results.jsonl", inventory.client_dir(req.client), f"playbooks/{playbook}",
             vault.read_text(encoding="utf-8").strip() if vault else None,
             {"limit": req.limit, "extravars": extravars, "envvars": env, "ident": "ansible",
              "cmdline": " ".join(c for c in cmdline if c not in local_only) or None},
@@ -385,7 +389,7 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
         private_data_dir=str(run_dir),
         project_dir=str(PROJECT_DIR),
         playbook=str(PROJECT_DIR / "playbooks" / playbook),
-        inventory=str(policy.client_dir(req.client) / "hosts.yml"),
+        inventory=str(inventory.client_dir(req.client) / "hosts.yml"),
         limit=req.limit,
         extravars=extravars,
         cmdline=" ".join(cmdline) if cmdline else None,
@@ -424,17 +428,17 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
             on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
     """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
     policy.require_valid(req.client)
-    pol = policy.load_policy(req.client)
+    pol = inventory.load_policy(req.client)
     if req.worker is None and pol.get("worker"):
-        from . import remote
+        from . import worker
 
-        req.worker = remote.parse_worker(pol["worker"])
+        req.worker = worker.parse_worker(pol["worker"])
     hosts = policy.list_hosts(req.client, req.limit)
     areas = available_areas(req.areas or list(AREAS))
     if not areas:
         raise InvalidInput(f"none of the areas {', '.join(req.areas)} has a playbook in this tree")
-    now = clock.now()
-    delta = clock.offset()
+    now = maint_clock.now()
+    delta = maint_clock.offset()
     installs = "patch" in areas and not req.check and not req.scan_only
     wvars = window_vars(pol, req, installs, now)
     vault = policy.vault_password_file(req.client)
@@ -444,14 +448,14 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         run_id = new_run_id(now)
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"
-        playbook = "maintenance.yml" if len(areas) > 1 else AREAS[areas[0]]
+        playbook = "maintenance.yml" if len(areas) > 1 else playbook_of(areas[0])
         cmdline = playbook_options(req, areas, vault)
         extravars = {
             "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
             **req.role_vars, "patch_install": installs, **wvars,
         }
         meta = {"run_id": run_id, "client": req.client, "kind": req.kind, "areas": ",".join(areas),
-                "limit_hosts": req.limit, "check_mode": req.check, "started": clock.to_iso(now),
+                "limit_hosts": req.limit, "check_mode": req.check, "started": maint_clock.to_iso(now),
                 "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume,
                 "worker": shlex.join(req.worker) if req.worker else None}
         atomic_write_json(run_dir / "run.json", meta)
@@ -482,7 +486,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
             final = {"successful": "completed", "canceled": "interrupted"}.get(status, "failed")
             if code == EXIT_INTERRUPTED:
                 final = "interrupted"
-            store.finish_run(run_id, final, code, clock.to_iso(clock.now()))
+            store.finish_run(run_id, final, code, maint_clock.to_iso(maint_clock.now()))
             scrub_artifacts(run_dir)
         if remote_error and not interrupt.requested:
             raise MaintError(f"run {run_id} on worker {shlex.join(req.worker or [])!r} failed: {remote_error}")

@@ -19,214 +19,32 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
-from yaml.reader import ReaderError
 
-from .config import PROJECT_DIR, inventories_dir, vault_dir, venv_bin
-from .errors import InvalidInput, clip
+from maint_utils.checks import AREAS
+from maint_utils.maint_result import PolicyError
+from maintcore.config import PROJECT_DIR, vault_dir, venv_bin
+from maintcore.errors import INVALID_MESSAGE, InvalidInput, clip
+from maintcore.inventory import POLICY_FILE, client_dir, load_policy, project_relative, read_yaml
 
-CLIENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-POLICY_FILE = Path("group_vars") / "all" / "policy.yml"
 SCHEMA_DIR = PROJECT_DIR / "schemas" / "policy"
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
 
-# Policy sections whose decide module may add semantic checks beyond the schema: an area's
-# ``maint_utils.<area>_decide.validate_policy(section) -> list[str]`` is called when it exists,
-# so the rules live once, next to the code that applies them.
-SECTION_MODULES = {"hardware": "hardware_decide", "antivirus": "antivirus_decide",
-                   "backup": "backup_decide", "patch": "patch_decide"}
 
 
-def _section_validator(section: str) -> Callable[[dict[str, Any]], list[str]] | None:
+def _section_validator(area: str) -> Callable[[dict[str, Any]], list[str]] | None:
+    """Return ``maint_utils.<area>_decide.validate_policy`` when the area has one.
+
+    A policy section's decide module may add semantic checks beyond the schema: the rules
+    live once, next to the code that applies them.
+    """
     try:
-        module = importlib.import_module(f"maint_utils.{SECTION_MODULES[section]}")
+        module = importlib.import_module(f"maint_utils.{area}_decide")
     except ImportError:
         return None
     check: Callable[[dict[str, Any]], list[str]] | None = getattr(module, "validate_policy", None)
     return check
-
-
-def client_dir(client: str) -> Path:
-    """Return a client's inventory folder, or raise InvalidInput."""
-    if not CLIENT_RE.match(client or ""):
-        raise InvalidInput(f"client name {client!r} is invalid: use lower-case letters, digits, '-' and '_'")
-    path = inventories_dir() / client
-    if not (path / "hosts.yml").is_file():
-        raise InvalidInput(f"unknown client {client!r}: {path / 'hosts.yml'} does not exist")
-    return path
-
-
-def clients() -> list[str]:
-    """Return every client that has an inventory."""
-    return sorted(p.parent.name for p in inventories_dir().glob("*/hosts.yml") if CLIENT_RE.match(p.parent.name))
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(PROJECT_DIR))
-    except ValueError:
-        return str(path)
-
-
-# Bounds of what read_yaml accepts: far above any real inventory or policy, far below what
-# hurts (a "billion laughs" alias bomb expands to 10^9 nodes from a 1 kB file).
-MAX_YAML_BYTES = 8 * 1024 * 1024
-MAX_YAML_DEPTH = 64
-MAX_YAML_ALIASES = 1000
-MAX_YAML_NODES = 200_000
-
-
-class Vaulted(str):
-    """An inline ``!vault`` value: its clear text is unknown to maintctl (empty string)."""
-
-
-class YAMLLimitError(yaml.MarkedYAMLError):
-    """A YAML document that exceeds :data:`MAX_YAML_DEPTH`, aliases or nodes, or repeats a key."""
-
-
-class SafeLimitedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses hostile documents instead of choking on them.
-
-    * a key repeated in one mapping (which YAML keeps silently: the last one wins, so a
-      reviewed value can be overridden further down the file);
-    * nesting deeper than :data:`MAX_YAML_DEPTH`;
-    * more than :data:`MAX_YAML_ALIASES` alias uses, a recursive alias, or a document that
-      would expand to more than :data:`MAX_YAML_NODES` nodes (an alias bomb);
-    * Ansible's ``!vault`` (a :class:`Vaulted` placeholder) and ``!unsafe`` tags are read.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
-        # Expanded size of every node composed so far; a collection gets its size once all
-        # its children are composed, so an alias to a node without one is recursive.
-        self._sizes: dict[int, int] = {}
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        """Compose one node, counting depth, aliases and the expanded size."""
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-        mark: Any = event.start_mark
-        if isinstance(event, yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_YAML_ALIASES:
-                raise YAMLLimitError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)", mark)
-            node = super().compose_node(parent, index)
-            if id(node) not in self._sizes:
-                raise YAMLLimitError(None, None, f"recursive alias *{event.anchor}", mark)
-            return node
-        self._depth += 1
-        if self._depth > MAX_YAML_DEPTH:
-            raise YAMLLimitError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        if isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        else:
-            children = []
-        size = 1 + sum(self._sizes[id(child)] for child in children)
-        if size > MAX_YAML_NODES:
-            raise YAMLLimitError(None, None, f"expands to more than {MAX_YAML_NODES} values (an alias bomb?)",
-                                 mark)
-        self._sizes[id(node)] = size
-        return node
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        """Refuse a key repeated in one mapping (merge keys ``<<`` may be overridden)."""
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node)
-                try:
-                    first = seen.setdefault(key, key_node)
-                except TypeError:
-                    continue
-                if first is not key_node:
-                    raise YAMLLimitError(None, None, f"duplicate key {clip(key, 60)!r} (first on line "
-                                         f"{first.start_mark.line + 1})", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
-    return Vaulted("")
-
-
-def _construct_unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-SafeLimitedLoader.add_constructor("!vault", _construct_vault)
-SafeLimitedLoader.add_constructor("!unsafe", _construct_unsafe)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse one client file safely; any problem is one line naming the file (InvalidInput).
-
-    The file must be a regular file of UTF-8 text under :data:`MAX_YAML_BYTES`; it is parsed
-    with :class:`SafeLimitedLoader` (no duplicate keys, bounded depth and aliases). Syntax
-    errors name the line. This is the one reader for every client file maintctl opens.
-    """
-    where = _rel(path)
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInput(f"{where}: not a regular file")
-        if info.st_size > MAX_YAML_BYTES:
-            raise InvalidInput(f"{where}: {info.st_size} bytes, more than the {MAX_YAML_BYTES} a client file may have")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{where}: cannot read: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
-                           "save it as UTF-8") from None
-    loader: SafeLimitedLoader | None = None
-    try:
-        loader = SafeLimitedLoader(text)
-        return loader.get_single_data()
-    except ReaderError as exc:
-        raise InvalidInput(f"{where}: invalid YAML: character #x{exc.character:04x} at offset {exc.position} "
-                           "is not allowed (a binary file?)") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f"line {mark.line + 1}" if mark else "?"
-        raise InvalidInput(f"{where}: {line}: invalid YAML: {clip(exc.problem, 200)}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{where}: invalid YAML: {clip(exc, 200)}") from None
-    except RecursionError:
-        raise InvalidInput(f"{where}: invalid YAML: nested too deep") from None
-    except MemoryError:
-        raise InvalidInput(f"{where}: invalid YAML: too large to load") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2026-13-01
-        raise InvalidInput(f"{where}: invalid YAML value: {clip(exc, 200)}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-def load_policy(client: str) -> dict[str, Any]:
-    """Return a client's ``maint_policy`` document (not yet validated)."""
-    path = client_dir(client) / POLICY_FILE
-    if not path.is_file():
-        raise InvalidInput(f"{_rel(path)}: missing: every client needs a policy (key maint_policy)")
-    data = read_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("maint_policy"), dict):
-        raise InvalidInput(f"{_rel(path)}: maint_policy: missing or not a mapping")
-    policy: dict[str, Any] = data["maint_policy"]
-    return policy
 
 
 def _registry() -> tuple[dict[str, Any], Registry[Any]]:
@@ -333,7 +151,7 @@ def _file_problems(client: str) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     insecure: list[str] = []
     for path in inventory_files(client):
-        where = _rel(path)
+        where = project_relative(path)
         try:
             data = read_yaml(path)
         except InvalidInput as exc:
@@ -390,29 +208,6 @@ def _non_finite(data: Any, prefix: str = "maint_policy") -> Iterator[str]:
             yield from _non_finite(value, f"{prefix}[{index}]")
 
 
-def _patch_problems(section: dict[str, Any]) -> list[str]:
-    """Regexes that must compile, and warn/crit order, of the patch section (patch_decide has no check)."""
-    problems = []
-    regexes = [("security_pattern", section.get("security_pattern"))]
-    regexes += [(f"exclude_titles[{i}]", rx) for i, rx in enumerate(section.get("exclude_titles") or [])]
-    for key, regex in regexes:
-        if isinstance(regex, str):
-            try:
-                re.compile(regex)
-            except re.error as exc:
-                problems.append(f"maint_policy.patch.{key}: {clip(regex, 60)!r} is not a valid regex: {exc}")
-    try:
-        defaults: dict[str, Any] = importlib.import_module("maint_utils.patch_decide").DEFAULTS
-    except (ImportError, AttributeError):
-        defaults = {}
-    merged = {**defaults, **section}
-    warn, crit = merged.get("last_patched_warn_days"), merged.get("last_patched_crit_days")
-    if isinstance(warn, (int, float)) and isinstance(crit, (int, float)) and warn > crit:
-        problems.append(f"maint_policy.patch.last_patched_warn_days: {warn} is above the critical threshold "
-                        f"{crit} (last_patched_crit_days)")
-    return problems
-
-
 def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[str]:
     """Return every problem of a client's inventory files and policy, one line each (empty when valid).
 
@@ -421,7 +216,7 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
     errors unless the policy's ``insecure_transport.reason`` accepts them. Nothing here
     depends on the date.
     """
-    path = _rel(client_dir(client) / POLICY_FILE)
+    path = project_relative(client_dir(client) / POLICY_FILE)
     errors, insecure = _file_problems(client)
     if any(line.startswith(f"{path}: ") for line in errors):
         return errors  # the policy file itself cannot be read
@@ -450,12 +245,10 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
         errors.append(f"{path}: maint_policy.timezone: unknown timezone {tz!r}")
     else:
         errors += [f"{path}: maint_policy.{line}" for line in _window_problems(policy)]
-    for section in SECTION_MODULES:
+    for section in AREAS:
         check = _section_validator(section)
         if check and isinstance(policy.get(section), dict):
             errors += [f"{path}: {line}" for line in check(policy[section])]
-    if isinstance(policy.get("patch"), dict):
-        errors += [f"{path}: {line}" for line in _patch_problems(policy["patch"])]
     return [clip(e) for e in errors]
 
 
@@ -464,7 +257,7 @@ def host_problems(client: str, hosts: list[str], policy: dict[str, Any] | None =
 
     Today: backup sources (``maint_policy.backup.sources[i].host``, an inventory host name).
     """
-    path = _rel(client_dir(client) / POLICY_FILE)
+    path = project_relative(client_dir(client) / POLICY_FILE)
     policy = load_policy(client) if policy is None else policy
     known = set(hosts)
     problems = []
@@ -472,7 +265,7 @@ def host_problems(client: str, hosts: list[str], policy: dict[str, Any] | None =
         host = source.get("host") if isinstance(source, dict) else None
         if isinstance(host, str) and host not in known:
             problems.append(clip(f"{path}: maint_policy.backup.sources[{index}].host: {host!r} is not a host of "
-                                 f"{_rel(client_dir(client) / 'hosts.yml')}"))
+                                 f"{project_relative(client_dir(client) / 'hosts.yml')}"))
     return problems
 
 
@@ -488,27 +281,28 @@ def _window_problems(policy: dict[str, Any]) -> list[str]:
     """Check the windows and the run schedule the schema cannot (syntax, days, times, overlap).
 
     The schedule is checked against the weekly windows in wall-clock time, so the answer
-    does not depend on today's date (see :func:`maintctl.mschedule.outside_windows`).
+    does not depend on today's date (see :func:`maintctl.schedule.outside_windows`).
     """
-    from . import mschedule, mwindows
-    from .orchestrator import AREAS
+    from maint_utils import maint_window
+
+    from . import schedule
 
     try:
-        windows = mwindows.from_policy(policy)
-    except InvalidInput as exc:
-        return [f"windows: {exc}"]
+        windows = maint_window.from_policy(policy)
+    except PolicyError as exc:
+        return [f"windows: {clip(exc, INVALID_MESSAGE)}"]
     if policy.get("worker"):
-        from .remote import parse_worker
+        from .worker import parse_worker
 
         try:
             parse_worker(policy["worker"])
         except InvalidInput as exc:
             return [f"worker: {exc}"]
     try:
-        runs = mschedule.from_policy(policy, tuple(AREAS))
-    except InvalidInput as exc:
-        return [str(exc)]
-    return mschedule.outside_windows(runs, windows)
+        runs = schedule.from_policy(policy, AREAS)
+    except PolicyError as exc:
+        return [clip(exc, INVALID_MESSAGE)]
+    return schedule.outside_windows(runs, windows)
 
 
 def severity_for(policy: dict[str, Any], check: str, status: str) -> str | None:
@@ -526,7 +320,7 @@ def vault_password_file(client: str) -> Path | None:
     """Return the client's vault password file, or None when the client has no vault.
 
     Each client's password lives in ``<vault dir>/<client>.pass`` (see
-    :func:`maintctl.config.vault_dir`); one client's run is never handed another client's
+    :func:`maintcore.config.vault_dir`); one client's run is never handed another client's
     password. The file must be a regular file (not a symlink, which could lead to another
     client's password), owned by this user, mode 0600 or stricter and not executable
     (Ansible would run an executable one as a script): anything else is InvalidInput.
@@ -544,7 +338,7 @@ def vault_password_file(client: str) -> Path | None:
     encrypted = [p for p in client_dir(client).rglob("*.yml") if p.is_file() and _is_vault_file(p)]
     if encrypted:
         raise InvalidInput(
-            f"{_rel(encrypted[0])} is vault-encrypted but the vault password file {candidate} is missing"
+            f"{project_relative(encrypted[0])} is vault-encrypted but the vault password file {candidate} is missing"
         )
     return None
 
@@ -568,7 +362,7 @@ def list_hosts(client: str, limit: str | None = None) -> list[str]:
     """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself."""
     inventory = read_yaml(client_dir(client) / "hosts.yml")
     if not isinstance(inventory, dict):
-        where = _rel(client_dir(client) / "hosts.yml")
+        where = project_relative(client_dir(client) / "hosts.yml")
         raise InvalidInput(f"{where}: top level must be a mapping of groups (e.g. all:)")
     cmd = [venv_bin("ansible-inventory"), "-i", str(client_dir(client) / "hosts.yml"), "--list"]
     if limit:
@@ -585,7 +379,7 @@ def list_hosts(client: str, limit: str | None = None) -> list[str]:
     # The parsed inventory (with decrypted vault values) stays in this pipe; it is never written.
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PROJECT_DIR, check=False)
     err = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
-    where = _rel(client_dir(client) / "hosts.yml")
+    where = project_relative(client_dir(client) / "hosts.yml")
     if proc.returncode != 0 or "Unable to parse" in err:
         msg = re.sub(r"\s+", " ", err) or f"ansible-inventory exited {proc.returncode}"
         if "Decryption failed" in msg or "decrypt" in msg.lower():

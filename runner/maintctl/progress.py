@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from maintcore.store import Store
+
 from . import orchestrator
 from .orchestrator import RunOutcome, RunRequest
-from .store import Store
 
 
 class Progress:

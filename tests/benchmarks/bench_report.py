@@ -23,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from maint_utils.checks import AREAS
+
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("hardware", "antivirus", "backup", "patch")
 
 
 def runs_for(count: int) -> list[tuple[str, str]]:
@@ -36,11 +37,11 @@ def runs_for(count: int) -> list[tuple[str, str]]:
 
 def generate(db: Path, hosts: int, checks: int, runs: int) -> int:
     """Fill a store with RUNS x hosts x checks results; return the number of results."""
-    from maintctl.store import Store
+    from maintcore.store import Store
 
     rnd = random.Random(42)
     check_ids = ["run.reachability", "hardware.disk_free"] + [
-        f"{AREAS[i % 4]}.check_{i:02d}" for i in range(checks - 2)
+        f"{AREAS[i % len(AREAS)]}.check_{i:02d}" for i in range(checks - 2)
     ]
     total = 0
     with Store(db) as store:
@@ -75,7 +76,7 @@ def generate(db: Path, hosts: int, checks: int, runs: int) -> int:
 CHILD = """
 import sys, time, json
 from pathlib import Path
-from maintctl.store import Store
+from maintcore.store import Store
 from maintreport import api
 t0 = time.perf_counter()
 with Store(Path(sys.argv[1])) as store:

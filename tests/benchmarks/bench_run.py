@@ -27,6 +27,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from maint_utils.checks import AREAS
+
 ROOT = Path(__file__).resolve().parents[2]
 MAINTCTL = str(Path(sys.executable).parent / "maintctl")
 RAN = {"runner_on_ok", "runner_on_failed", "runner_on_unreachable"}
@@ -66,7 +68,7 @@ def task_counts(run_dir: Path) -> tuple[Counter[str], Counter[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", default="demo")
-    parser.add_argument("--areas", default="hardware,antivirus,backup,patch")
+    parser.add_argument("--areas", default=",".join(AREAS))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     rows = []

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from maintcore.config import maint_home, vault_dir
+from maintcore.store import Store
 from maintctl import orchestrator
-from maintctl.config import maint_home, vault_dir
-from maintctl.store import Store
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import Spawn, complete_events, run_group
 

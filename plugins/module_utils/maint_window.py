@@ -1,7 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
 """Maintenance windows: parse a client's windows and answer "are we inside one, until when?".
 
-Pure Python (standard library only, plus ``maintctl.errors``), so that the ``maint_window``
-filter plugin can import it on the controller and the orchestrator can use it before a run.
+Pure Python (standard library only, plus ``maint_clock`` and ``maint_result``), so that the
+``maint_window`` filter plugin can load it on the controller and the orchestrator can use it
+before a run. Every malformed value raises ``maint_result.PolicyError`` (a ValueError) with a
+one-line message; maintctl reports it as invalid input (exit 2).
 
 Format, one string per window, in the client's timezone::
 
@@ -20,7 +25,7 @@ Format, one string per window, in the client's timezone::
   20:00-06:00" and "Sat 00:00-24:00", Friday's window runs from Friday 20:00 to Sunday 00:00.
   The remaining time of a window is therefore the time until maintenance really has to stop.
 
-Daylight saving time (deliberate choices, see tests/unit/test_mwindows.py):
+Daylight saving time (deliberate choices, see tests/unit/maint_utils/test_maint_window.py):
 
 * Windows follow the wall clock: "20:00-06:00" over the spring-forward night lasts 9 real
   hours and 11 over the fall-back night.
@@ -44,8 +49,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .clock import UTC, parse_iso
-from .errors import InvalidInput
+try:
+    from ansible.module_utils.maint_clock import UTC, parse_iso
+    from ansible.module_utils.maint_result import PolicyError
+except ImportError:
+    from maint_utils.maint_clock import UTC, parse_iso
+    from maint_utils.maint_result import PolicyError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HORIZON_DAYS = 400
@@ -143,7 +152,7 @@ def _parse_days(text: str, spec: str) -> frozenset[int]:
     try:
         return parse_days(text)
     except ValueError as exc:
-        raise InvalidInput(f"window {spec!r}: {exc}") from None
+        raise PolicyError(f"window {spec!r}: {exc}") from None
 
 
 def _parse_time(text: str, spec: str, is_end: bool) -> int:
@@ -153,47 +162,47 @@ def _parse_time(text: str, spec: str, is_end: bool) -> int:
         pass
     # Windows always name both forms in the message, as they accept 24:00 as an end.
     if not _TIME_RE.match(text):
-        raise InvalidInput(f"window {spec!r}: bad time {text!r} (expected HH:MM)")
-    raise InvalidInput(f"window {spec!r}: bad time {text!r} (00:00 to 23:59, or 24:00 as an end)")
+        raise PolicyError(f"window {spec!r}: bad time {text!r} (expected HH:MM)")
+    raise PolicyError(f"window {spec!r}: bad time {text!r} (00:00 to 23:59, or 24:00 as an end)")
 
 
 def parse_window(spec: str) -> WindowSpec:
     """Parse one window string such as ``"Mon-Fri 20:00-06:00"``.
 
     Raises:
-        InvalidInput: with a one-line message naming the window and what is wrong.
+        PolicyError: with a one-line message naming the window and what is wrong.
     """
     if not isinstance(spec, str):
-        raise InvalidInput(f"window {spec!r}: not a string")
+        raise PolicyError(f"window {spec!r}: not a string")
     match = _SPEC_RE.match(spec)
     if not match:
-        raise InvalidInput(f"window {spec!r}: expected 'DAYS HH:MM-HH:MM', e.g. 'Mon-Fri 20:00-06:00'")
+        raise PolicyError(f"window {spec!r}: expected 'DAYS HH:MM-HH:MM', e.g. 'Mon-Fri 20:00-06:00'")
     weekdays = _parse_days(match.group("days"), spec)
     start = _parse_time(match.group("start"), spec, is_end=False)
     end = _parse_time(match.group("end"), spec, is_end=True)
     if start == end:
-        raise InvalidInput(f"window {spec!r}: start and end are equal (use 00:00-24:00 for a whole day)")
+        raise PolicyError(f"window {spec!r}: start and end are equal (use 00:00-24:00 for a whole day)")
     return WindowSpec(text=" ".join(spec.split()), weekdays=weekdays, start_min=start, end_min=end)
 
 
 def parse_exception(text: str) -> dt.date:
     """Parse one exception date (``YYYY-MM-DD``)."""
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        raise InvalidInput(f"window exception {text!r}: expected a date YYYY-MM-DD")
+        raise PolicyError(f"window exception {text!r}: expected a date YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"window exception {text!r}: not a valid date ({exc})") from exc
+        raise PolicyError(f"window exception {text!r}: not a valid date ({exc})") from exc
 
 
 def load_timezone(name: str) -> ZoneInfo:
-    """Return the IANA timezone ``name`` or raise InvalidInput."""
+    """Return the IANA timezone ``name`` or raise PolicyError."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("timezone: missing (an IANA name such as Europe/Paris)")
+        raise PolicyError("timezone: missing (an IANA name such as Europe/Paris)")
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise InvalidInput(f"timezone {name!r}: unknown (an IANA name such as Europe/Paris)") from exc
+        raise PolicyError(f"timezone {name!r}: unknown (an IANA name such as Europe/Paris)") from exc
 
 
 def local_instant(day: dt.date, minute: int, tz: ZoneInfo) -> dt.datetime:
@@ -301,12 +310,12 @@ def load_schedule(windows: Sequence[str], exceptions: Sequence[str], timezone: s
         timezone: IANA timezone of the client, e.g. ``Europe/Paris``.
 
     Raises:
-        InvalidInput: with a one-line message for the first malformed value.
+        PolicyError: with a one-line message for the first malformed value.
     """
     if isinstance(windows, str) or not isinstance(windows, Sequence):
-        raise InvalidInput("windows: expected a list of strings such as 'Mon-Fri 20:00-06:00'")
+        raise PolicyError("windows: expected a list of strings such as 'Mon-Fri 20:00-06:00'")
     if isinstance(exceptions, str) or not isinstance(exceptions, Sequence):
-        raise InvalidInput("window exceptions: expected a list of dates YYYY-MM-DD")
+        raise PolicyError("window exceptions: expected a list of dates YYYY-MM-DD")
     tz = load_timezone(timezone)
     specs = [parse_window(w) for w in windows]
     dates = [parse_exception(d) for d in exceptions]
@@ -328,7 +337,7 @@ def remaining_minutes(window_end: str, now: dt.datetime) -> float | None:
     or a run that installs nothing). A negative value means the window has already ended.
 
     Raises:
-        InvalidInput: when ``window_end`` is not an ISO 8601 time.
+        PolicyError: when ``window_end`` is not an ISO 8601 time.
     """
     text = (window_end or "").strip()
     if not text:
@@ -336,7 +345,7 @@ def remaining_minutes(window_end: str, now: dt.datetime) -> float | None:
     try:
         end = parse_iso(text)
     except ValueError as exc:
-        raise InvalidInput(f"window end {window_end!r}: not an ISO 8601 time") from exc
+        raise PolicyError(f"window end {window_end!r}: not an ISO 8601 time") from exc
     return round((end - now).total_seconds() / 60.0, 2)
 
 
@@ -351,13 +360,13 @@ def guard(window_end: str, min_remaining: float, now: dt.datetime, needs_seconds
     try:
         minimum = float(min_remaining)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"window minimum remaining {min_remaining!r}: not a number of minutes") from exc
+        raise PolicyError(f"window minimum remaining {min_remaining!r}: not a number of minutes") from exc
     if minimum < 0:
-        raise InvalidInput(f"window minimum remaining {min_remaining!r}: must not be negative")
+        raise PolicyError(f"window minimum remaining {min_remaining!r}: must not be negative")
     try:
         minimum = max(minimum, float(needs_seconds) / 60.0)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"task duration {needs_seconds!r}: not a number of seconds") from exc
+        raise PolicyError(f"task duration {needs_seconds!r}: not a number of seconds") from exc
     left = remaining_minutes(window_end, now)
     stamp = now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     if left is None:

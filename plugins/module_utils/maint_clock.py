@@ -1,4 +1,10 @@
-"""The one clock of maintctl, so that tests can stamp runs with a past time.
+# -*- coding: utf-8 -*-
+# Copyright: contributors to this project
+# Apache-2.0
+"""The one clock of the project, so that tests can stamp runs with a past time.
+
+Pure Python, standard library only: the orchestrator, the store, the reports and the
+``maint_window`` filter plugin all read "now" here.
 
 ``MAINT_TEST_NOW`` (an ISO 8601 time, e.g. ``2026-10-05T21:00:00Z``) is a setting
 for tests only: it fixes "now" for the orchestrator, the window logic and the store.
@@ -10,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 
 
 def parse_iso(value: str) -> dt.datetime:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from maintctl import cli, cmd_tick, policy
+from maintctl import cli, cmd_tick
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MON_2105_CET = "2026-11-23T20:05:00Z"
 
 
@@ -29,7 +29,7 @@ def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Path) -
         (tmp_path / "vault" / f"{name}.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
         (tmp_path / "vault" / f"{name}.pass").chmod(0o600)
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
-    monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
+    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     return inv
 
 
@@ -107,7 +107,7 @@ def test_exception_date_makes_the_patch_part_scan_only(clients: Path, monkeypatc
 
 def test_argv_is_a_list_and_marks_the_run_scheduled(clients: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAINT_TEST_NOW", MON_2105_CET)
-    due = cmd_tick.plan_client("acme", cmd_tick.clock.now(), cmd_tick.dt.timedelta(hours=1))
+    due = cmd_tick.plan_client("acme", cmd_tick.maint_clock.now(), cmd_tick.dt.timedelta(hours=1))
     assert due is not None
     assert due.argv()[1:] == ["run", "--client", "acme", "--only", "hardware,antivirus,backup,patch", "--scheduled"]
 

@@ -3,8 +3,8 @@
 This is the mechanism AWX and receptor use, not a home-made one. ``maintctl run --worker CMD``:
 
 1. stages a private data dir in a private temporary folder: the project (``ansible.cfg``,
-   ``playbooks/``, ``roles/``, ``plugins/`` and the pure ``maintctl`` modules the window filter
-   imports) and the client's inventory folder, nothing else of the tree;
+   ``playbooks/``, ``roles/``, ``plugins/``: Ansible content only, the window filter loads its
+   code from ``plugins/module_utils``) and the client's inventory folder, nothing else of the tree;
 2. ``transmit`` streams it, with the run's options, into the stdin of ``CMD``, an argument list
    such as ``ssh -T maint@site-b ansible-runner worker --delete`` (never a shell);
 3. ``process`` reads the worker's stdout as it comes: the events drive the progress, and the
@@ -27,12 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_DIR
-from .errors import InvalidInput
+from maintcore.config import PROJECT_DIR
+from maintcore.errors import InvalidInput
 
-# What a worker needs of the tree: the Ansible project, plus the maintctl modules that the
-# maint_window filter imports (it falls back to <project>/runner when maintctl is not installed).
-STAGED = ("ansible.cfg", "playbooks", "roles", "plugins", "runner/maintctl")
+# What a worker needs of the tree: the Ansible project only (the maint_window filter and the
+# collector load their pure Python from plugins/module_utils; nothing of the orchestrator runs there).
+STAGED = ("ansible.cfg", "playbooks", "roles", "plugins")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "molecule", ".pytest_cache")
 # Relative to the worker's project folder, the working directory of ansible-playbook there:
 # the collector writes into the artifacts, which the worker streams back at the end.

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import assert_valid_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SECRET = "s3cr3t-Value-4711"
 
 PLAYBOOK = f"""
@@ -171,7 +171,7 @@ def test_collector_is_silent_without_a_results_file(tmp_path: Path) -> None:
 def _collector_module() -> Any:
     import importlib.util
 
-    path = Path(__file__).resolve().parents[2] / "plugins" / "callback" / "maint_collector.py"
+    path = Path(__file__).resolve().parents[3] / "plugins" / "callback" / "maint_collector.py"
     spec = importlib.util.spec_from_file_location("maint_collector_under_test", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -1,4 +1,4 @@
-"""Paths and safe file writing shared by every maintctl command."""
+"""Paths and safe file writing shared by the orchestrator and the reports."""
 
 from __future__ import annotations
 

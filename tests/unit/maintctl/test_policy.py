@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from maintcore import inventory
+from maintcore.errors import InvalidInput
 from maintctl import cli, policy
-from maintctl.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()
@@ -19,7 +20,7 @@ def inventories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Pat
     inv = tmp_path / "inventories"
     shutil.copytree(ROOT / "inventories" / "demo", inv / "acme")
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
-    monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
+    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     vault = tmp_path / "vault"
     vault.mkdir()
     (vault / "acme.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
@@ -80,9 +81,9 @@ def test_malformed_inventory_is_rejected(inventories: Path, capsys: pytest.Captu
 
 def test_unknown_and_bad_client_names(inventories: Path) -> None:
     with pytest.raises(InvalidInput, match="unknown client 'nope'"):
-        policy.client_dir("nope")
+        inventory.client_dir("nope")
     with pytest.raises(InvalidInput, match="invalid"):
-        policy.client_dir("../demo")
+        inventory.client_dir("../demo")
 
 
 def test_vault_without_password_file_is_an_error(inventories: Path, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Scheduled runs: parse a client's ``schedule`` and answer "which runs fell due since then?".
 
-Pure Python (standard library, ``maintctl.errors`` and the wall-clock rules of
-``maintctl.mwindows``). ``maintctl tick`` uses it to start each client's runs on time.
+Pure Python (standard library, ``maintcore.errors`` and the wall-clock rules of
+``maint_utils.maint_window``). ``maintctl tick`` uses it to start each client's runs on time.
 
 Format: the policy's ``schedule`` maps what to run to when, in the client's timezone::
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import mwindows
-from .errors import InvalidInput
+from maint_utils import maint_window
+from maintcore.errors import InvalidInput
 
 _SPEC_RE = re.compile(r"^\s*(?P<days>\S+)\s+(?P<time>\d{1,2}:\d{2})\s*$")
 ALL_AREAS_KEY = "maintenance"
@@ -74,8 +74,8 @@ def parse_entry(key: str, spec: str, areas: Sequence[str]) -> list[Entry]:
         if not match:
             raise InvalidInput(f"{where}: {part.strip()!r}: expected 'DAYS HH:MM', e.g. 'Mon-Fri 21:00'")
         try:
-            weekdays = mwindows.parse_days(match.group("days"))
-            minute = mwindows.parse_clock(match.group("time"))
+            weekdays = maint_window.parse_days(match.group("days"))
+            minute = maint_window.parse_clock(match.group("time"))
         except ValueError as exc:
             raise InvalidInput(f"{where}: {part.strip()!r}: {exc}") from None
         entries.append(Entry(key, run_areas, " ".join(part.split()), weekdays, minute))
@@ -99,7 +99,7 @@ class RunSchedule:
         while day <= last:
             for entry in self.entries:
                 if day.weekday() in entry.weekdays:
-                    at = mwindows.local_instant(day, entry.minute, self.tz)
+                    at = maint_window.local_instant(day, entry.minute, self.tz)
                     if since < at <= until:
                         found.append(Slot(entry, at))
             day += dt.timedelta(days=1)
@@ -116,7 +116,7 @@ def load_run_schedule(schedule: Mapping[str, str] | None, timezone: str, areas: 
         schedule = {}
     if not isinstance(schedule, Mapping):
         raise InvalidInput("schedule: expected a mapping such as {maintenance: 'Mon-Fri 21:00'}")
-    tz = mwindows.load_timezone(timezone)
+    tz = maint_window.load_timezone(timezone)
     entries = [entry for key, spec in schedule.items() for entry in parse_entry(str(key), spec, areas)]
     return RunSchedule(entries, tz)
 
@@ -131,7 +131,7 @@ def needs_window(slot: Slot) -> bool:
     return "patch" in slot.entry.areas
 
 
-def outside_windows(runs: RunSchedule, windows: mwindows.Schedule, start: dt.datetime | None = None) -> list[str]:
+def outside_windows(runs: RunSchedule, windows: maint_window.Schedule, start: dt.datetime | None = None) -> list[str]:
     """Return one line per scheduled patch time that falls outside every window.
 
     The check is made on the weekly pattern in wall-clock time (a run "Mon 21:00" against
@@ -154,14 +154,14 @@ def outside_windows(runs: RunSchedule, windows: mwindows.Schedule, start: dt.dat
             day = (first + offset) % 7
             if day in entry.weekdays and not _in_weekly_windows(day, entry.minute, windows.specs):
                 problems[entry.text] = (
-                    f"schedule.{entry.key}: {entry.text!r}: {mwindows.DAYS[day].title()} "
+                    f"schedule.{entry.key}: {entry.text!r}: {maint_window.DAYS[day].title()} "
                     f"{entry.minute // 60:02d}:{entry.minute % 60:02d} is outside every maintenance window, "
                     "and this run installs patches")
                 break
     return list(problems.values())
 
 
-def _in_weekly_windows(day: int, minute: int, specs: Sequence[mwindows.WindowSpec]) -> bool:
+def _in_weekly_windows(day: int, minute: int, specs: Sequence[maint_window.WindowSpec]) -> bool:
     """True when wall time ``minute`` of weekday ``day`` is inside a window (start in, end out)."""
     week = 7 * 1440
     at = day * 1440 + minute

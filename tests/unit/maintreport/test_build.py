@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from maintctl.errors import InvalidInput
-from maintctl.store import Store
-from maintreport import api, build
+from maintcore.errors import InvalidInput
+from maintcore.store import Store
+from maintreport import api, build, query
 from maintreport.i18n import Text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "report" / "lab_runs.json").read_text(encoding="utf-8"))
 RUN_IDS = [r["run_id"] for r in FIXTURE["runs"]]
 POLICY = {
@@ -66,7 +66,7 @@ def doc(store: Store) -> dict[str, Any]:
 
 
 def rows_of(store: Store, runs: list[str]) -> list[build.Row]:
-    return list(store.result_rows("demo", runs))
+    return list(query.result_rows(store, "demo", runs))
 
 
 # -- score -------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_unknown_neither_extends_nor_resolves() -> None:
 
 
 def test_finding_open_before_the_period_is_carried_over(doc: dict[str, Any], store: Store) -> None:
-    carried = store.open_before("demo", "2026-10-31T23:00:00Z", "2026-08-01T00:00:00Z")
+    carried = query.open_before(store, "demo", "2026-10-31T23:00:00Z", "2026-08-01T00:00:00Z")
     assert [(c[0], c[1], c[2], c[3]) for c in carried] == [("db01", "hardware.disk_free", "/srv/data",
                                                              "2026-10-06T19:30:00Z")]
     disk = [f for f in doc["findings"] if f["check"] == "hardware.disk_free"]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from maintctl import config, doctor
-from maintctl.errors import MaintError
+from maintcore import config
+from maintcore.errors import MaintError
+from maintctl import doctor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 # /proc/net/route of this VM with the lab up (eth0 192.0.2.2/24, the lab bridge podman1).

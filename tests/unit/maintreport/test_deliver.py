@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from maintcore.store import Store
 from maintctl.cli import main
-from maintctl.store import Store
-from tests.unit.test_report_build import home, load_fixture  # noqa: F401 - the fixture is used by name
+from tests.unit.maintreport.test_build import home, load_fixture  # noqa: F401 - the fixture is used by name
 
 PASSWORD = "s3cret-Pa55-never-logged"
 
@@ -122,7 +122,7 @@ def webhook() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture()
-def loaded(home: Path) -> Path:  # noqa: F811 - pytest fixture from test_report_build
+def loaded(home: Path) -> Path:  # noqa: F811 - pytest fixture from maintreport/test_build
     with Store(home / "home" / "store.db") as store:
         load_fixture(store)
     return home

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from maintcore import inventory
+from maintcore.errors import InvalidInput
 from maintctl import cli, lab, policy
-from maintctl.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 MAX_LINE = 320  # "about 300" characters, with the client prefix of tick's lines
 MON_2105_CET = "2026-11-23T20:05:00Z"
@@ -31,7 +32,7 @@ def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Path) -
         (tmp_path / "vault" / f"{name}.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
         (tmp_path / "vault" / f"{name}.pass").chmod(0o600)
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
-    monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
+    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     return inv
 
 
@@ -192,7 +193,7 @@ def test_merge_keys_and_ansibles_stricter_view(clients: Path, capsys: pytest.Cap
     (clients / "acme" / "host_vars" / "web01.yml").write_text(
         "base: &base {a: 1, b: 2}\nderived:\n  <<: *base\n  a: 3\n")
     # maintctl's loader lets a key override a merged one (YAML's merge key semantics)...
-    assert policy.read_yaml(clients / "acme" / "host_vars" / "web01.yml")["derived"] == {"a": 3, "b": 2}
+    assert inventory.read_yaml(clients / "acme" / "host_vars" / "web01.yml")["derived"] == {"a": 3, "b": 2}
     # ...but ansible-core 2.19 with duplicate_dict_key = error counts it as a duplicate.
     code, out, lines = _validate_all(capsys)
     assert code == 2 and "bravo: ok" in out

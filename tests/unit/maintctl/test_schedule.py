@@ -6,22 +6,23 @@ import datetime as dt
 
 import pytest
 
-from maintctl import mschedule, mwindows
-from maintctl.clock import parse_iso
-from maintctl.errors import InvalidInput
+from maint_utils import maint_window
+from maint_utils.checks import AREAS
+from maint_utils.maint_clock import parse_iso
+from maint_utils.maint_result import PolicyError
+from maintcore.errors import InvalidInput
+from maintctl import schedule as run_schedule
 
-AREAS = ("hardware", "antivirus", "backup", "patch")
 
-
-def runs(schedule: dict[str, str], tz: str = "Europe/Paris") -> mschedule.RunSchedule:
-    return mschedule.load_run_schedule(schedule, tz, AREAS)
+def runs(schedule: dict[str, str], tz: str = "Europe/Paris") -> run_schedule.RunSchedule:
+    return run_schedule.load_run_schedule(schedule, tz, AREAS)
 
 
 def utc(text: str) -> dt.datetime:
     return parse_iso(text)
 
 
-def stamps(slots: list[mschedule.Slot]) -> list[tuple[str, str]]:
+def stamps(slots: list[run_schedule.Slot]) -> list[tuple[str, str]]:
     return [(s.entry.key, s.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")) for s in slots]
 
 
@@ -48,11 +49,11 @@ def test_malformed_schedules_give_one_line(schedule: dict[str, str], message: st
 
 def test_not_a_mapping_and_bad_timezone() -> None:
     with pytest.raises(InvalidInput, match="schedule: expected a mapping"):
-        mschedule.load_run_schedule(["Mon 21:00"], "Europe/Paris", AREAS)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInput, match="timezone 'Mars/Olympus': unknown"):
+        run_schedule.load_run_schedule(["Mon 21:00"], "Europe/Paris", AREAS)  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="timezone 'Mars/Olympus': unknown"):
         runs({"backup": "Sun 03:00"}, tz="Mars/Olympus")
     assert runs({}).slots(utc("2026-11-01T00:00:00Z"), utc("2026-12-01T00:00:00Z")) == []
-    assert mschedule.load_run_schedule(None, "UTC", AREAS).entries == ()
+    assert run_schedule.load_run_schedule(None, "UTC", AREAS).entries == ()
 
 
 def test_weekday_slots_in_local_time() -> None:
@@ -93,29 +94,29 @@ def test_due_slots_respect_the_last_tick_and_the_catch_up() -> None:
     now = utc("2026-11-23T20:05:00Z")  # Mon 21:05 CET
     hour = dt.timedelta(hours=1)
     # A controller that was off since Friday noon starts Monday's run, not Friday's.
-    assert stamps(list(mschedule.iter_due(schedule, utc("2026-11-20T11:00:00Z"), now, hour))) == [
+    assert stamps(list(run_schedule.iter_due(schedule, utc("2026-11-20T11:00:00Z"), now, hour))) == [
         ("maintenance", "2026-11-23T20:00Z")]
     # Already ticked after 21:00: nothing again.
-    assert list(mschedule.iter_due(schedule, utc("2026-11-23T20:01:00Z"), now, hour)) == []
+    assert list(run_schedule.iter_due(schedule, utc("2026-11-23T20:01:00Z"), now, hour)) == []
     # First tick ever: only what the catch-up allows.
-    assert len(list(mschedule.iter_due(schedule, None, now, hour))) == 1
-    assert list(mschedule.iter_due(schedule, None, now, dt.timedelta(minutes=4))) == []
+    assert len(list(run_schedule.iter_due(schedule, None, now, hour))) == 1
+    assert list(run_schedule.iter_due(schedule, None, now, dt.timedelta(minutes=4))) == []
     # A last tick in the future (clock set back) starts nothing.
-    assert list(mschedule.iter_due(schedule, now + hour, now, hour)) == []
+    assert list(run_schedule.iter_due(schedule, now + hour, now, hour)) == []
 
 
 def test_patch_runs_must_start_inside_a_window() -> None:
-    windows = mwindows.load_schedule(["Mon-Fri 20:00-06:00"], [], "Europe/Paris")
+    windows = maint_window.load_schedule(["Mon-Fri 20:00-06:00"], [], "Europe/Paris")
     start = utc("2026-11-22T00:00:00Z")
-    assert mschedule.outside_windows(runs({"maintenance": "Mon-Fri 21:00"}), windows, start) == []
+    assert run_schedule.outside_windows(runs({"maintenance": "Mon-Fri 21:00"}), windows, start) == []
     # Checks and backups may run any time; only a run that installs patches needs a window.
-    assert mschedule.outside_windows(runs({"hardware": "Mon-Sun 12:00", "backup": "Sun 12:00"}), windows, start) == []
-    problems = mschedule.outside_windows(runs({"patch": "Mon-Sun 21:00"}), windows, start)
+    assert run_schedule.outside_windows(runs({"hardware": "Mon-Sun 12:00", "backup": "Sun 12:00"}), windows, start) == []
+    problems = run_schedule.outside_windows(runs({"patch": "Mon-Sun 21:00"}), windows, start)
     assert problems == ["schedule.patch: 'Mon-Sun 21:00': Sun 21:00 is outside every maintenance window, "
                         "and this run installs patches"]
     # Exception dates do not count here: on those days the scheduled run only scans.
-    with_exception = mwindows.load_schedule(["Mon-Fri 20:00-06:00"], ["2026-11-23"], "Europe/Paris")
-    assert mschedule.outside_windows(runs({"maintenance": "Mon-Fri 21:00"}), with_exception, start) == []
+    with_exception = maint_window.load_schedule(["Mon-Fri 20:00-06:00"], ["2026-11-23"], "Europe/Paris")
+    assert run_schedule.outside_windows(runs({"maintenance": "Mon-Fri 21:00"}), with_exception, start) == []
 
 
 @pytest.mark.parametrize("start", ["2026-03-20T12:00:00Z", "2026-03-29T00:30:00Z", "2026-06-01T12:00:00Z",
@@ -123,16 +124,16 @@ def test_patch_runs_must_start_inside_a_window() -> None:
 def test_the_window_check_does_not_depend_on_the_date(start: str) -> None:
     # Sun 02:30 lies inside "Sun 02:00-03:00" on the wall clock. On the spring-forward night
     # 02:00-03:00 does not exist; that night's run is the tick's business, not validate's.
-    windows = mwindows.load_schedule(["Mon-Fri 20:00-06:00", "Sun 02:00-03:00"], [], "Europe/Paris")
-    assert mschedule.outside_windows(runs({"patch": "Sun 02:30"}), windows, utc(start)) == []
-    assert mschedule.outside_windows(runs({"patch": "Sun 02:30"}), windows) == []
-    assert mschedule.outside_windows(runs({"patch": "Sun 03:00"}), windows) == [
+    windows = maint_window.load_schedule(["Mon-Fri 20:00-06:00", "Sun 02:00-03:00"], [], "Europe/Paris")
+    assert run_schedule.outside_windows(runs({"patch": "Sun 02:30"}), windows, utc(start)) == []
+    assert run_schedule.outside_windows(runs({"patch": "Sun 02:30"}), windows) == []
+    assert run_schedule.outside_windows(runs({"patch": "Sun 03:00"}), windows) == [
         "schedule.patch: 'Sun 03:00': Sun 03:00 is outside every maintenance window, and this run installs patches"]
 
 
 def test_the_weekly_check_wraps_over_midnight_and_the_week_end() -> None:
-    windows = mwindows.load_schedule(["Sun 23:00-02:00", "Fri 22:00-24:00"], [], "Europe/Paris")
-    assert mschedule.outside_windows(runs({"patch": "Mon 01:59; Sun 23:00; Fri 23:59"}), windows) == []
-    assert mschedule.outside_windows(runs({"patch": "Mon 02:00"}), windows) == [
+    windows = maint_window.load_schedule(["Sun 23:00-02:00", "Fri 22:00-24:00"], [], "Europe/Paris")
+    assert run_schedule.outside_windows(runs({"patch": "Mon 01:59; Sun 23:00; Fri 23:59"}), windows) == []
+    assert run_schedule.outside_windows(runs({"patch": "Mon 02:00"}), windows) == [
         "schedule.patch: 'Mon 02:00': Mon 02:00 is outside every maintenance window, and this run installs patches"]
-    assert mschedule.outside_windows(runs({"maintenance": "Sat 00:00"}), windows) != []
+    assert run_schedule.outside_windows(runs({"maintenance": "Sat 00:00"}), windows) != []

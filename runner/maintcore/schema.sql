@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id       TEXT PRIMARY KEY,
     client       TEXT NOT NULL,
     kind         TEXT NOT NULL,          -- 'scheduled' | 'adhoc'
-    areas        TEXT NOT NULL,          -- comma-separated: hardware,antivirus,backup,patch
+    areas        TEXT NOT NULL,          -- comma-separated area names (maint_utils.checks.AREAS)
     limit_hosts  TEXT,                   -- the --limit pattern, if any
     check_mode   INTEGER NOT NULL DEFAULT 0,
     started      TEXT NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS results (
     client       TEXT NOT NULL,
     host         TEXT NOT NULL,
     check_id     TEXT NOT NULL,          -- 'check' in the result shape
-    area         TEXT NOT NULL,          -- first part of check_id: hardware, antivirus, backup, patch, run
+    area         TEXT NOT NULL,          -- first part of check_id: an area (maint_utils.checks.AREAS), or run
     item         TEXT NOT NULL DEFAULT '',
     status       TEXT NOT NULL,
     severity     TEXT,                   -- P1..P4 from the client's SLA table, NULL when none applies

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from maintctl.store import Store
+from maintcore.store import Store
 from maintreport import api, charts, render
 from maintreport.i18n import LOCALES, Text, catalogue, number
-from tests.unit.test_report_build import home, load_fixture  # noqa: F401 - the fixture is used by name
+from tests.unit.maintreport.test_build import home, load_fixture  # noqa: F401 - the fixture is used by name
 
 TEMPLATES = Path(render.__file__).with_name("templates")
 
 
 @pytest.fixture()
-def doc(home: Path) -> dict[str, Any]:  # noqa: F811 - pytest fixture from test_report_build
+def doc(home: Path) -> dict[str, Any]:  # noqa: F811 - pytest fixture from maintreport/test_build
     with Store(home / "home" / "store.db") as store:
         load_fixture(store)
         return api.build_document(store, "demo", period="2026-11")

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from maintcore.store import Store
 from maintctl.cli import main
-from maintctl.store import Store
 from maintreport import api, deliver, render
 from maintreport.i18n import number
 from maintreport.secrets import REDACTED, neutralise_csv_cell

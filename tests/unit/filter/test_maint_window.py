@@ -1,6 +1,6 @@
 """The in-play window guard filters (plugins/filter/maint_window.py), with the fixed test clock.
 
-"Now" is MAINT_TEST_NOW (maintctl.clock), the clock the orchestrator used to compute
+"Now" is MAINT_TEST_NOW (maint_utils.maint_clock), the clock the orchestrator used to compute
 maint_window_end; each test sets it, so nothing depends on the wall clock.
 """
 
@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 from ansible.errors import AnsibleFilterError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from maintcore.errors import InvalidInput, LockHeld
+from maintcore.store import Store
 from maintctl import cli, orchestrator
-from maintctl.errors import InvalidInput, LockHeld
-from maintctl.store import Store
 
 
 def _res(check: str, status: str, **kw: object) -> dict:
@@ -81,7 +81,7 @@ def test_store_round_trip(maint_home: Path) -> None:
 
 def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     (tmp_path / "vault").mkdir()
     (tmp_path / "vault" / "demo.pass").write_text((root / "lab" / "demo-vault-password.txt").read_text())
     (tmp_path / "vault" / "demo.pass").chmod(0o600)
@@ -97,7 +97,7 @@ def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
 
 
 def test_role_vars_accept_role_inputs_only() -> None:
-    assert orchestrator.parse_role_vars(["backup_restore_test_seed=42"]) == {"backup_restore_test_seed": "42"}
+    assert orchestrator.parse_role_vars(["backup_seed=42"]) == {"backup_seed": "42"}
     for bad in ["maint_client=other", "ansible_host=1.2.3.4", "patch_x", "patch_install=true"]:
         with pytest.raises(InvalidInput, match="role input"):
             orchestrator.parse_role_vars([bad])
@@ -107,11 +107,11 @@ def test_role_vars_accept_role_inputs_only() -> None:
     "patch_window_end=2099-01-01T00:00:00Z",      # the window guard
     "patch_window_min_remaining=0",
     "patch_policy={mode: all}",                   # the whole (validated) policy section
-    "hardware_check_policy={disk_crit_free_pct: 0}",
+    "hardware_policy={disk_crit_free_pct: 0}",
     "patch_reboot_command=/bin/sh -c 'rm -rf /'",  # a command run on the hosts
     "patch_boot_time_command=id",
     "patch_serial=100%",                          # a play keyword, not a role input
-    "backup_restore_test_made_up=1",              # prefixed but undocumented
+    "backup_made_up=1",              # prefixed but undocumented
 ])
 def test_role_vars_refuse_guards_policies_commands_and_undocumented_names(bad: str) -> None:
     with pytest.raises(InvalidInput, match="role input") as err:
@@ -121,13 +121,13 @@ def test_role_vars_refuse_guards_policies_commands_and_undocumented_names(bad: s
 
 def test_role_vars_are_the_documented_inputs() -> None:
     allowed = orchestrator.settable_role_vars()
-    assert {"backup_restore_test_seed", "backup_restore_test_only", "hardware_check_smartctl_timeout",
+    assert {"backup_seed", "backup_only", "hardware_smartctl_timeout",
             "patch_reboot_timeout"} <= allowed
     assert not allowed & {"patch_window_end", "patch_policy", "patch_reboot_command", "patch_install"}
-    assert orchestrator.parse_role_vars(["backup_restore_test_only=[files01-restic]"]) == {
-        "backup_restore_test_only": ["files01-restic"]}
+    assert orchestrator.parse_role_vars(["backup_only=[files01-restic]"]) == {
+        "backup_only": ["files01-restic"]}
     with pytest.raises(InvalidInput, match="invalid YAML"):
-        orchestrator.parse_role_vars(["backup_restore_test_only=[a, b"])
+        orchestrator.parse_role_vars(["backup_only=[a, b"])
 
 
 def test_every_run_checks_host_keys_and_uses_the_controllers_own_ansible(maint_home: Path,
@@ -143,7 +143,7 @@ def test_every_run_checks_host_keys_and_uses_the_controllers_own_ansible(maint_h
 def test_a_playbook_that_never_starts_is_exit_2_and_not_a_run(maint_home: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     vault = tmp_path / "vault"
     vault.mkdir(mode=0o700)
     (vault / "demo.pass").write_text((root / "lab" / "demo-vault-password.txt").read_text())

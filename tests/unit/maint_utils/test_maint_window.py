@@ -1,4 +1,4 @@
-"""Maintenance window logic (runner/maintctl/mwindows.py) with a fixed clock.
+"""Maintenance window logic (plugins/module_utils/maint_window.py) with a fixed clock.
 
 Europe/Paris in 2026: clocks spring forward on Sunday 29 March (02:00 CET -> 03:00 CEST,
 01:00 UTC) and fall back on Sunday 25 October (03:00 CEST -> 02:00 CET, 01:00 UTC).
@@ -7,14 +7,14 @@ Europe/Paris in 2026: clocks spring forward on Sunday 29 March (02:00 CET -> 03:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from maintctl import cli, mwindows
-from maintctl.errors import InvalidInput
-from maintctl.mwindows import load_schedule
+from maint_utils import maint_window
+from maint_utils.maint_result import PolicyError
+from maint_utils.maint_window import load_schedule
+from maintcore.errors import exit_code
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.UTC
@@ -28,7 +28,7 @@ def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=UTC)
 
 
-def sched(*windows: str, exceptions: tuple[str, ...] = ()) -> mwindows.Schedule:
+def sched(*windows: str, exceptions: tuple[str, ...] = ()) -> maint_window.Schedule:
     return load_schedule(list(windows), list(exceptions), "Europe/Paris")
 
 
@@ -43,7 +43,7 @@ def sched(*windows: str, exceptions: tuple[str, ...] = ()) -> mwindows.Schedule:
     ("  Sun   8:05-9:10 ", {6}, 485, 550),
 ])
 def test_parse_valid(spec: str, days: set[int], start: int, end: int) -> None:
-    parsed = mwindows.parse_window(spec)
+    parsed = maint_window.parse_window(spec)
     assert parsed.weekdays == frozenset(days)
     assert (parsed.start_min, parsed.end_min) == (start, end)
 
@@ -64,12 +64,12 @@ def test_parse_valid(spec: str, days: set[int], start: int, end: int) -> None:
     ("Monday 20:00-21:00", "window 'Monday 20:00-21:00': unknown day 'Monday'"),
 ])
 def test_malformed_window_one_line_error(spec: str, message: str) -> None:
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(PolicyError) as err:
         load_schedule([spec], [], "Europe/Paris")
     text = str(err.value)
     assert text.startswith(message)
     assert "\n" not in text
-    assert err.value.exit_code == 2
+    assert exit_code(err.value) == 2  # maintctl exits 2 for it
 
 
 @pytest.mark.parametrize(("windows", "exceptions", "tz", "message"), [
@@ -81,7 +81,7 @@ def test_malformed_window_one_line_error(spec: str, message: str) -> None:
     ([42], [], "Europe/Paris", "window 42: not a string"),
 ])
 def test_malformed_inputs(windows: object, exceptions: list[str], tz: str, message: str) -> None:
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(PolicyError) as err:
         load_schedule(windows, exceptions, tz)  # type: ignore[arg-type]
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
@@ -230,57 +230,33 @@ def test_window_ending_during_a_batch_defers_the_next_batch() -> None:
     decisions = []
     for minutes in (0, 25, 50):                   # three batches of 25 minutes each
         now = first_batch + dt.timedelta(minutes=minutes)
-        decisions.append(mwindows.guard(end_iso, 30, now))
+        decisions.append(maint_window.guard(end_iso, 30, now))
     assert [d["allowed"] for d in decisions] == [True, True, False]
     assert [d["remaining_minutes"] for d in decisions] == [70.0, 45.0, 20.0]
     assert "only 20 min left" in str(decisions[2]["reason"])
     # The batch that started at 05:15 is still running when the window ends at 06:00:
     assert win.remaining(first_batch + dt.timedelta(minutes=70)) == dt.timedelta(0)
-    after = mwindows.guard(end_iso, 30, paris(2026, 11, 24, 6, 10))
+    after = maint_window.guard(end_iso, 30, paris(2026, 11, 24, 6, 10))
     assert after["allowed"] is False and after["remaining_minutes"] == -10.0
     assert "ended 10 min ago" in str(after["reason"])
 
 
 def test_guard_without_window_end_is_unbounded() -> None:
-    decision = mwindows.guard("", 30, utc(2026, 11, 24, 12, 0))
+    decision = maint_window.guard("", 30, utc(2026, 11, 24, 12, 0))
     assert decision["allowed"] is True and decision["remaining_minutes"] is None
 
 
 @pytest.mark.parametrize(("end", "minimum"), [("tonight", 30), ("2026-11-24T06:00:00Z", "x"),
                                                ("2026-11-24T06:00:00Z", -1)])
 def test_guard_bad_input(end: str, minimum: object) -> None:
-    with pytest.raises(InvalidInput):
-        mwindows.guard(end, minimum, utc(2026, 11, 24, 5, 0))  # type: ignore[arg-type]
-
-
-# -- maintctl windows, with the fake clock -------------------------------------------------------
-
-def test_cli_windows_uses_the_test_clock(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("MAINT_TEST_NOW", "2026-11-24T10:00:00Z")  # Tuesday 11:00 in Paris
-    assert cli.main(["windows", "--client", "demo", "--count", "2", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["now"] == "2026-11-24T10:00:00Z"
-    assert data["current"] is None
-    assert [w["start_utc"] for w in data["next"]] == ["2026-11-24T19:00:00Z", "2026-11-25T19:00:00Z"]
-    assert [(r["key"], r["at_utc"]) for r in data["scheduled_runs"]] == [
-        ("maintenance", "2026-11-24T20:00:00Z"), ("maintenance", "2026-11-25T20:00:00Z")]
-    monkeypatch.setenv("MAINT_TEST_NOW", "2026-11-24T20:00:00Z")
-    assert cli.main(["windows", "--client", "demo"]) == 0
-    out = capsys.readouterr().out
-    assert "inside a window until Wed 2026-11-25 06:00 CET" in out
-    assert "(Wed 2026-11-25 05:00 UTC)" in out
-    assert "Wed 2026-11-25 21:00 CET   (Wed 2026-11-25 20:00 UTC)   maintenance: hardware,antivirus,backup,patch" in out
-
-
-def test_cli_windows_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["windows", "--client", "demo", "--count", "0"]) == 2
-    assert "--count 0" in capsys.readouterr().err
+    with pytest.raises(PolicyError):
+        maint_window.guard(end, minimum, utc(2026, 11, 24, 5, 0))  # type: ignore[arg-type]
 
 
 def test_guard_keeps_room_for_the_task_itself() -> None:
     import datetime as _dt
 
-    from maintctl import mwindows as _mw
+    from maint_utils import maint_window as _mw
 
     now = _dt.datetime(2026, 11, 24, 20, 0, tzinfo=_dt.UTC)
     end = "2026-11-24T20:20:00Z"  # 20 minutes left

@@ -10,7 +10,7 @@ import pytest
 
 from maintctl import cli, policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 
 
@@ -20,7 +20,7 @@ def inventories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Pat
     inv = tmp_path / "inventories"
     shutil.copytree(ROOT / "inventories" / "demo", inv / "acme")
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
-    monkeypatch.setattr(policy, "inventories_dir", lambda: inv)
+    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     vault = tmp_path / "vault"
     vault.mkdir()
     (vault / "acme.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
