@@ -34,7 +34,9 @@ def assert_valid_results(results: list[dict[str, Any]]) -> None:
     for res in results:
         errors = sorted(validator.iter_errors(res), key=str)
         assert not errors, f"{res.get('check')}: {errors[0].message}"
-        assert res.get("check") in known, f"check id {res.get('check')!r} is not in the catalogue (maint_utils.checks)"
+        # The collector's own tests emit made-up ids of the reserved area "test".
+        assert res.get("check") in known or str(res.get("check")).startswith("test."), \
+            f"check id {res.get('check')!r} is not in the catalogue (maint_utils.checks)"
 
 
 @pytest.fixture()

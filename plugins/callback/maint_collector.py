@@ -61,8 +61,8 @@ from ansible.plugins.callback import CallbackBase
 _LOADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils", "maint_loader.py")
 
 
-def _maint_result():
-    """Return the project's ``maint_result`` (the one result shape), loaded with the shared loader.
+def _module_utils(*names):
+    """Return the project's module_utils ``names`` (the last one), loaded with the shared loader.
 
     The callback runs in the controller's process: ``maint_result`` is loaded by its path through
     ``../module_utils/maint_loader.py``, or imported from the ``maint_utils`` package when this
@@ -72,15 +72,16 @@ def _maint_result():
         spec = importlib.util.spec_from_file_location("maint_loader", _LOADER_PATH)
         loader = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(loader)
-        return loader.load("maint_result")
-    from maint_utils import maint_result  # pragma: no cover - a copy without module_utils
-
-    return maint_result  # pragma: no cover
+        return loader.load(*names)
+    return importlib.import_module("maint_utils." + names[-1])  # pragma: no cover - a copy without module_utils
 
 
 RESULT_FIELDS = ("check", "item", "status", "summary", "observed", "threshold",
                  "remediation", "changed", "started", "finished")
-STATUSES = _maint_result().STATUSES
+STATUSES = _module_utils("maint_result").STATUSES
+# The check ids this callback makes itself, catalogued in checks.py.
+_CHECKS = _module_utils("maint_result", "checks")
+REACHABILITY, TASK_FAILED, INVALID_RESULT = _CHECKS.REACHABILITY, _CHECKS.TASK_FAILED, _CHECKS.INVALID_RESULT
 MAX_MSG = 300
 
 
@@ -160,7 +161,7 @@ class CallbackModule(CallbackBase):
         record = {key: raw.get(key) for key in RESULT_FIELDS}
         if record["status"] not in STATUSES or not record["check"]:
             record["summary"] = "invalid result from %s: %s" % (record.get("check"), record.get("status"))
-            record["check"] = "run.invalid_result"
+            record["check"] = INVALID_RESULT
             record["status"] = "unknown"
         record["item"] = "" if record["item"] is None else str(record["item"])
         record["summary"] = str(record["summary"] or record["check"])
@@ -211,7 +212,7 @@ class CallbackModule(CallbackBase):
             hidden = result._result.get("_ansible_no_log")
             msg = "output hidden (no_log)" if hidden else _message(result._result)
             records.append(self._synthetic(
-                host, "run.task_failed", "unknown",
+                host, TASK_FAILED, "unknown",
                 "task '%s' failed: %s" % (task, msg),
                 observed={"task": task, "message": msg},
                 remediation="Read the run's log for this host and fix the cause, then run again.",
@@ -232,7 +233,7 @@ class CallbackModule(CallbackBase):
             observed["host_key"] = key[0]
             summary, remediation = key[1], key[2]
         self._append([self._synthetic(
-            host, "run.reachability", "critical", summary, observed=observed, remediation=remediation,
+            host, REACHABILITY, "critical", summary, observed=observed, remediation=remediation,
         )])
 
     def v2_runner_item_on_failed(self, result):
@@ -244,6 +245,6 @@ class CallbackModule(CallbackBase):
         for host in sorted(stats.processed.keys()):
             if host in self._unreachable or host not in self._seen_hosts:
                 continue
-            records.append(self._synthetic(host, "run.reachability", "ok", "host answered",
+            records.append(self._synthetic(host, REACHABILITY, "ok", "host answered",
                                            observed={"reachable": True}))
         self._append(records)

@@ -26,20 +26,21 @@ except ImportError:
 AREAS = ("hardware", "antivirus", "backup", "patch")
 
 # Made by plugins/callback/maint_collector.py, not by a decide module.
+REACHABILITY, TASK_FAILED, INVALID_RESULT = "run.reachability", "run.task_failed", "run.invalid_result"
 RUN_CHECKS = (
-    Check(id="run.reachability", measures="Whether the host answered over its connection (SSH, WinRM, PSRP), "
+    Check(id=REACHABILITY, measures="Whether the host answered over its connection (SSH, WinRM, PSRP), "
           "and whether its host key was accepted",
           decide="plugins/callback/maint_collector.py:v2_runner_on_unreachable", statuses=("ok", "critical"),
           remediation="Check that the host is powered on and reachable over the network, and its credentials.",
           unit_test="tests/unit/callback/test_maint_collector.py::test_failures_and_unreachable_hosts_become_results",
           lab_test="tests/integration/test_orchestrator_lab.py::"
                    "test_a_changed_host_key_is_refused_and_the_other_hosts_go_on"),
-    Check(id="run.task_failed", measures="A task of the play failed: the value it was meant to read was not read",
+    Check(id=TASK_FAILED, measures="A task of the play failed: the value it was meant to read was not read",
           decide="plugins/callback/maint_collector.py:v2_runner_on_failed", statuses=("unknown",),
           remediation="Read the run's log for this host and fix the cause, then run again.",
           unit_test="tests/unit/callback/test_maint_collector.py::test_failures_and_unreachable_hosts_become_results",
-          lab_test="tests/integration/test_patch_lab.py"),
-    Check(id="run.invalid_result", measures="A module returned a result outside the one result shape",
+          lab_test="tests/integration/test_patch_lab.py::test_failing_canary_stops_the_rollout"),
+    Check(id=INVALID_RESULT, measures="A module returned a result outside the one result shape",
           decide="plugins/callback/maint_collector.py:_record", statuses=("unknown",),
           remediation="Report the module's bug; its value was not read.",
           unit_test="tests/unit/callback/test_maint_collector.py", lab_test="none: a module bug cannot be staged"),

@@ -29,10 +29,27 @@ def load(*names):
         full = "ansible.module_utils." + name
         module = sys.modules.get(full)
         if module is None:
+            module = _installed(name)
+        if module is None:
             spec = importlib.util.spec_from_file_location(full, os.path.join(HERE, name + ".py"))
             module = importlib.util.module_from_spec(spec)
             sys.modules[full] = module
             spec.loader.exec_module(module)
-            setattr(package, name, module)
+        sys.modules[full] = module
+        setattr(package, name, module)
     return module
+
+
+def _installed(name):
+    """The ``maint_utils.<name>`` module when maintctl is installed and it is this very file's sibling.
+
+    One copy per process: the controller's code (``maint_utils``) and the plugins then share the
+    same classes (``PolicyError`` caught by maintctl is the one the decide code raises).
+    """
+    try:
+        module = importlib.import_module("maint_utils." + name)
+    except ImportError:
+        return None
+    same = os.path.realpath(getattr(module, "__file__", "") or "") == os.path.realpath(os.path.join(HERE, name + ".py"))
+    return module if same else None
 

@@ -20,7 +20,7 @@ from maintcore.errors import InvalidInput
 
 # kind -> "module:function"; the function takes (text, source) and returns results.
 KINDS: dict[str, str] = {
-    "smart": "maint_utils.smart_decide:evaluate_text",
+    "smart": "maint_utils.hardware_decide:evaluate_smart_text",
     "defender": "maint_utils.antivirus_defender:evaluate_defender_text",
 }
 

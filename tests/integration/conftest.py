@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from maintcore.errors import LockHeld
 from maintctl import orchestrator
-from maintctl.errors import LockHeld
 
 LOCK_WAIT_S = 90.0
 Spawn = Callable[..., "subprocess.Popen[str]"]

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from maint_utils.maint_result import grade_high
-from maintctl.config import maint_home
+from maintcore.config import maint_home
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import run_group
 

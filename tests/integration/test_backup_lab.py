@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from maint_utils import backup_collect as bc
-from maintctl.config import maint_home
+from maintcore.config import maint_home
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import run_group
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from maintctl.config import maint_home
+from maintcore.config import maint_home
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import run_group
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from maintcore.config import maint_home
 from maintctl import lab
-from maintctl.config import maint_home
 from tests.conftest import assert_valid_results
 from tests.integration.conftest import run_group
 
@@ -325,6 +325,8 @@ def test_failing_canary_stops_the_rollout(tmp_path: Path, fresh_lab: None) -> No
     assert rc != 0
     post = one(res, "web01", "patch.post_check")
     assert post["status"] == "critical" and post["observed"]["missing"] == ["lab-no-such-daemon"]
+    # The host failed on the module's own verdict (host_failed), which the collector records.
+    assert one(res, "web01", "run.task_failed")["status"] == "unknown"
     assert version("web01", "lab-libsafe") == "1.0+sec1"
     assert version("web02", "lab-kernel") == "1.0"
     assert not [r for r in res if r["host"] == "web02" and r["check"].startswith("patch.")]

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from ansible.playbook.task import Task
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WINDOWS_PREFIXES = ("ansible.windows.", "community.windows.")
 LOCAL_WIN_MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("win_*.ps1"))
 TASK_KEYWORDS = set(Task.fattributes) | {"local_action", "block", "rescue", "always"}
@@ -119,7 +119,7 @@ ALL_TASKS = _all_windows_tasks()
 
 
 def test_windows_tasks_are_found() -> None:
-    assert any(module == "win_hardware_facts" for _, _, module, _ in ALL_TASKS)
+    assert any(module == "win_hardware" for _, _, module, _ in ALL_TASKS)
 
 
 @pytest.mark.parametrize(("path", "name", "module", "args"), ALL_TASKS,
@@ -161,6 +161,6 @@ def test_bad_options_are_detected() -> None:
     assert verdicts["Good"] == [] and verdicts["Free form"] == []
     assert "unknown option 'nmae'" in verdicts["Misspelt option"][0]
     assert "unknown option 'timeout_s'" in verdicts["Bad option in a block"][0]
-    assert problems("win_hardware_facts", {"policy": {}, "polcy": {}})[0].startswith(
-        "win_hardware_facts: unknown option 'polcy'")
+    assert problems("win_hardware", {"policy": {}, "polcy": {}})[0].startswith(
+        "win_hardware: unknown option 'polcy'")
     assert problems("ansible.windows.win_service", "Spooler")  # no free form

@@ -13,7 +13,7 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PS_FILES = sorted(p for folder in ("roles", "plugins") for p in (ROOT / folder).rglob("*.ps1")
                   if ".venv" not in p.parts)
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
