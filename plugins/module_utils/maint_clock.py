@@ -44,4 +44,6 @@ def now() -> dt.datetime:
 def offset() -> dt.timedelta:
     """Return how far the test clock is from the wall clock (zero in production)."""
     fake = os.environ.get("MAINT_TEST_NOW")
-    return parse_iso(fake) - real_now() if fake else dt.timedelta(0)
+    # Whole seconds: results are stamped to the second, so a result can never be shifted to a
+    # time before the test clock's "now" (a run at 19:30:00 stamped 19:29:59).
+    return parse_iso(fake) - real_now().replace(microsecond=0) if fake else dt.timedelta(0)
