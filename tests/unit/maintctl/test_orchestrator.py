@@ -67,18 +67,6 @@ def test_finalize_applies_severity_and_test_clock_offset() -> None:
     assert out[0]["finished"] == "2026-10-02T00:00:00Z"
 
 
-def test_store_round_trip(maint_home: Path) -> None:
-    with Store() as store:
-        store.start_run({"run_id": "r", "client": "c", "areas": "hardware", "started": "2026-11-01T00:00:00Z"})
-        store.add_results([_res("hardware.disk_free", "critical", severity="P2", observed={"free_pct": 3})])
-        store.finish_run("r", "completed", 1, "2026-11-01T00:01:00Z")
-        (res,) = store.results("c", run_id="r")
-        assert (res["check"], res["area"], res["severity"], res["observed"]) == (
-            "hardware.disk_free", "hardware", "P2", {"free_pct": 3})
-        assert store.run("r")["exit_code"] == 1
-    assert oct((maint_home / "store.db").stat().st_mode & 0o777) == "0o600"
-
-
 def test_run_rejects_bad_input_with_exit_2(maint_home: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[3]
