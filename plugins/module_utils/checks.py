@@ -25,6 +25,14 @@ except ImportError:
 # the --only words, roles/<area>, playbooks/<area>.yml, the <area>_* variables, <area>_decide.
 AREAS = ("hardware", "antivirus", "backup", "patch")
 
+# Supervision between windows: check families that are not areas (no role, no --only word), each
+# with its decide module and the policy section its thresholds live in (maint_policy.supervision).
+# The availability probes (maintctl probe) decide in probe_decide, the health watch in watch_decide
+# (besides the hardware checks it shares with the nightly window: one id, one meaning).
+SUPERVISION_MODULES = ("probe_decide", "watch_decide")
+SUPERVISION_FAMILIES = ("service", "security")
+SUPERVISION_SECTION = "supervision"
+
 # Made by plugins/callback/maint_collector.py, not by a decide module.
 REACHABILITY, TASK_FAILED, INVALID_RESULT = "run.reachability", "run.task_failed", "run.invalid_result"
 RUN_CHECKS = (
@@ -47,8 +55,13 @@ RUN_CHECKS = (
 )
 
 
+def policy_section(check):
+    """Return the ``maint_policy`` section a check's policy keys live in (its area, or supervision)."""
+    return SUPERVISION_SECTION if check.area in SUPERVISION_FAMILIES else check.area
+
+
 def _decide_module(area):
-    name = area + "_decide"
+    name = area if area.endswith("_decide") else area + "_decide"
     try:
         return importlib.import_module("ansible.module_utils." + name)
     except ImportError:
@@ -56,9 +69,9 @@ def _decide_module(area):
 
 
 def catalogue():
-    """Return every Check by id (run.* first, then each area's table in AREAS order)."""
+    """Return every Check by id (run.* first, each area's table in AREAS order, then supervision's)."""
     out = {}
-    tables = [RUN_CHECKS] + [getattr(_decide_module(area), "CHECKS", ()) for area in AREAS]
+    tables = [RUN_CHECKS] + [getattr(_decide_module(name), "CHECKS", ()) for name in AREAS + SUPERVISION_MODULES]
     for table in tables:
         for check in table:
             if check.id in out:

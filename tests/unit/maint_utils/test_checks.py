@@ -17,7 +17,8 @@ CATALOGUE = checks.catalogue()
 ENTRIES = list(CATALOGUE.values())
 IDS = [c.id for c in ENTRIES]
 # A quoted dotted id of one of the areas (or run.*), as code writes it: "hardware.disk_free".
-ID_LITERAL = re.compile(r"""["']((?:{}|run)\.[a-z0-9_]+)["']""".format("|".join(checks.AREAS)))
+ID_LITERAL = re.compile(r"""["']((?:{}|run)\.[a-z0-9_]+)["']""".format(
+    "|".join(checks.AREAS + checks.SUPERVISION_FAMILIES)))
 
 
 def _node_exists(node: str) -> bool:
@@ -98,10 +99,10 @@ def _spec_options(area: str) -> dict:
 @pytest.mark.parametrize("check", [c for c in ENTRIES if c.policy], ids=[c.id for c in ENTRIES if c.policy])
 def test_policy_defaults_are_stated_once(check: checks.Check) -> None:
     """The schema's and the role's argument_specs defaults are the catalogue's."""
-    props = _schema_properties(check.area)
-    options = _spec_options(check.area)
+    props = _schema_properties(checks.policy_section(check))
+    options = _spec_options(check.area) if check.area in checks.AREAS else {}
     for key, default in check.policy.items():
-        assert key in props, f"{check.id}: policy key {key} is not in schemas/policy/{check.area}.schema.json"
+        assert key in props, f"{check.id}: policy key {key} is not in schemas/policy/{checks.policy_section(check)}.schema.json"
         if "default" in props[key]:
             assert props[key]["default"] == default, f"{check.id}: schema default of {key} differs"
         if key in options and "default" in options[key]:
