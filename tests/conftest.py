@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "schemas" / "check_result.schema.json").read_text(encoding="utf-8"))
@@ -46,6 +50,24 @@ def maint_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAINT_HOME", str(home))
     monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
     return home
+
+
+@pytest.fixture()
+def smtp_server(tmp_path: Path) -> Iterator[servers.SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (STARTTLS and AUTH required); see tests/servers.py."""
+    from tests import servers
+
+    with servers.smtp_server(tmp_path / "smtp-tls") as server:
+        yield server
+
+
+@pytest.fixture()
+def http_receiver() -> Iterator[servers.HttpReceiver]:
+    """A real HTTP receiver on 127.0.0.1 keeping every request; see tests/servers.py."""
+    from tests import servers
+
+    with servers.http_receiver() as receiver:
+        yield receiver
 
 
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))

@@ -1,6 +1,7 @@
 """Delivery of a written report: e-mail over SMTP with STARTTLS, and a JSON webhook.
 
-SMTP settings come from the environment (``MAINT_SMTP_HOST``, ``MAINT_SMTP_PORT``,
+The SMTP code lives in :mod:`maintcore.mail` (alert notifications send mail too); its names
+are re-exported here. SMTP settings come from the environment (``MAINT_SMTP_HOST``, ``MAINT_SMTP_PORT``,
 ``MAINT_SMTP_USER``, ``MAINT_SMTP_PASSWORD``, ``MAINT_SMTP_FROM``, ``MAINT_SMTP_TO``
 (comma-separated), ``MAINT_SMTP_CAFILE``), over the non-secret settings file
 ``$MAINT_HOME/smtp.yml`` (keys host, port, user, from, to, cafile). The password comes
@@ -13,98 +14,23 @@ from __future__ import annotations
 
 import json
 import os
-import smtplib
-import ssl
 import urllib.error
 import urllib.request
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import yaml
+from maintcore.errors import InvalidInput
+from maintcore.mail import MIME, SMTP_KEYS, DeliveryError, build_message, send_email
+from maintcore.mail import first_line as _first_line
+from maintcore.mail import smtp_settings as _smtp_settings
 
-from maintcore.config import maint_home
-from maintcore.errors import InvalidInput, MaintError
-
-SMTP_KEYS = ("host", "port", "user", "from", "to", "cafile")
-MIME = {"pdf": ("application", "pdf"), "html": ("text", "html")}
-
-
-class DeliveryError(MaintError):
-    """The report was written but could not be delivered (exit 1)."""
-
-    exit_code = 1
+__all__ = ["MIME", "SMTP_KEYS", "DeliveryError", "build_message", "json_body", "post_webhook", "send_email",
+           "smtp_settings", "webhook_summary"]
 
 
 def smtp_settings() -> dict[str, Any]:
-    """Return the SMTP settings (file, then environment); InvalidInput when incomplete."""
-    settings: dict[str, Any] = {}
-    path = maint_home() / "smtp.yml"
-    if path.is_file():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise InvalidInput(f"{path}: not a mapping")
-        if "password" in data:
-            raise InvalidInput(f"{path}: password: keep secrets out of MAINT_HOME; set MAINT_SMTP_PASSWORD")
-        unknown = sorted(set(data) - set(SMTP_KEYS))
-        if unknown:
-            raise InvalidInput(f"{path}: {unknown[0]}: unknown key (known: {', '.join(SMTP_KEYS)})")
-        settings.update(data)
-    for key in SMTP_KEYS + ("password",):
-        value = os.environ.get(f"MAINT_SMTP_{key.upper()}")
-        if value:
-            settings[key] = value
-    for key in ("host", "from", "to"):
-        if not settings.get(key):
-            raise InvalidInput(f"--email: SMTP {key} is not set (MAINT_SMTP_{key.upper()} or {path})")
-    try:
-        settings["port"] = int(settings.get("port") or 587)
-    except ValueError as exc:
-        raise InvalidInput(f"--email: SMTP port {settings['port']!r} is not a number") from exc
-    if isinstance(settings["to"], str):
-        settings["to"] = [a.strip() for a in settings["to"].split(",") if a.strip()]
-    if settings.get("user") and not settings.get("password"):
-        raise InvalidInput("--email: MAINT_SMTP_PASSWORD is not set for the SMTP user")
-    return settings
-
-
-def build_message(subject: str, body: str, attachments: list[Path], sender: str,
-                  recipients: list[str]) -> EmailMessage:
-    """Return the e-mail: Markdown summary as the body, the files attached."""
-    msg = EmailMessage()
-    msg["Subject"] = " ".join(subject.split())[:200]  # one line: a client name cannot add headers
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg.set_content(body, subtype="plain", charset="utf-8")
-    for path in attachments:
-        maintype, subtype = MIME.get(path.suffix.lstrip("."), ("application", "octet-stream"))
-        msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
-    return msg
-
-
-def send_email(msg: EmailMessage, settings: dict[str, Any], timeout: float = 30.0) -> None:
-    """Send over SMTP with mandatory STARTTLS (certificate verified) and login when a user is set."""
-    context = ssl.create_default_context(cafile=settings.get("cafile") or None)
-    host, port = settings["host"], settings["port"]
-    try:
-        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-            smtp.ehlo()
-            if not smtp.has_extn("starttls"):
-                raise DeliveryError(f"SMTP server {host}:{port} does not offer STARTTLS: not sending")
-            smtp.starttls(context=context)
-            smtp.ehlo()
-            if settings.get("user"):
-                smtp.login(settings["user"], settings["password"])
-            smtp.send_message(msg)
-    except smtplib.SMTPAuthenticationError as exc:
-        user = settings.get("user")
-        raise DeliveryError(f"SMTP login to {host}:{port} as {user} refused ({exc.smtp_code})") from None
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise DeliveryError(f"e-mail via {host}:{port} failed: {type(exc).__name__}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [""])[0][:200]
+    """Return the SMTP settings of ``maintctl report --email`` (see :func:`maintcore.mail.smtp_settings`)."""
+    return _smtp_settings("--email")
 
 
 def webhook_summary(doc: dict[str, Any], paths: dict[str, Path]) -> dict[str, Any]:
