@@ -238,40 +238,13 @@ def _error_text(exc: BaseException) -> str:
     return clip(f"{type(exc).__name__}: {exc}", ERROR_CHARS)
 
 
-def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
-    """One DER element at ``pos``: its tag, where its value starts and where it ends."""
-    tag, length = der[pos], der[pos + 1]
-    pos += 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(der[pos:pos + count], "big")
-        pos += count
-    if pos + length > len(der):
-        raise ValueError("truncated DER")
-    return tag, pos, pos + length
-
-
 def der_not_after(der: bytes) -> dt.datetime | None:
     """Return the notAfter of a DER X.509 certificate (what a non-verifying handshake gives), or None."""
+    from cryptography import x509
+
     try:
-        _, tbs, _ = _tlv(der, 0)  # Certificate
-        _, pos, _ = _tlv(der, tbs)  # TBSCertificate
-        tag, _, end = _tlv(der, pos)
-        if tag == 0xA0:  # [0] version
-            pos = end
-        for _ in range(3):  # serialNumber, signature, issuer
-            _, _, pos = _tlv(der, pos)
-        _, validity, _ = _tlv(der, pos)
-        _, _, pos = _tlv(der, validity)  # notBefore
-        tag, start, end = _tlv(der, pos)
-        text = der[start:end].decode("ascii")
-        if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
-            year = int(text[:2])
-            text = ("20" if year < 50 else "19") + text
-        elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-            return None
-        return dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
-    except (IndexError, ValueError, UnicodeDecodeError):
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
         return None
 
 

@@ -23,6 +23,40 @@ RESULT_COLUMNS = (
 )
 
 
+INSERT_RESULT = (f"INSERT INTO results ({', '.join(RESULT_COLUMNS)})"
+                 f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})")
+
+
+def result_row(res: dict[str, Any]) -> tuple[Any, ...]:
+    """Return a result (in the result shape) as the values of ``INSERT_RESULT``."""
+    check = res["check"]
+    return (
+        res["run_id"], res["client"], res["host"], check, check.split(".", 1)[0],
+        res.get("item", ""), res["status"], res.get("severity"), res["summary"],
+        json.dumps(res.get("observed") or {}, sort_keys=True, ensure_ascii=False),
+        json.dumps(res.get("threshold") or {}, sort_keys=True, ensure_ascii=False),
+        res.get("remediation", ""), int(bool(res.get("changed"))),
+        res["started"], res["finished"],
+    )
+
+
+def touch_hosts(db: sqlite3.Connection, results: Iterable[dict[str, Any]]) -> None:
+    """Record when each host of ``results`` was first and last seen."""
+    hosts: dict[tuple[str, str], tuple[str, str]] = {}
+    for res in results:
+        key = (res["client"], res["host"])
+        first, last = hosts.get(key, (res["finished"], res["finished"]))
+        hosts[key] = (min(first, res["finished"]), max(last, res["finished"]))
+    for (client, host), (first, last) in hosts.items():
+        db.execute(
+            "INSERT INTO hosts (client, host, first_seen, last_seen) VALUES (?,?,?,?)"
+            " ON CONFLICT (client, host) DO UPDATE SET"
+            " first_seen=MIN(first_seen, excluded.first_seen),"
+            " last_seen=MAX(last_seen, excluded.last_seen)",
+            (client, host, first, last),
+        )
+
+
 def default_path() -> Path:
     """Return ``$MAINT_STORE`` if set, else ``$MAINT_HOME/store.db``.
 
@@ -109,35 +143,18 @@ class Store:
     # -- results ---------------------------------------------------------------
     def add_results(self, results: Iterable[dict[str, Any]]) -> int:
         """Insert results (in the result shape, ``severity`` optional) in one transaction."""
-        rows = []
-        hosts: dict[tuple[str, str], tuple[str, str]] = {}
-        for res in results:
-            check = res["check"]
-            rows.append((
-                res["run_id"], res["client"], res["host"], check, check.split(".", 1)[0],
-                res.get("item", ""), res["status"], res.get("severity"), res["summary"],
-                json.dumps(res.get("observed") or {}, sort_keys=True, ensure_ascii=False),
-                json.dumps(res.get("threshold") or {}, sort_keys=True, ensure_ascii=False),
-                res.get("remediation", ""), int(bool(res.get("changed"))),
-                res["started"], res["finished"],
-            ))
-            key = (res["client"], res["host"])
-            first, last = hosts.get(key, (res["finished"], res["finished"]))
-            hosts[key] = (min(first, res["finished"]), max(last, res["finished"]))
+        batch = list(results)
         with self.transaction() as db:
-            db.executemany(
-                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
-                rows,
-            )
-            for (client, host), (first, last) in hosts.items():
-                db.execute(
-                    "INSERT INTO hosts (client, host, first_seen, last_seen) VALUES (?,?,?,?)"
-                    " ON CONFLICT (client, host) DO UPDATE SET"
-                    " first_seen=MIN(first_seen, excluded.first_seen),"
-                    " last_seen=MAX(last_seen, excluded.last_seen)",
-                    (client, host, first, last),
-                )
-        return len(rows)
+            db.executemany(INSERT_RESULT, [result_row(res) for res in batch])
+            touch_hosts(db, batch)
+        return len(batch)
+
+    def insert_results(self, db: sqlite3.Connection, results: Iterable[dict[str, Any]]) -> list[int]:
+        """Insert results inside the caller's transaction and return their ids, in order."""
+        batch = list(results)
+        ids = [int(db.execute(INSERT_RESULT + " RETURNING id", result_row(res)).fetchone()[0]) for res in batch]
+        touch_hosts(db, batch)
+        return ids
 
     def results(self, client: str, run_id: str | None = None, since: str | None = None,
                 until: str | None = None) -> list[dict[str, Any]]:

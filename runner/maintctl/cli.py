@@ -25,6 +25,7 @@ COMMANDS = (
     "maintctl.cmd_demo",
     "maintctl.cmd_window",
     "maintctl.cmd_tick",
+    "maintctl.cmd_supervise",
     "maintctl.cmd_doctor",
 )
 

@@ -11,6 +11,14 @@ timezone. A tick:
 3. releases the lock, then starts one ``maintctl run --scheduled`` per due client (the slots
    due together are merged into one run), ``--jobs`` at a time, and waits for them.
 
+Supervision cycles (``schedule.probe``, ``schedule.watch``: ``every N min``) are started the same
+way: ``maintctl probe|watch --client X`` when the interval has passed since the last one started
+(a quarter of the interval, at most 15 s, early is on time: a one-minute timer that fires a little
+early still probes every minute). They run beside the scheduled runs, in their own processes and
+under their own locks: a cycle still running when the next falls due makes that one skip (exit 4,
+shown as "skipped", not an error), never queue. Then each client's overdue alerts are escalated
+and its notification outbox is flushed.
+
 A scheduled patch run whose time falls on a window exception date only scans
 (``--scan-only``). A client whose policy or inventory is invalid (even binary or hostile: see
 :func:`maintcore.inventory.read_yaml`) is reported on one line and skipped; the others still
@@ -28,6 +36,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from maint_utils import maint_clock, maint_window
 from maint_utils.checks import AREAS
@@ -75,19 +84,59 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
+@dataclass
+class Cycle:
+    """A supervision cycle one client gets from this tick."""
+
+    client: str
+    kind: str  # probe | watch
+
+    def argv(self) -> list[str]:
+        """The ``maintctl probe|watch`` command line."""
+        return [venv_bin("maintctl"), self.kind, "--client", self.client]
+
+
 def _state_path(client: str) -> Path:
     return maint_home() / "schedule" / f"{client}.json"
 
 
-def _last_tick(client: str) -> dt.datetime | None:
+def _read_state(client: str) -> dict[str, Any]:
     path = _state_path(client)
     try:
-        last: dt.datetime = maint_clock.parse_iso(json.loads(path.read_text(encoding="utf-8"))["last_tick"])
-        return last
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return {}
+    except (OSError, ValueError) as exc:
         raise InvalidInput(f"{path}: unreadable schedule state ({exc}); delete it to start afresh") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: unreadable schedule state (not a mapping); delete it to start afresh")
+    return data
+
+
+def _last(state: dict[str, Any], key: str) -> dt.datetime | None:
+    if key not in state:
+        return None
+    try:
+        last: dt.datetime = maint_clock.parse_iso(state[key])
+        return last
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"{_state_path('?').parent}: unreadable {key} ({exc}); delete the file to start afresh"
+                           ) from exc
+
+
+def _last_tick(client: str) -> dt.datetime | None:
+    return _last(_read_state(client), "last_tick")
+
+
+def due_cycles(pol: dict[str, Any], state: dict[str, Any], now: dt.datetime) -> list[str]:
+    """Return the supervision cycles due at ``now`` (``probe``, ``watch``), given their last starts."""
+    due = []
+    for kind, seconds in schedule.cycles(pol).items():
+        last = _last(state, f"last_{kind}")
+        slack = dt.timedelta(seconds=min(seconds / 4, 15))
+        if last is None or last > now or now - last + slack >= dt.timedelta(seconds=seconds):
+            due.append(kind)
+    return due
 
 
 def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | None:
@@ -106,20 +155,40 @@ def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | 
     return due
 
 
-def _execute(due: Due) -> tuple[Due, int, str]:
+def _execute(due: Due | Cycle) -> tuple[Due | Cycle, int, str]:
     proc = subprocess.run(due.argv(), capture_output=True, text=True, check=False)
-    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("run ", "maintctl:"))]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if line.startswith(("run ", "maintctl:", "probe ", "watch "))]
     return due, proc.returncode, (lines[0] if lines else f"exit {proc.returncode}")
 
 
-def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> tuple[int, list[Due]]:
+def _after_cycles(names: list[str]) -> None:
+    """Escalate overdue alerts and flush each client's notification outbox (problems on stderr)."""
+    from maintcore.store import Store
+
+    from . import supervise
+
+    with Store() as store:
+        for name in names:
+            try:
+                pol = inventory.load_policy(name)
+                for line in supervise.after_cycle(store, name, pol, supervise.Secrets(name)):
+                    print(line, file=sys.stderr)
+            except (PolicyError, OSError, ValueError) as exc:
+                print(clip(f"{name}: notifications not flushed: {exc}"), file=sys.stderr)
+
+
+def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> tuple[int, list[Due], list[Cycle]]:
     """Under the dispatcher lock, plan each client and record its tick; return (invalid count, plans)."""
     invalid = 0
     plans: list[Due] = []
+    cycles: list[Cycle] = []
     with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
         for name in names:
             try:
                 due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
+                state = _read_state(name)
+                kinds = due_cycles(inventory.load_policy(name), state, now)
             except PolicyError as exc:  # InvalidInput, or a window the policy got wrong
                 invalid += 1
                 print(f"{name}: skipped: {clip(exc, INVALID_MESSAGE)}", file=sys.stderr)
@@ -129,11 +198,14 @@ def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> t
                 invalid += 1
                 print(clip(f"{name}: skipped: cannot be planned: {type(exc).__name__}: {exc}"), file=sys.stderr)
                 continue
+            cycles += [Cycle(name, kind) for kind in kinds]
             if not args.dry_run:
-                atomic_write_json(_state_path(name), {"last_tick": maint_clock.to_iso(now)})
+                stamp = maint_clock.to_iso(now)
+                state.update({"last_tick": stamp}, **{f"last_{k}": stamp for k in kinds})
+                atomic_write_json(_state_path(name), state)
             if due:
                 plans.append(due)
-    return invalid, plans
+    return invalid, plans, cycles
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,17 +216,32 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         inventory.client_dir(name)
     now = maint_clock.now()
-    invalid, plans = _plan_all(sorted(set(names)), now, args)
+    invalid, plans, cycles = _plan_all(sorted(set(names)), now, args)
     for due in plans:
         print(("would start " if args.dry_run else "starting ") + due.describe())
-    if not plans:
+    for cycle in cycles:
+        print(("would start " if args.dry_run else "starting ") + f"{cycle.client}: {cycle.kind}")
+    if not plans and not cycles:
         print(f"nothing due at {maint_clock.to_iso(now)}")
     codes = []
-    if not args.dry_run and plans:
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            for due, code, line in pool.map(_execute, plans):
+    if not args.dry_run and (plans or cycles):
+        # Cycles are short and must not wait behind a long run: they get their own pool.
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
+                ThreadPoolExecutor(max_workers=max(2, args.jobs)) as fast:
+            cycle_jobs = fast.map(_execute, cycles)
+            run_jobs = pool.map(_execute, plans)
+            for job, code, line in cycle_jobs:
+                if code == 4:
+                    print(f"{job.client}: {getattr(job, 'kind', 'run')} skipped: the previous one is still running")
+                    continue
                 codes.append(code)
-                print(f"{due.client}: exit {code} ({EXIT_NAMES.get(code, 'error')}): {line}")
+                kind = getattr(job, "kind", "run")
+                print(f"{job.client}: {kind} exit {code} ({EXIT_NAMES.get(code, 'error')}): {line}")
+            for job, code, line in run_jobs:
+                codes.append(code)
+                print(f"{job.client}: exit {code} ({EXIT_NAMES.get(code, 'error')}): {line}")
+    if not args.dry_run:
+        _after_cycles(sorted({c.client for c in cycles} | {d.client for d in plans}))
     if invalid or 2 in codes:
         return 2
     return 1 if any(codes) else 0

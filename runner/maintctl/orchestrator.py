@@ -17,6 +17,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -28,7 +29,7 @@ import yaml
 
 from maint_utils import maint_clock
 from maint_utils.checks import AREAS
-from maintcore import inventory
+from maintcore import inventory, supervision
 from maintcore.config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
 from maintcore.errors import InvalidInput, LockHeld, MaintError
 from maintcore.store import Store
@@ -36,6 +37,9 @@ from maintcore.store import Store
 from . import policy
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3, 4
+# Runs that supervise between windows: they hold their own lock (a watch goes on during a
+# nightly window) and store only what is not ok or changed (maintcore.supervision.observe).
+SUPERVISION_KINDS = ("watch", "probe")
 
 
 @dataclass
@@ -52,6 +56,13 @@ class RunRequest:
     resume: str | None = None
     role_vars: dict[str, Any] = field(default_factory=dict)
     worker: list[str] | None = None  # run on another machine (maintctl.worker)
+    playbook: str | None = None  # a playbook of playbooks/ instead of the areas' (the health watch)
+    extravars: dict[str, Any] = field(default_factory=dict)  # set by maintctl itself, never from --var
+
+    @property
+    def lock_name(self) -> str:
+        """The lock this run holds: the client's, or its own per kind for supervision (watch)."""
+        return self.client if self.kind not in SUPERVISION_KINDS else f"{self.kind}-{self.client}"
 
 
 # Only documented role inputs (each role's meta/argument_specs.yml) may be set from the command
@@ -271,16 +282,21 @@ def window_vars(pol: dict[str, Any], req: RunRequest, installs: bool, now: dt.da
     return values
 
 
-def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[str]:
+def recover_stale_runs(store: Store, client: str, pol: dict[str, Any], kind: str = "run") -> list[str]:
     """Load the results of runs whose controller died (SIGKILL, power loss) into the store.
 
     Called with the client's lock held, so a run still marked ``running`` is dead: its
     results.jsonl (flushed by the collector as results arrived) is loaded and the run is
-    marked interrupted, so it can be resumed. Returns the recovered run ids.
+    marked interrupted, so it can be resumed. Returns the recovered run ids. ``kind`` says
+    which lock is held: a watch's own (``watch``), or the client's (any other kind): only the
+    runs that lock guards are looked at.
     """
     recovered = []
     for run in store.runs(client):
         if run["status"] != "running" or not run.get("run_dir"):
+            continue
+        guarded = run["kind"] == kind if kind in SUPERVISION_KINDS else run["kind"] not in SUPERVISION_KINDS
+        if not guarded:
             continue
         results_file = Path(run["run_dir"]) / "results.jsonl"
         results = finalize_results(read_results(results_file), pol, dt.timedelta(0))
@@ -290,6 +306,31 @@ def recover_stale_runs(store: Store, client: str, pol: dict[str, Any]) -> list[s
         store.finish_run(run["run_id"], "interrupted", EXIT_INTERRUPTED, maint_clock.to_iso(maint_clock.now()))
         recovered.append(run["run_id"])
     return recovered
+
+
+def record_results(store: Store, req: RunRequest, meta: dict[str, Any], results: list[dict[str, Any]],
+                   pol: dict[str, Any]) -> None:
+    """Store a run's results, then let supervision turn them into alert transitions.
+
+    The results land first, in their own transaction: whatever the alert code does, no
+    result already collected is lost. A watch stores only what is not ok or changed.
+    """
+    if req.kind in SUPERVISION_KINDS:
+        try:
+            supervision.observe(store, req.client, meta, results, pol)
+            return
+        except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+            print(f"maintctl: warning: alerts not updated for run {meta['run_id']}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            store.add_results(results)
+            return
+    with store.transaction() as db:
+        ids = store.insert_results(db, results)
+    try:
+        supervision.ingest_run(store, req.client, results, ids, pol)
+    except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+        print(f"maintctl: warning: alerts not updated for run {meta['run_id']}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
 
 
 def controller_tool(name: str) -> str:
@@ -443,18 +484,21 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
     wvars = window_vars(pol, req, installs, now)
     vault = policy.vault_password_file(req.client)
 
-    with client_lock(req.client), _Interrupt() as interrupt:
-        recover_stale_runs(store, req.client, pol)
+    lock = exclusive_lock(req.lock_name, f"{req.kind} of client {req.client!r} is locked by {{holder}}") \
+        if req.kind in SUPERVISION_KINDS else client_lock(req.client)
+    with lock, _Interrupt() as interrupt:
+        recover_stale_runs(store, req.client, pol, req.kind if req.kind in SUPERVISION_KINDS else "run")
         run_id = new_run_id(now)
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"
-        playbook = "maintenance.yml" if len(areas) > 1 else playbook_of(areas[0])
+        playbook = req.playbook or ("maintenance.yml" if len(areas) > 1 else playbook_of(areas[0]))
         cmdline = playbook_options(req, areas, vault)
         extravars = {
             "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
-            **req.role_vars, "patch_install": installs, **wvars,
+            **req.role_vars, "patch_install": installs, **wvars, **req.extravars,
         }
-        meta = {"run_id": run_id, "client": req.client, "kind": req.kind, "areas": ",".join(areas),
+        meta = {"run_id": run_id, "client": req.client, "kind": req.kind,
+                "areas": req.kind if req.kind in SUPERVISION_KINDS else ",".join(areas),
                 "limit_hosts": req.limit, "check_mode": req.check, "started": maint_clock.to_iso(now),
                 "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume,
                 "worker": shlex.join(req.worker) if req.worker else None}
@@ -479,7 +523,7 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
                 store.forget_run(run_id)
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise not_started
-            store.add_results(results)
+            record_results(store, req, meta, results, pol)
             if interrupt.requested:
                 status = "canceled"
             code = exit_code_for(status, results, rc)

@@ -358,8 +358,12 @@ def _check_password_file(path: Path, info: os.stat_result) -> None:
                            f"executable: chmod 600 {path}")
 
 
-def list_hosts(client: str, limit: str | None = None) -> list[str]:
-    """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself."""
+def inventory_listing(client: str, limit: str | None = None) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Return the inventory's hosts (after ``limit``) and their variables, parsed by Ansible itself.
+
+    The variables hold the vault's decrypted values: they stay in this process's memory
+    (a pipe from ``ansible-inventory``), are never written, and callers keep only what they need.
+    """
     inventory = read_yaml(client_dir(client) / "hosts.yml")
     if not isinstance(inventory, dict):
         where = project_relative(client_dir(client) / "hosts.yml")
@@ -387,10 +391,16 @@ def list_hosts(client: str, limit: str | None = None) -> list[str]:
         raise InvalidInput(f"{where}: {msg[:300]}")
     try:
         listing = json.loads(proc.stdout)
-        hosts = sorted(set(listing.get("_meta", {}).get("hostvars", {})).union(
+        hostvars = listing.get("_meta", {}).get("hostvars", {})
+        hosts = sorted(set(hostvars).union(
             *(group.get("hosts", []) for name, group in listing.items() if name != "_meta")))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{where}: ansible-inventory returned no inventory") from exc
     if not hosts:
         raise InvalidInput(f"{where}: no hosts" + (f" match --limit {limit!r}" if limit else ""))
-    return hosts
+    return hosts, {host: dict(hostvars.get(host) or {}) for host in hosts}
+
+
+def list_hosts(client: str, limit: str | None = None) -> list[str]:
+    """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself."""
+    return inventory_listing(client, limit)[0]

@@ -16,6 +16,11 @@ Format: the policy's ``schedule`` maps what to run to when, in the client's time
   twice (fall back) runs once, at its first occurrence.
 * A run that installs patches (``maintenance`` or ``patch``) must start inside a maintenance
   window: :func:`outside_windows` finds the times that do not, for ``maintctl validate``.
+
+Supervision's cycles are the keys ``probe`` (availability probes, typically ``every 1 min``) and
+``watch`` (health watch, typically ``every 5 min`` to ``every 15 min``): ``every N min`` or
+``every N s``, from 10 seconds to 24 hours. :func:`cycles` reads them; a tick starts a cycle when
+its interval has passed since the last one started (``maintctl tick``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,32 @@ from maint_utils import maint_window
 from maintcore.errors import InvalidInput
 
 _SPEC_RE = re.compile(r"^\s*(?P<days>\S+)\s+(?P<time>\d{1,2}:\d{2})\s*$")
+_EVERY_RE = re.compile(
+    r"^\s*every\s+(?P<n>\d{1,5})\s*(?P<unit>s|sec|second|seconds|min|mins|minute|minutes|h|hour|hours)\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 ALL_AREAS_KEY = "maintenance"
+CYCLE_KEYS = ("probe", "watch")
+CYCLE_RANGE = (10, 86400)
+
+
+def parse_every(key: str, spec: Any) -> int:
+    """Parse a cycle such as ``every 5 min`` into seconds (InvalidInput naming ``schedule.<key>``)."""
+    where = f"schedule.{key}"
+    match = _EVERY_RE.match(spec) if isinstance(spec, str) else None
+    if not match:
+        raise InvalidInput(f"{where}: expected 'every N min' or 'every N s', e.g. 'every 5 min'")
+    seconds = int(match.group("n")) * _UNIT_SECONDS[match.group("unit")[0].lower()]
+    if not CYCLE_RANGE[0] <= seconds <= CYCLE_RANGE[1]:
+        raise InvalidInput(f"{where}: {spec.strip()!r}: the interval must be between 10 s and 24 h")
+    return seconds
+
+
+def cycles(policy: Mapping[str, Any]) -> dict[str, int]:
+    """Return the supervision cycles of a policy: ``{"probe": seconds, "watch": seconds}`` (those set)."""
+    sched = policy.get("schedule") or {}
+    if not isinstance(sched, Mapping):
+        return {}
+    return {key: parse_every(key, sched[key]) for key in CYCLE_KEYS if key in sched}
 
 
 @dataclass(frozen=True)
@@ -65,7 +95,8 @@ def parse_entry(key: str, spec: str, areas: Sequence[str]) -> list[Entry]:
     elif key in areas:
         run_areas = (key,)
     else:
-        raise InvalidInput(f"{where}: unknown key {key!r} (use {ALL_AREAS_KEY} or one of {', '.join(areas)})")
+        raise InvalidInput(f"{where}: unknown key {key!r} (use {ALL_AREAS_KEY}, one of {', '.join(areas)},"
+                           f" or a supervision cycle: {', '.join(CYCLE_KEYS)})")
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInput(f"{where}: expected a string such as 'Mon-Fri 21:00'")
     entries = []
@@ -117,7 +148,11 @@ def load_run_schedule(schedule: Mapping[str, str] | None, timezone: str, areas: 
     if not isinstance(schedule, Mapping):
         raise InvalidInput("schedule: expected a mapping such as {maintenance: 'Mon-Fri 21:00'}")
     tz = maint_window.load_timezone(timezone)
-    entries = [entry for key, spec in schedule.items() for entry in parse_entry(str(key), spec, areas)]
+    entries = [entry for key, spec in schedule.items() if str(key) not in CYCLE_KEYS
+               for entry in parse_entry(str(key), spec, areas)]
+    for key in CYCLE_KEYS:
+        if key in schedule:
+            parse_every(key, schedule[key])
     return RunSchedule(entries, tz)
 
 

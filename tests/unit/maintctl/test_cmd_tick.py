@@ -28,7 +28,8 @@ def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maint_home: Path) -
         (tmp_path / "vault").mkdir(exist_ok=True)
         (tmp_path / "vault" / f"{name}.pass").write_text((ROOT / "lab" / "demo-vault-password.txt").read_text())
         (tmp_path / "vault" / f"{name}.pass").chmod(0o600)
-    monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
+    for name in ("acme", "bravo"):  # the supervision cycles have their own tests below
+        _edit(inv, name, '    probe: "every 1 min"\n    watch: "every 5 min"\n', "")
     monkeypatch.setenv("MAINT_INVENTORIES", str(inv))
     return inv
 

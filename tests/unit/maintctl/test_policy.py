@@ -44,7 +44,7 @@ def test_demo_policy_is_valid(inventories: Path) -> None:
         ("disk_warn_free_pct: 20", "disk_warn_free_pct: 5", "maint_policy.hardware.disk_warn_free_pct: 5 is below the critical threshold 10"),
         ("timezone: Europe/Paris", "timezone: Mars/Olympus", "maint_policy.timezone: unknown timezone 'Mars/Olympus'"),
         ("timezone: Europe/Paris", "timezon: Europe/Paris", "maint_policy: Additional properties are not allowed ('timezon' was unexpected)"),
-        ("{check: \"*\", status: warning, severity: P3}", "{check: \"*\", status: warning, severity: P9}", "maint_policy.sla.rules[4].severity: 'P9' is not one of"),
+        ("{check: \"*\", status: warning, severity: P3}", "{check: \"*\", status: warning, severity: P9}", "maint_policy.sla.rules[6].severity: 'P9' is not one of"),
         ("- Mon-Fri 20:00-06:00", "- Mon-Fry 20:00-06:00", "maint_policy.windows: window 'Mon-Fry 20:00-06:00': unknown day 'Fry'"),
         ("- Mon-Fri 20:00-06:00", "- Mon-Fri 20:00", "maint_policy.windows: window 'Mon-Fri 20:00': expected 'DAYS HH:MM-HH:MM'"),
         ("maintenance: \"Mon-Fri 21:00\"", "maintenance: \"Mon-Fri 21h\"", "maint_policy.schedule.maintenance: 'Mon-Fri 21h': expected 'DAYS HH:MM'"),

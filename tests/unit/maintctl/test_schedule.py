@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -29,7 +30,7 @@ def stamps(slots: list[run_schedule.Slot]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("schedule", "message"),
     [
-        ({"backups": "Sun 03:00"}, "schedule.backups: unknown key 'backups' (use maintenance or one of hardware,"),
+        ({"backups": "Sun 03:00"}, "schedule.backups: unknown key 'backups' (use maintenance, one of hardware,"),
         ({"backup": "Sun"}, "schedule.backup: 'Sun': expected 'DAYS HH:MM'"),
         ({"backup": "Sun 03:00-04:00"}, "schedule.backup: 'Sun 03:00-04:00': expected 'DAYS HH:MM'"),
         ({"backup": "Sonntag 03:00"}, "schedule.backup: 'Sonntag 03:00': unknown day 'Sonntag'"),
@@ -137,3 +138,25 @@ def test_the_weekly_check_wraps_over_midnight_and_the_week_end() -> None:
     assert run_schedule.outside_windows(runs({"patch": "Mon 02:00"}), windows) == [
         "schedule.patch: 'Mon 02:00': Mon 02:00 is outside every maintenance window, and this run installs patches"]
     assert run_schedule.outside_windows(runs({"maintenance": "Sat 00:00"}), windows) != []
+
+
+@pytest.mark.parametrize(("spec", "seconds"), [("every 1 min", 60), ("every 5 min", 300), ("every 15 minutes", 900),
+                                               ("every 20 s", 20), ("EVERY 2 h", 7200)])
+def test_supervision_cycles_parse(spec: str, seconds: int) -> None:
+    assert run_schedule.cycles({"schedule": {"probe": spec, "maintenance": "Mon-Fri 21:00"}}) == {"probe": seconds}
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("5 min", "schedule.watch: expected 'every N min'"),
+    ("every 5 s", "schedule.watch: 'every 5 s': the interval must be between 10 s and 24 h"),
+    ("every 25 h", "between 10 s and 24 h"),
+    (5, "schedule.watch: expected"),
+])
+def test_malformed_cycles_give_one_line(spec: object, message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        run_schedule.load_run_schedule({"watch": spec}, "Europe/Paris", AREAS)
+
+
+def test_cycles_are_not_scheduled_runs() -> None:
+    runs = run_schedule.load_run_schedule({"probe": "every 1 min", "watch": "every 5 min"}, "Europe/Paris", AREAS)
+    assert runs.entries == ()
