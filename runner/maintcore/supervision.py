@@ -428,3 +428,36 @@ def escalate_due(store: Store, client: str, policy: dict[str, Any], now: dt.date
                 notify.enqueue(db, alert_dict(db, row["id"]), "escalated", policy, stamp)
                 due.append(row["id"])
     return due
+
+
+# -- SLA --------------------------------------------------------------------------------------------
+def _hours(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    delta: dt.timedelta = maint_clock.parse_iso(end) - maint_clock.parse_iso(start)
+    return delta.total_seconds() / 3600
+
+
+def sla_view(alert: dict[str, Any], pol: dict[str, Any], now: str) -> dict[str, Any]:
+    """Response and resolution times of an alert against the client's SLA.
+
+    Response is acknowledgement - opening (a resolution without acknowledgement counts as the
+    response too). ``*_within_sla`` is True or False once known, False when still pending past
+    the limit, and None while pending within it or when the SLA sets no limit.
+    """
+    sla = pol.get("sla") or {}
+    ends = {"response": alert.get("acknowledged") or alert.get("resolved"), "resolution": alert.get("resolved")}
+    out: dict[str, Any] = {}
+    for name, table in (("response", "response_hours"), ("resolution", "resolve_hours")):
+        limit = (sla.get(table) or {}).get(alert.get("severity") or "")
+        took = _hours(alert["opened"], ends[name])
+        out[f"{name}_hours"] = None if took is None else round(took, 2)
+        out[f"{name}_limit_hours"] = limit
+        if limit is None:
+            within = None
+        elif took is not None:
+            within = took <= limit
+        else:
+            within = None if (_hours(alert["opened"], now) or 0) <= limit else False
+        out[f"{name}_within_sla"] = within
+    return out

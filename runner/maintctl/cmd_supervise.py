@@ -14,7 +14,6 @@ import datetime as dt
 import getpass
 import json
 import re
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from maint_utils import maint_clock, maint_window
@@ -103,38 +102,6 @@ def _local(stamp: str | None, tz: dt.tzinfo) -> str:
     return f"{maint_clock.parse_iso(stamp).astimezone(tz):%Y-%m-%d %H:%M %Z}"
 
 
-def _hours(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    delta: dt.timedelta = maint_clock.parse_iso(end) - maint_clock.parse_iso(start)
-    return delta.total_seconds() / 3600
-
-
-def sla_view(alert: dict[str, Any], pol: dict[str, Any], now: str) -> dict[str, Any]:
-    """Response and resolution times of an alert against the client's SLA.
-
-    Response is acknowledgement - opening (a resolution without acknowledgement counts as the
-    response too). ``*_within_sla`` is True or False once known, False when still pending past
-    the limit, and None while pending within it or when the SLA sets no limit.
-    """
-    sla = pol.get("sla") or {}
-    ends = {"response": alert.get("acknowledged") or alert.get("resolved"), "resolution": alert.get("resolved")}
-    out: dict[str, Any] = {}
-    for name, table in (("response", "response_hours"), ("resolution", "resolve_hours")):
-        limit = (sla.get(table) or {}).get(alert.get("severity") or "")
-        took = _hours(alert["opened"], ends[name])
-        out[f"{name}_hours"] = None if took is None else round(took, 2)
-        out[f"{name}_limit_hours"] = limit
-        if limit is None:
-            within = None
-        elif took is not None:
-            within = took <= limit
-        else:
-            within = None if (_hours(alert["opened"], now) or 0) <= limit else False
-        out[f"{name}_within_sla"] = within
-    return out
-
-
 # -- probe / watch -----------------------------------------------------------------------------
 def run_probe(args: argparse.Namespace) -> int:
     """One probe cycle; exit 0 when every probe is ok, 1 otherwise."""
@@ -175,7 +142,7 @@ def alerts_list(args: argparse.Namespace) -> int:
     with Store() as store:
         rows = supervision.list_alerts(store, args.client, _states(args.state), args.severity, args.host)
     for row in rows:
-        row.update(sla_view(row, pol, now))
+        row.update(supervision.sla_view(row, pol, now))
     if args.format == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -198,7 +165,7 @@ def alerts_show(args: argparse.Namespace) -> int:
     tz = _tz(args.client)
     with Store() as store:
         alert = supervision.get_alert(store, args.client, args.alert_id)
-    alert.update(sla_view(alert, pol, maint_clock.to_iso(maint_clock.now())))
+    alert.update(supervision.sla_view(alert, pol, maint_clock.to_iso(maint_clock.now())))
     if args.format == "json":
         print(json.dumps(alert, indent=2, ensure_ascii=False))
         return 0

@@ -188,3 +188,16 @@ def test_downtime_input_is_checked(store: Store) -> None:
     assert supervision.downtimes(store, "acme", deleted=True)[0]["deleted_by"] == "bob"
     with pytest.raises(InvalidInput, match="no such active downtime"):
         supervision.delete_downtime(store, "acme", new, "bob")
+
+
+def test_sla_view_measures_response_and_resolution_against_the_table() -> None:
+    alert = {"opened": at(0), "acknowledged": at(30), "resolved": at(300), "severity": "P1"}
+    view = supervision.sla_view(alert, POLICY, at(400))
+    assert view["response_hours"] == 0.5 and view["response_within_sla"] is True
+    assert view["resolution_hours"] == 5.0 and view["resolution_limit_hours"] == 4 and view["resolution_within_sla"] is False
+    pending = supervision.sla_view({"opened": at(0), "severity": "P1"}, POLICY, at(30))
+    assert pending["response_hours"] is None and pending["response_within_sla"] is None
+    overdue = supervision.sla_view({"opened": at(0), "severity": "P1"}, POLICY, at(90))
+    assert overdue["response_within_sla"] is False
+    # No limit for P2 in this table: nothing to compare with.
+    assert supervision.sla_view({"opened": at(0), "severity": "P2"}, POLICY, at(90))["response_within_sla"] is None
