@@ -77,13 +77,9 @@ def probe_cycle(client: str, store: Store) -> tuple[int, list[dict[str, Any]], s
         run_id = "probe-" + new_run_id(now)
         results = probes.run_probes(targets, timeout=float(section.get("probe_timeout_seconds", 5)),
                                     concurrency=int(section.get("probe_concurrency", 200)), now=now)
-        delta = maint_clock.offset()
-        for res in results:
+        for res in results:  # stamped with maint_clock's "now" (the test clock, in tests)
             res["client"], res["run_id"] = client, run_id
             res["severity"] = policy.severity_for(pol, res["check"], res["status"])
-            if delta:
-                res["started"] = maint_clock.to_iso(maint_clock.parse_iso(res["started"]) + delta)
-                res["finished"] = maint_clock.to_iso(maint_clock.parse_iso(res["finished"]) + delta)
         run = {"run_id": run_id, "kind": "probe", "areas": "probe", "started": maint_clock.to_iso(now),
                "finished": maint_clock.to_iso(maint_clock.now()), "hosts_total": len(hosts),
                "exit_code": EXIT_FINDINGS if any(r["status"] != "ok" for r in results) else EXIT_OK}
