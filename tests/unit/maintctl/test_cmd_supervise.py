@@ -90,7 +90,7 @@ def test_an_outage_opens_one_alert_notifies_once_and_recovers(
         client: Path, listener: Listener, maint_home: Path, monkeypatch: pytest.MonkeyPatch,
         smtp_server: servers.SmtpServer, http_receiver: servers.HttpReceiver,
         capsys: pytest.CaptureFixture[str]) -> None:
-    write_client(client, listener.port, "json://127.0.0.1:%d/hook" % http_receiver.port)
+    write_client(client, listener.port, f"json://127.0.0.1:{http_receiver.port}/hook")
     for key, value in smtp_server.env().items():
         monkeypatch.setenv(key, value)
     assert probe(monkeypatch, "2026-11-10T02:00:00Z") == 0
@@ -139,7 +139,7 @@ def test_an_outage_opens_one_alert_notifies_once_and_recovers(
 def test_a_failed_notification_is_retried_and_recorded(
         client: Path, listener: Listener, maint_home: Path, monkeypatch: pytest.MonkeyPatch,
         http_receiver: servers.HttpReceiver, capsys: pytest.CaptureFixture[str]) -> None:
-    write_client(client, listener.port, "json://127.0.0.1:%d/hook" % http_receiver.port)
+    write_client(client, listener.port, f"json://127.0.0.1:{http_receiver.port}/hook")
     for key in ("HOST", "PORT", "USER", "PASSWORD", "FROM", "TO", "CAFILE"):
         monkeypatch.delenv(f"MAINT_SMTP_{key}", raising=False)
     listener.stop()
