@@ -255,17 +255,19 @@ def validate_policy(client: str, policy: dict[str, Any] | None = None) -> list[s
 def host_problems(client: str, hosts: list[str], policy: dict[str, Any] | None = None) -> list[str]:
     """Return one line per policy reference to a host that is not in the inventory's ``hosts``.
 
-    Today: backup sources (``maint_policy.backup.sources[i].host``, an inventory host name).
+    Backup sources (``maint_policy.backup.sources[i].host``) and service probes
+    (``maint_policy.supervision.services[i].host``) name inventory hosts.
     """
     path = project_relative(client_dir(client) / POLICY_FILE)
     policy = load_policy(client) if policy is None else policy
     known = set(hosts)
     problems = []
-    for index, source in enumerate(((policy.get("backup") or {}).get("sources")) or []):
-        host = source.get("host") if isinstance(source, dict) else None
-        if isinstance(host, str) and host not in known:
-            problems.append(clip(f"{path}: maint_policy.backup.sources[{index}].host: {host!r} is not a host of "
-                                 f"{project_relative(client_dir(client) / 'hosts.yml')}"))
+    for section, key in (("backup", "sources"), ("supervision", "services")):
+        for index, entry in enumerate(((policy.get(section) or {}).get(key)) or []):
+            host = entry.get("host") if isinstance(entry, dict) else None
+            if isinstance(host, str) and host not in known:
+                problems.append(clip(f"{path}: maint_policy.{section}.{key}[{index}].host: {host!r} is not a host"
+                                     f" of {project_relative(client_dir(client) / 'hosts.yml')}"))
     return problems
 
 

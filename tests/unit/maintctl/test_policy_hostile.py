@@ -323,3 +323,12 @@ def test_the_lab_installs_a_password_file_that_passes(clients: Path, tmp_path: P
     target = lab.install_demo_vault_password()
     assert target == tmp_path / "vault" / "demo.pass"
     policy._check_password_file(target, os.lstat(target))
+
+
+def test_a_service_probe_on_an_unknown_host_is_refused(clients: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _edit(clients, "    critical_services: [sshd]\n",
+          "    critical_services: [sshd]\n    services:\n      - {host: web09, name: site, type: tcp, port: 443}\n")
+    code, out, lines = _validate_all(capsys)
+    assert code == 2 and "bravo: ok" in out and "acme: ok" not in out
+    assert lines == [f"{_policy_file(clients)}: maint_policy.supervision.services[0].host: 'web09' is not a host of "
+                     f"{clients / 'acme' / 'hosts.yml'}"]
