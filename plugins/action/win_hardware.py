@@ -24,30 +24,51 @@ def _load_decide():
     spec.loader.exec_module(loader)
     # Dependencies first: each file's own "from ansible.module_utils.X import" needs the ones before.
     decide = loader.load("maint_result", "hardware_smart", "hardware_decide", "hardware_win")
-    return loader.load("maint_result"), decide
+    return loader.load("maint_result"), decide, loader.load("watch_decide")
 
 
 class ActionModule(ActionBase):
     """Collect with PowerShell, decide with Python."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("policy",))
+    _VALID_ARGS = frozenset(("policy", "watch", "supervision", "since"))
 
     def run(self, tmp=None, task_vars=None):
-        """Check the policy, run the PowerShell collector, decide, return maint_results."""
+        """Check the policies, run the PowerShell collector, decide, return maint_results.
+
+        With ``watch`` (the health watch) the collector also reads the critical services, the failed
+        services and the failed logons since ``since``; ``watch_decide`` decides them.
+        """
         result = super().run(tmp, task_vars)
         del tmp
         policy = self._task.args.get("policy") or {}
-        maint_result, decide = _load_decide()
+        watch = self._task.args.get("watch") in (True, "true", "True", "yes", 1)
+        supervision = self._task.args.get("supervision") or {}
+        since = self._task.args.get("since") or None
+        maint_result, decide, watch_decide = _load_decide()
         try:
             decide.effective_policy(policy)
+            if watch:
+                watch_decide.effective_policy(supervision)
+                if since:
+                    watch_decide.parse_iso(since)
         except maint_result.PolicyError as exc:
             raise AnsibleActionFail(str(exc)) from exc
-        module_result = self._execute_module(module_name="win_hardware", module_args={"policy": policy},
-                                             task_vars=task_vars)
+        except ValueError as exc:
+            raise AnsibleActionFail("since must be an ISO 8601 time such as 2026-11-22T21:00:00Z, got %r"
+                                    % (since,)) from exc
+        args = {"policy": policy}
+        if watch:
+            args.update(watch=True, supervision=supervision)
+            if since:
+                args["since"] = since
+        module_result = self._execute_module(module_name="win_hardware", module_args=args, task_vars=task_vars)
         result.update(module_result)
         if result.get("failed"):
             return result
-        result["maint_results"] = decide.decide_windows(result.get("hardware_raw") or {}, policy)
+        raw = result.get("hardware_raw") or {}
+        result["maint_results"] = decide.decide_windows(raw, policy)
+        if watch:
+            result["maint_results"] += watch_decide.decide_watch_windows(raw.get("watch") or {}, supervision)
         result["changed"] = False
         return result

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to this project
 # Apache-2.0
-"""Collect a Linux host's hardware facts in one call and decide the hardware checks."""
+"""Collect a Linux host's hardware facts in one call and decide the hardware checks (and, for the watch, more)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -29,6 +29,15 @@ description:
   - The decisions are made by C(plugins/module_utils/hardware_decide.py) against the
     policy thresholds; the defaults are its C(CHECKS) table's, documented in
     C(schemas/policy/hardware.schema.json).
+  - "With O(watch=true) (the health watch, C(playbooks/watch.yml), every few minutes) the same call
+    also reads, for C(plugins/module_utils/watch_decide.py): the state of the units of
+    O(supervision.critical_services) (C(systemctl show -p Id,LoadState,ActiveState,SubState), so that
+    aliases such as C(sshd) resolve), the failed units (C(systemctl list-units --state=failed)), and the
+    failed logins since O(since) (C(journalctl -o json) with sshd's and the C(authpriv) facility's entries);
+    results C(service.systemd) and C(security.failed_logins). SMART is then read lighter
+    (C(smartctl --json -i -H -A -l error): the verdict, attributes and error counters, not the
+    self-test and extended logs). Without systemd (no C(/run/systemd/system)) or a readable journal
+    those results are C(unknown)."
   - Never changes anything on the host; C(changed) is always false.
 version_added: "0.1.0"
 options:
@@ -46,6 +55,24 @@ options:
     description: Seconds allowed for each mount's statvfs (a hung network mount gives C(unknown)).
     type: int
     default: 10
+  watch:
+    description:
+      - Run as the health watch, adding C(service.systemd) and C(security.failed_logins) to the
+        hardware results (see the description). False for the nightly hardware run.
+    type: bool
+    default: false
+  supervision:
+    description:
+      - The C(supervision) section of the client policy (C(critical_services), C(failed_logins_warn),
+        C(failed_logins_crit)); its other keys (probes, alerts) are ignored here. Omitted keys take the
+        defaults of the C(watch_decide.CHECKS) table. Used only with O(watch=true).
+    type: dict
+    default: {}
+  since:
+    description:
+      - ISO 8601 UTC time from which failed logins are counted (the RV(watch_until) of the previous
+        watch of this host). Default, 15 minutes before the host's clock. Used only with O(watch=true).
+    type: str
 notes:
   - Needs root (C(become)) to read SMART data; without it every disk gives C(unknown).
   - Supports check mode; it reads only.
@@ -58,6 +85,13 @@ EXAMPLES = r"""
   hardware_linux:
     policy: "{{ maint_policy.hardware | default({}) }}"
   register: hw
+
+- name: The health watch of one host, counting failed logins since the previous watch
+  hardware_linux:
+    policy: "{{ maint_policy.hardware | default({}) }}"
+    watch: true
+    supervision: "{{ maint_policy.supervision | default({}) }}"
+    since: "2026-11-22T21:00:00Z"
 
 - name: Show the worst findings
   ansible.builtin.debug:
@@ -111,6 +145,27 @@ hardware_raw:
     mdstat:
       description: The text of /proc/mdstat, or null when absent.
       type: str
+    services:
+      description: >-
+        With O(watch=true): C(systemd) (whether it runs), C(failed) (the failed units, or null when not
+        read) and per critical service C(name), C(Id), C(LoadState), C(ActiveState), C(SubState).
+      type: dict
+    failed_logins:
+      description: >-
+        With O(watch=true): C(readable), C(error), C(since), C(until), C(count), C(entries_read) and
+        C(groups) (by source address and user, largest first).
+      type: dict
+watch_since:
+  description: With O(watch=true), the start of the failed-login window (ISO UTC).
+  returned: when watch is true
+  type: str
+  sample: "2026-11-22T21:00:00Z"
+watch_until:
+  description: >-
+    With O(watch=true), the host's clock when the journal was read (ISO UTC): the O(since) of the next watch.
+  returned: when watch is true
+  type: str
+  sample: "2026-11-22T21:15:00Z"
 """
 
 import glob
@@ -119,13 +174,29 @@ import os
 import stat
 import subprocess
 import threading
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.hardware_decide import decide_linux, wanted_mount
 from ansible.module_utils.maint_result import PolicyError
+from ansible.module_utils.watch_decide import decide_watch_linux, journal_failures, parse_iso, summarize
+from ansible.module_utils.watch_decide import effective_policy as watch_policy
 
 MEMINFO_KEYS = ("MemTotal", "MemAvailable", "MemFree", "SwapTotal", "SwapFree")
 REBOOT_REQUIRED = "/var/run/reboot-required"
+# The nightly run reads everything smartctl knows; the watch, every few minutes, the verdict,
+# the attributes and the error counters.
+SMART_FULL = ("--json", "--xall")
+SMART_LIGHT = ("--json", "--info", "--health", "--attributes", "--log=error")
+SYSTEMD_RUNNING = "/run/systemd/system"
+SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState")
+# The journal entries of failed logins: sshd's (sshd-session from OpenSSH 9.8), and those of the
+# authpriv facility (10), where pam_unix writes for every service (su, login, sudo...).
+JOURNAL_MATCHES = ("SYSLOG_IDENTIFIER=sshd", "SYSLOG_IDENTIFIER=sshd-session", "+", "_COMM=sshd", "+",
+                   "_COMM=sshd-session", "+", "SYSLOG_FACILITY=10")
+JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,_COMM,_PID,__REALTIME_TIMESTAMP"
+DEFAULT_WINDOW_SECONDS = 15 * 60
+JOURNAL_FILES = ("/run/log/journal/*/*.journal", "/var/log/journal/*/*.journal")
 
 
 def _read(path):
@@ -210,8 +281,8 @@ def _run(argv, timeout):
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-def collect_smart(module, timeout):
-    """Scan for devices with smartctl and read each one's --xall JSON."""
+def collect_smart(module, timeout, light=False):
+    """Scan for devices with smartctl and read each one's --xall JSON (``light``: -i -H -A -l error)."""
     smartctl = module.get_bin_path("smartctl", opt_dirs=["/usr/sbin", "/sbin", "/usr/local/sbin"])
     facts = {"smartctl": smartctl, "devices": []}
     if not smartctl:
@@ -234,7 +305,7 @@ def collect_smart(module, timeout):
             entry["error"] = dev["open_error"]
             facts["devices"].append(entry)
             continue
-        argv = [smartctl, "--json", "--xall"]
+        argv = [smartctl] + list(SMART_LIGHT if light else SMART_FULL)
         if dtype:
             argv += ["-d", dtype]
         argv.append(name)
@@ -326,6 +397,73 @@ def collect_reboot(module):
     return facts
 
 
+def _first_line(text, default):
+    lines = (text or "").strip().splitlines()
+    return lines[0][:300] if lines else default
+
+
+def collect_services(module, critical):
+    """Read whether systemd runs, its failed units, and the state of each critical service."""
+    facts = {"systemd": os.path.isdir(SYSTEMD_RUNNING), "failed": None, "services": []}
+    systemctl = module.get_bin_path("systemctl")
+    if not facts["systemd"]:
+        return facts
+    if not systemctl:
+        facts["failed_error"] = "systemctl not found"
+        facts["services"] = [{"name": name, "error": "systemctl not found"} for name in critical]
+        return facts
+    rc, out, err = module.run_command([systemctl, "list-units", "--state=failed", "--all", "--plain",
+                                       "--no-legend", "--no-pager", "--full"])
+    if rc == 0:
+        facts["failed"] = [line.split()[0] for line in out.splitlines() if line.strip()]
+    else:
+        facts["failed_error"] = _first_line(err or out, "systemctl list-units failed (rc %s)" % rc)
+    for name in critical:
+        argv = [systemctl, "show", "--no-pager"] + ["--property=%s" % p for p in SHOW_PROPERTIES] + ["--", name]
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            facts["services"].append({"name": name, "error": _first_line(err or out, "rc %s" % rc)})
+            continue
+        entry = {"name": name}
+        for line in out.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key in SHOW_PROPERTIES:
+                entry[key] = value
+        facts["services"].append(entry)
+    return facts
+
+
+def collect_failed_logins(module, since):
+    """Read the journal's failed logins from ``since`` (POSIX time) to the host's clock now."""
+    until = int(time.time())
+    since = until - DEFAULT_WINDOW_SECONDS if since is None else since
+    journalctl = module.get_bin_path("journalctl")
+    if not journalctl:
+        return summarize([], readable=False, error="journalctl not found (no systemd journal)",
+                         since=since, until=until)
+    if not any(glob.glob(pattern) for pattern in JOURNAL_FILES):
+        return summarize([], readable=False, error="no journal file on this host (/run/log/journal, "
+                         "/var/log/journal): journald does not run or does not keep a journal",
+                         since=since, until=until)
+    argv = [journalctl, "--no-pager", "--quiet", "--output=json", "--output-fields=" + JOURNAL_FIELDS,
+            "--since=@%d" % int(since), "--until=@%d" % until] + list(JOURNAL_MATCHES)
+    rc, out, err = module.run_command(argv)
+    if rc != 0 and "output-fields" in (err or ""):  # systemd before 236: every field
+        rc, out, err = module.run_command([a for a in argv if not a.startswith("--output-fields=")])
+    blocked = "No journal files" in (err or "") or "insufficient permissions" in (err or "")
+    if rc != 0 or blocked:
+        return summarize([], readable=False, error=_first_line(err or out, "journalctl failed (rc %s)" % rc),
+                         since=since, until=until)
+    entries, unreadable = [], 0
+    for line in out.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            unreadable += 1
+    return summarize(journal_failures(entries, since=since, until=until), since=since, until=until,
+                     entries_read=len(entries), lines_unreadable=unreadable)
+
+
 def main():
     """Collect, decide, return."""
     module = AnsibleModule(
@@ -333,12 +471,28 @@ def main():
             policy=dict(type="dict", default={}),
             smartctl_timeout=dict(type="int", default=60),
             statvfs_timeout=dict(type="int", default=10),
+            watch=dict(type="bool", default=False),
+            supervision=dict(type="dict", default={}),
+            since=dict(type="str"),
         ),
         supports_check_mode=True,
     )
+    watch = module.params["watch"]
+    since = None
+    if watch:
+        try:
+            supervision = watch_policy(module.params["supervision"])
+        except PolicyError as exc:
+            module.fail_json(msg=str(exc))
+        if module.params["since"]:
+            try:
+                since = parse_iso(module.params["since"])
+            except ValueError:
+                module.fail_json(msg="since must be an ISO 8601 time such as 2026-11-22T21:00:00Z, got %r"
+                                 % module.params["since"])
     facts = {
         "mounts": collect_mounts(module.params["statvfs_timeout"]),
-        "smart": collect_smart(module, module.params["smartctl_timeout"]),
+        "smart": collect_smart(module, module.params["smartctl_timeout"], light=watch),
         "sensors": collect_sensors(),
         "meminfo": collect_meminfo(),
         "load": collect_load(),
@@ -346,11 +500,18 @@ def main():
         "reboot": collect_reboot(module),
         "mdstat": _read("/proc/mdstat"),
     }
+    extra = {}
+    if watch:
+        facts["services"] = collect_services(module, supervision["critical_services"])
+        facts["failed_logins"] = collect_failed_logins(module, since)
+        extra = {"watch_since": facts["failed_logins"]["since"], "watch_until": facts["failed_logins"]["until"]}
     try:
         results = decide_linux(facts, module.params["policy"])
+        if watch:
+            results += decide_watch_linux(facts, module.params["supervision"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, maint_results=results, hardware_raw=facts)
+    module.exit_json(changed=False, maint_results=results, hardware_raw=facts, **extra)
 
 
 if __name__ == "__main__":

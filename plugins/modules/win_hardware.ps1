@@ -10,10 +10,16 @@
 # plugins/action/win_hardware.py). Enum values are returned as their numbers.
 # PendingFileRenameOperations is deliberately not read: antivirus and installers
 # set it all the time, so it says nothing about a pending reboot.
+# With watch (the health watch), also: the critical services of the supervision policy
+# (Get-Service, by name or display name), the automatic services stopped with a non-zero exit
+# code (Win32_Service), and the failed logons (Security event 4625) since `since`.
 
 $spec = @{
     options = @{
         policy = @{ type = 'dict'; default = @{} }
+        watch = @{ type = 'bool'; default = $false }
+        supervision = @{ type = 'dict'; default = @{} }
+        since = @{ type = 'str' }
     }
     supports_check_mode = $true
 }
@@ -120,6 +126,97 @@ try {
 }
 catch {
     $facts.os = [ordered]@{ error = $_.Exception.Message }
+}
+
+function Get-EventField {
+    param($Xml, [string]$Name)
+    $node = $Xml.Event.EventData.Data | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+    if ($null -eq $node) { return $null }
+    return [string]$node.'#text'
+}
+
+if ($module.Params.watch) {
+    $watch = [ordered]@{}
+    $critical = @()
+    if ($module.Params.supervision -and $module.Params.supervision.critical_services) {
+        $critical = @($module.Params.supervision.critical_services)
+    }
+    $watch.services = @(foreach ($name in $critical) {
+        $svc = Get-Service -Name $name -ErrorAction SilentlyContinue
+        if (-not $svc) { $svc = Get-Service -DisplayName $name -ErrorAction SilentlyContinue | Select-Object -First 1 }
+        if ($svc) {
+            [ordered]@{
+                name = [string]$name
+                found = $true
+                service_name = $svc.ServiceName
+                display_name = $svc.DisplayName
+                status = [int]$svc.Status
+                start_type = [int]$svc.StartType
+            }
+        }
+        else {
+            [ordered]@{ name = [string]$name; found = $false }
+        }
+    })
+    try {
+        $watch.failed = @(Get-CimInstance -ClassName Win32_Service -Filter "StartMode='Auto' AND State<>'Running'" -ErrorAction Stop |
+            Where-Object { $_.ExitCode -ne 0 } | ForEach-Object {
+                [ordered]@{ name = $_.Name; display_name = $_.DisplayName; exit_code = [int64]$_.ExitCode; state = $_.State }
+            })
+    }
+    catch {
+        $watch.failed = $null
+        $watch.failed_error = $_.Exception.Message
+    }
+
+    $until = (Get-Date).ToUniversalTime()
+    if ($module.Params.since) {
+        $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
+        $since = [datetime]::Parse($module.Params.since, [Globalization.CultureInfo]::InvariantCulture, $styles)
+    }
+    else {
+        $since = $until.AddMinutes(-15)
+    }
+    $logons = [ordered]@{
+        readable = $false
+        error = ''
+        since = $since.ToString('yyyy-MM-ddTHH:mm:ssZ')
+        until = $until.ToString('yyyy-MM-ddTHH:mm:ssZ')
+        truncated = $false
+        events = @()
+    }
+    $maxEvents = 5000
+    try {
+        $filter = @{ LogName = 'Security'; Id = 4625; StartTime = $since.ToLocalTime(); EndTime = $until.ToLocalTime() }
+        $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents $maxEvents -ErrorAction Stop)
+        $logons.events = @(foreach ($event in $found) {
+            $xml = [xml]$event.ToXml()
+            [ordered]@{
+                TimeCreated = $event.TimeCreated.ToUniversalTime().ToString('o')
+                TargetUserName = Get-EventField -Xml $xml -Name 'TargetUserName'
+                TargetDomainName = Get-EventField -Xml $xml -Name 'TargetDomainName'
+                IpAddress = Get-EventField -Xml $xml -Name 'IpAddress'
+                IpPort = Get-EventField -Xml $xml -Name 'IpPort'
+                LogonType = Get-EventField -Xml $xml -Name 'LogonType'
+                Status = Get-EventField -Xml $xml -Name 'Status'
+                SubStatus = Get-EventField -Xml $xml -Name 'SubStatus'
+            }
+        })
+        $logons.truncated = ($found.Count -ge $maxEvents)
+        $logons.readable = $true
+    }
+    catch {
+        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') {
+            $logons.readable = $true
+        }
+        else {
+            $logons.error = $_.Exception.Message
+        }
+    }
+    $watch.logon_failures = $logons
+    $facts.watch = $watch
+    $module.Result.watch_since = $logons.since
+    $module.Result.watch_until = $logons.until
 }
 
 $module.Result.changed = $false

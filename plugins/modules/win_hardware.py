@@ -23,6 +23,13 @@ description:
   - The project's C(win_hardware) action plugin (C(plugins/action/win_hardware.py)) runs this
     module and adds RV(maint_results), decided in Python by
     C(plugins/module_utils/hardware_win.py) on the controller.
+  - "With O(watch=true) (the health watch): the services of O(supervision.critical_services)
+    (C(Get-Service) by name, else by display name: status and start type as numbers), the automatic
+    services that are not running and stopped with a non-zero exit code (C(Win32_Service)), and the
+    failed logons since O(since) (Security log, event 4625, C(Get-WinEvent -FilterHashtable), at most
+    5000: TargetUserName, TargetDomainName, IpAddress, IpPort, LogonType, Status, SubStatus), under
+    C(hardware_raw.watch); the action plugin decides C(service.systemd) and C(security.failed_logins)
+    with C(plugins/module_utils/watch_decide.py)."
   - Never changes anything on the host.
 options:
   policy:
@@ -31,11 +38,27 @@ options:
         to decide; the PowerShell module ignores it.
     type: dict
     default: {}
+  watch:
+    description: Run as the health watch (see the description).
+    type: bool
+    default: false
+  supervision:
+    description:
+      - The C(supervision) section of the client policy; the collector reads its C(critical_services),
+        the action plugin its failed-logon thresholds. Used only with O(watch=true).
+    type: dict
+    default: {}
+  since:
+    description:
+      - ISO 8601 UTC start of the failed-logon window (the previous watch's RV(watch_until)); default,
+        15 minutes before the host's clock. Used only with O(watch=true).
+    type: str
 notes:
   - Verified only against documented field values and reconstructed recordings
     (tests/fixtures/windows/hardware/); run roles/hardware/molecule/windows against a
     real Windows host to verify it there.
   - Get-StorageReliabilityCounter needs an administrator; without it the counters are absent.
+    Reading the Security log needs one too; without it C(security.failed_logins) is C(unknown).
 author:
   - maintctl contributors
 """
@@ -67,6 +90,19 @@ hardware_raw:
     os:
       description: Memory in kB and uptime in seconds.
       type: dict
+    watch:
+      description: >-
+        With O(watch=true): C(services), C(failed), C(failed_error) and C(logon_failures)
+        (C(readable), C(error), C(since), C(until), C(truncated), C(events)).
+      type: dict
+watch_since:
+  description: With O(watch=true), the start of the failed-logon window (ISO UTC).
+  returned: when watch is true
+  type: str
+watch_until:
+  description: With O(watch=true), the host's clock when the Security log was read (ISO UTC).
+  returned: when watch is true
+  type: str
 maint_results:
   description: Check results (added by the role's action plugin), in the shape of schemas/check_result.schema.json.
   returned: always (added by the action plugin)

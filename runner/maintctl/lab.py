@@ -136,7 +136,11 @@ def container_state(name: str) -> str:
 
 
 def run_args(name: str, host: dict[str, Any], net: str, ref: str) -> list[str]:
-    """Return the ``podman run`` arguments for one lab host."""
+    """Return the ``podman run`` arguments for one lab host.
+
+    A host with ``systemd: true`` in ``lab/hosts.yml`` boots ``/sbin/init``; every other host runs
+    ``sshd -D -e`` as PID 1.
+    """
     home = lab_home()
     apt = ensure_dir(home / "aptrepo")
     os.chmod(apt, 0o755)
@@ -149,6 +153,10 @@ def run_args(name: str, host: dict[str, Any], net: str, ref: str) -> list[str]:
     ]
     for mount, size in (host.get("tmpfs") or {}).items():
         args += ["--mount", f"type=tmpfs,destination={mount},tmpfs-size={size}"]
+    if host.get("systemd"):
+        # systemd as PID 1: sshd is ssh.service (its host keys made by the image's drop-in), journald logs it.
+        args += ["--systemd", "always", ref, "/sbin/init"]
+        return args
     args += [ref, "/bin/sh", "-c",
              "test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A; mkdir -p /run/sshd; "
              "exec /usr/sbin/sshd -D -e"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from maint_utils import hardware_decide, maint_result
+from maint_utils import hardware_decide, maint_result, watch_decide
 from tests.conftest import assert_valid_results
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -79,8 +79,10 @@ def test_documentation_parses() -> None:
     proc = subprocess.run([str(BIN / "ansible-doc"), "-j", "hardware_linux"], capture_output=True, text=True,
                           env=env, timeout=120, check=True)
     doc = json.loads(proc.stdout)["hardware_linux"]
-    assert set(doc["doc"]["options"]) == {"policy", "smartctl_timeout", "statvfs_timeout"}
-    assert {"maint_results", "hardware_raw"} <= set(doc["return"])
+    assert set(doc["doc"]["options"]) == {"policy", "smartctl_timeout", "statvfs_timeout", "watch", "supervision",
+                                          "since"}
+    assert doc["doc"]["options"]["watch"]["default"] is False
+    assert {"maint_results", "hardware_raw", "watch_since", "watch_until"} <= set(doc["return"])
     assert doc["examples"].strip()
 
 
@@ -88,6 +90,7 @@ def _load_module() -> Any:
     """Import the module file with its module_utils import pointed at maint_utils."""
     sys.modules.setdefault("ansible.module_utils.maint_result", maint_result)
     sys.modules.setdefault("ansible.module_utils.hardware_decide", hardware_decide)
+    sys.modules.setdefault("ansible.module_utils.watch_decide", watch_decide)
     spec = importlib.util.spec_from_file_location("hardware_linux_module", MODULE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -103,3 +106,98 @@ def test_mount_escapes_and_statvfs_timeout() -> None:
     assert st is not None and error is None
     st, error = module._statvfs("/nonexistent-path-for-test", 5)
     assert st is None and error
+
+
+def test_nightly_run_has_no_watch_results(local_run: dict[str, Any]) -> None:
+    """watch defaults to false: the nightly hardware run is unchanged."""
+    assert not [r for r in local_run["maint_results"] if not r["check"].startswith("hardware.")]
+    assert "services" not in local_run["hardware_raw"] and "watch_until" not in local_run
+
+
+def test_watch_adds_services_and_failed_logins_unknown_without_systemd() -> None:
+    """This machine runs no systemd (no /run/systemd/system): both watch checks are unknown, never ok."""
+    result = _adhoc({"watch": True, "supervision": {"critical_services": ["sshd"], "failed_logins_warn": 3,
+                                                     "services": [], "notify": {}},
+                     "since": "2026-01-01T00:00:00Z"})
+    assert not result.get("failed"), result.get("msg")
+    results = result["maint_results"]
+    for res in results:
+        res.update(client="c", host="localhost", run_id="r")
+    assert_valid_results(results)
+    assert {"hardware.disk_free", "hardware.smart", "hardware.memory"} <= {r["check"] for r in results}
+    systemd = {r["item"]: r for r in results if r["check"] == watch_decide.SYSTEMD.id}
+    logins = [r for r in results if r["check"] == watch_decide.FAILED_LOGINS.id]
+    assert result["watch_since"] == "2026-01-01T00:00:00Z" and result["watch_until"] > result["watch_since"]
+    if os.path.isdir("/run/systemd/system"):  # pragma: no cover - a controller that runs systemd
+        pytest.skip("this machine runs systemd: the lab test covers it")
+    assert set(systemd) == {"sshd", "failed units"}
+    assert {r["status"] for r in systemd.values()} == {"unknown"}
+    [login] = logins
+    assert login["status"] == "unknown" and login["threshold"] == {"warn": 3, "crit": 50}
+    assert login["observed"]["since"] == "2026-01-01T00:00:00Z"
+
+
+def test_watch_rejects_bad_since_and_bad_supervision() -> None:
+    result = _adhoc({"watch": True, "since": "yesterday"})
+    assert result.get("failed") is True and "ISO 8601" in result["msg"]
+    result = _adhoc({"watch": True, "supervision": {"failed_logins_warn": 60, "failed_logins_crit": 50}})
+    assert result.get("failed") is True and "failed_logins_crit" in result["msg"]
+
+
+class _FakeModule:
+    """Stands in for AnsibleModule: answers run_command from a table of argv prefixes."""
+
+    def __init__(self, answers: dict[str, tuple[int, str, str]]) -> None:
+        self.answers = answers
+        self.calls: list[list[str]] = []
+
+    def get_bin_path(self, name: str, **_: Any) -> str:
+        return "/usr/bin/" + name
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        assert isinstance(argv, list), "commands are argument lists, never a shell string"
+        self.calls.append(argv)
+        for key, answer in self.answers.items():
+            if key in " ".join(argv):
+                return answer
+        return 1, "", "unexpected command"
+
+
+def test_collect_services_parses_systemctl(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _load_module()
+    monkeypatch.setattr(module.os.path, "isdir", lambda path: path == module.SYSTEMD_RUNNING)
+    fake = _FakeModule({
+        "list-units": (0, "lab-broken.service loaded failed failed Lab: a unit that fails\n", ""),
+        "-- sshd": (0, "Id=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\n", ""),
+        "-- nosuch": (0, "Id=nosuch.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n", ""),
+    })
+    facts = module.collect_services(fake, ["sshd", "nosuch"])
+    assert facts["systemd"] is True and facts["failed"] == ["lab-broken.service"]
+    assert facts["services"][0] == {"name": "sshd", "Id": "ssh.service", "LoadState": "loaded",
+                                    "ActiveState": "active", "SubState": "running"}
+    results = watch_decide.decide_systemd(facts, {"critical_services": ["sshd", "nosuch"]})
+    assert [(r["item"], r["status"]) for r in results] == [("sshd", "ok"), ("nosuch", "critical"),
+                                                           ("failed units", "warning")]
+
+
+def test_collect_failed_logins_reads_the_journal(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _load_module()
+    recorded = (ROOT / "tests" / "fixtures" / "watch" / "journal-db01-failed-logins.jsonl").read_text("utf-8")
+    monkeypatch.setattr(module.glob, "glob", lambda pattern: ["/var/log/journal/id/system.journal"])
+    monkeypatch.setattr(module.time, "time", lambda: 1796186900.5)
+    fake = _FakeModule({"journalctl": (0, recorded, "")})
+    facts = module.collect_failed_logins(fake, 1796186700.0)
+    [argv] = fake.calls
+    assert "--since=@1796186700" in argv and "--until=@1796186900" in argv and "--output=json" in argv
+    assert facts["readable"] is True and facts["count"] == 8
+    assert facts["since"] == "2026-12-02T04:45:00Z" and facts["until"] == "2026-12-02T04:48:20Z"
+    # No journal file (a host without journald): unknown, journalctl is not even run.
+    monkeypatch.setattr(module.glob, "glob", lambda pattern: [])
+    fake = _FakeModule({})
+    facts = module.collect_failed_logins(fake, None)
+    assert facts["readable"] is False and not fake.calls
+    assert module.parse_iso(facts["until"]) - module.parse_iso(facts["since"]) == 15 * 60
+    # A journal the user may not read.
+    monkeypatch.setattr(module.glob, "glob", lambda pattern: [pattern])
+    fake = _FakeModule({"journalctl": (0, "", "No journal files were opened due to insufficient permissions.")})
+    assert module.collect_failed_logins(fake, None)["readable"] is False
