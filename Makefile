@@ -77,9 +77,11 @@ molecule: deps lab
 clean: lab-down
 	rm -rf $(MAINT_HOME)/runs $(MAINT_HOME)/store.db $(MAINT_HOME)/reports
 
-# Report benchmark (not part of make test): 10,000 hosts x 30 checks, see reports/README.md.
+# Benchmarks (not part of make test): the report over 10,000 hosts x 30 checks (reports/README.md),
+# and 500 availability probes against loopback listeners (README.md, Supervision).
 bench: deps
 	$(PY) tests/benchmarks/bench_report.py
+	$(PY) tests/benchmarks/bench_probe.py
 
 # Run benchmark on the lab (not part of make test): wall time and tasks per host, see README.md.
 bench-run: deps lab
