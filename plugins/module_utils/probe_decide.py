@@ -62,8 +62,7 @@ CHECKS = (
                     "(ss -ltn, Get-NetTCPConnection -State Listen), and the firewalls between the controller "
                     "and the host.",
         unit_test=_UNIT + "test_tcp_connected_is_ok_and_refused_or_timed_out_is_critical",
-        lab_test="lab: test_a_stopped_sshd_opens_one_alert_and_recovers in integration/test_supervision_lab.py "
-                 "(written with the supervision lab)",
+        lab_test="tests/integration/test_supervision_lab.py::test_a_stopped_sshd_opens_one_alert_and_recovers",
     ),
     Check(
         id="service.http",
