@@ -23,7 +23,7 @@ APT_PACKAGES := python3 python3-venv podman runc mmdebstrap uidmap netavark aard
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run
+.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
 demo: deps lab
@@ -82,6 +82,10 @@ clean: lab-down
 bench: deps
 	$(PY) tests/benchmarks/bench_report.py
 	$(PY) tests/benchmarks/bench_probe.py
+
+# Supervision benchmark on the lab (not part of make test): a probe and a watch cycle against ansible -m ping.
+bench-supervision: deps lab
+	$(PY) tests/benchmarks/bench_supervision.py
 
 # Run benchmark on the lab (not part of make test): wall time and tasks per host, see README.md.
 bench-run: deps lab
