@@ -23,6 +23,8 @@ from typing import Any
 import jsonschema_rs
 
 from maint_utils import maint_clock
+from maintcore import availability as time_availability
+from maintcore import supervision
 from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintcore.errors import InvalidInput
 from maintcore.store import Store
@@ -30,6 +32,7 @@ from maintcore.store import Store
 from . import build, query
 from .i18n import LOCALES, Text
 from .policy import (
+    availability_target,
     client_name,
     client_redactor,
     insecure_transport,
@@ -167,6 +170,40 @@ def redact_document(doc: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
 
 
 # -- the client report -------------------------------------------------------------------------
+def _supervision(store: Store, client: str, policy: dict[str, Any], since: str, until: str, as_of: str,
+                 hosts: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
+                                                list[dict[str, Any]]]:
+    """Time-based availability and the alerts of [since, until), as they stood at ``as_of``.
+
+    Nothing after ``as_of`` is measured (the rest of a month not over yet is not unknown
+    time). Returns ``by_host``'s answer, the spans, the downtimes and the report's alerts.
+    """
+    end = max(since, min(until, as_of))
+    spans = supervision.spans(store, client, since, end)
+    downs = supervision.downtimes(store, client, since, end)
+    measured = time_availability.by_host(spans, downs, hosts, maint_clock.parse_iso(since),
+                                         maint_clock.parse_iso(end), availability_target(policy))
+    alerts = []
+    for row in supervision.list_alerts(store, client, supervision.STATES, since=since, until=end):
+        if not (isinstance(row.get("opened"), str) and build.ISO_UTC.fullmatch(row["opened"])):
+            continue  # garbage in the store: nothing to judge
+        view = build.alert_as_of(supervision.get_alert(store, client, int(row["id"])), as_of)
+        alerts.append(build.alert_entry(view, supervision.sla_view(view, policy, as_of), since))
+    alerts.sort(key=lambda a: (a["opened"], a["id"]))
+    return measured, spans, downs, alerts
+
+
+def _supervision_scores(store: Store, client: str, policy: dict[str, Any], since: str, until: str,
+                        as_of: str) -> dict[str, Any]:
+    """The availability and alerts components of a month of the trends (client level only)."""
+    measured, _spans, _downs, alerts = _supervision(store, client, policy, since, until, as_of, ())
+    rate = measured["client"]["rate"]
+    summary = build.alerts_summary(alerts, {}, {})
+    return {"availability_rate": rate, "alerts_met_rate": summary["met_rate"],
+            "availability": build.availability_score(rate, measured["client"]["target"]),
+            "alerts": build.alerts_score(summary)}
+
+
 def build_document(store: Store, client: str, *, period: str | None = None, run_id: str | None = None,
                    locale: str = "en") -> dict[str, Any]:
     """Build (and return) the report document of one client for a month or one run."""
@@ -189,13 +226,15 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
     else:
         month = period or current_period()
         since, until = month_bounds(month, tz)
-        runs = store.runs(client, since, until)
-        if not runs:
-            raise InvalidInput(f"no runs for client {client!r} in period {month}")
+        runs = query.nightly_runs(store, client, since, until)
         label, kind = month, "month"
     now = maint_clock.to_iso(maint_clock.now())
     as_of = min(now, month_bounds(month, tz)[1]) if kind == "month" else until
     rows = _lean_rows(store, client, runs)
+    hosts: set[str] = {row[build.HOST] for row in rows}
+    measured, spans, downs, alerts = _supervision(store, client, policy, since, until, as_of, hosts)
+    if not runs and not spans and not alerts:
+        raise InvalidInput(f"no runs for client {client!r} in period {month}")
     lookback = dt.timedelta(days=float(settings["findings_lookback_days"]))
     window = maint_clock.to_iso(maint_clock.parse_iso(since) - lookback)
     open_before = query.open_before(store, client, since, window)
@@ -204,21 +243,29 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
     carried: dict[tuple[str, str, str], tuple[str, build.Row]] = {
         (o[0], o[1], o[2]): (o[3], before_rows[o[4]]) for o in open_before if o[4] in before_rows
     }
-    findings, latest = build.track(rows, sla_hours(policy), as_of, carried)
+    findings, latest = build.track(rows, carried)
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     by_check: dict[str, list[build.Row]] = defaultdict(list)
-    hosts: set[str] = set()
     for row in rows:
         counts[(row[build.RUN], build.bucket_of(row[build.CHECK], row[build.AREA]), row[build.STATUS])] += 1
-        hosts.add(row[build.HOST])
         if row[build.CHECK] == "backup.restore_sample":
             by_check["backup.restore_sample"].append(row)
-    scores = build.area_scores((r, b, s, n) for (r, b, s), n in counts.items())
+    avail = build.availability_section(measured, spans, downs, build.uptime_and_reboots(rows), since,
+                                       max(since, min(until, as_of)))
+    sla = build.alerts_summary(alerts, sla_hours(policy), sla_hours(policy, table_name="resolve_hours"))
+    scores: dict[str, float | None] = {
+        **build.area_scores((r, b, s, n) for (r, b, s), n in counts.items()),
+        "availability": build.availability_score(avail["rate"], avail["target"]),
+        "alerts": build.alerts_score(sla),
+    }
     weights = {k: float(v) for k, v in settings["score_weights"].items()}
     score = build.compliance_score(scores, weights)
+    components = build.score_components(scores, weights)
     recs = build.recommendations(findings, latest, settings, text)
     summary_areas = _summary_areas(scores, findings, latest, weights)
-    trends = _trends(store, client, month, tz, settings, score, scores, counts, kind)
+    trends = _trends(store, client, policy, month, tz, settings, score, scores, counts, kind)
+    appendix_rows = _with_evidence(store, client, rows, build.evidence_ids(avail, alerts), since)
+    build.keep_evidence(avail, alerts, {r[build.ID] for r in appendix_rows})
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "kind": "client_report",
@@ -235,18 +282,22 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
             "score": score,
             "weights": weights,
             "points": build.POINTS,
+            "components": components,
+            "left_out": [c["component"] for c in components if not c["counted"]],
             "areas": summary_areas,
-            "hosts": len(hosts),
+            "hosts": avail["hosts_total"],
             "runs": len(runs),
             "results": len(rows),
             "latest_status": build.status_totals(latest),
             "open_findings": sum(1 for f in findings if not f["resolved"]),
             "open_critical": sum(1 for f in findings if not f["resolved"] and f["status"] == "critical"),
+            "active_alerts": sla["active"],
             "top_recommendations": [{k: r[k] for k in ("rank", "title", "severity", "status")} for r in recs[:3]],
         },
-        "availability": build.availability(rows),
+        "availability": avail,
+        "sla": sla,
+        "alerts": alerts,
         "findings": _number_findings(findings),
-        "sla": {**build.sla_summary(findings), "response_hours": sla_hours(policy)},
         "interventions": build.interventions(rows),
         "areas": build.area_sections(latest, by_check, findings, len(hosts)),
         "trends": trends,
@@ -254,9 +305,25 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         "cost_settings": {k: settings[k] for k in (
             "currency", "technician_rate", "emergency_multiplier", "staff_cost_per_hour", "staff_count",
             "outage_hours", "emergency_hours", "planned_fix_hours", "disk_part_cost")},
-        "appendix": build.Appendix(rows),
+        "appendix": build.Appendix(appendix_rows),
     }
     return redact_document(doc, redactor)
+
+
+def _with_evidence(store: Store, client: str, rows: list[build.Row], wanted: set[int],
+                   since: str) -> list[build.Row]:
+    """The period's results plus the probe and watch results the availability and alerts link to.
+
+    Those results belong to probe or watch runs (not in the run-based sections); they join the
+    appendix so that every link lands. Results of another client are never fetched.
+    """
+    have = {r[build.ID] for r in rows}
+    missing = sorted(wanted - have)
+    if not missing:
+        return rows
+    extra = [r if build.is_clean(r) else build.clean_row(r, since)
+             for r in query.rows_by_id(store, missing, client)]
+    return sorted([*rows, *extra], key=lambda r: (r[build.FINISHED], r[build.ID]))
 
 
 def _number_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -300,12 +367,18 @@ def _summary_areas(scores: dict[str, float | None], findings: list[dict[str, Any
     } for a in build.SCORED_AREAS]
 
 
-def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, Any], score: float | None,
-            scores: dict[str, float | None], counts: dict[tuple[str, str, str], int], kind: str) -> dict[str, Any]:
-    """Score, findings per area and disk free space over this period and the previous ones."""
+def _trends(store: Store, client: str, policy: dict[str, Any], month: str, tz: str, settings: dict[str, Any],
+            score: float | None, scores: dict[str, float | None], counts: dict[tuple[str, str, str], int],
+            kind: str) -> dict[str, Any]:
+    """Score, findings per area, availability and disk free space over this period and the previous ones.
+
+    Each month's score has the same components as this one's: the run-based area scores,
+    its time-based availability and its alerts handled within SLA.
+    """
     n = max(1, int(settings["trend_months"]))
     months = [shift_month(month, -i) for i in range(n - 1, -1, -1)]
     weights = {k: float(v) for k, v in settings["score_weights"].items()}
+    now = maint_clock.to_iso(maint_clock.now())
     periods = []
     for m in months:
         since, until = month_bounds(m, tz)
@@ -314,7 +387,8 @@ def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, 
             p_scores, p_score = scores, score
         else:
             cur = query.status_counts(store, client, since, until)
-            p_scores = build.area_scores(cur)
+            sup = _supervision_scores(store, client, policy, since, until, min(now, until))
+            p_scores = {**build.area_scores(cur), "availability": sup["availability"], "alerts": sup["alerts"]}
             p_score = build.compliance_score(p_scores, weights)
         findings: dict[str, int] = {a: 0 for a in build.SCORED_AREAS}
         runs = set()
@@ -322,7 +396,10 @@ def _trends(store: Store, client: str, month: str, tz: str, settings: dict[str, 
             runs.add(run_id)
             if status in build.FINDING_STATUSES and bucket in findings:
                 findings[bucket] += c
-        periods.append({"period": m, "runs": len(runs), "score": p_score, "areas": p_scores, "findings": findings})
+        periods.append({"period": m, "runs": len(runs), "score": p_score,
+                        "areas": {a: p_scores[a] for a in build.SCORED_AREAS},
+                        "availability": p_scores["availability"], "alerts": p_scores["alerts"],
+                        "findings": findings})
     since = month_bounds(months[0], tz)[0]
     until = month_bounds(month, tz)[1]
     disk = build.disk_free_series(query.check_rows(store, client, "hardware.disk_free", since, until))
@@ -436,7 +513,7 @@ def _fleet_row(store: Store, client: str, month: str, now: dt.datetime, locale: 
                            "runs": 0, "score": None, "light": "grey", "open_critical": 0,
                            "hosts": 0, "last_run": None, "backup_test": None, "backup_test_age_days": None,
                            "insecure_transport": insecure_transport(policy), "error": None}
-    earlier = store.runs(client, None, until)
+    earlier = query.nightly_runs(store, client, None, until)
     if earlier:
         row["last_run"] = _iso_or_none(earlier[-1]["started"])
     tests = [t for t in query.check_rows(store, client, "backup.restore_sample", "0000", until)
@@ -446,7 +523,8 @@ def _fleet_row(store: Store, client: str, month: str, now: dt.datetime, locale: 
         row["backup_test"] = last
         as_of = min(now, maint_clock.parse_iso(until))
         row["backup_test_age_days"] = round((as_of - maint_clock.parse_iso(last)).total_seconds() / 86400, 1)
-    if store.runs(client, since, until):
+    if (query.nightly_runs(store, client, since, until) or supervision.spans(store, client, since, until)
+            or supervision.list_alerts(store, client, supervision.STATES, since=since, until=until)):
         doc = build_document(store, client, period=month, locale=locale)
         summary = doc["summary"]
         row.update(runs=summary["runs"], score=summary["score"], open_critical=summary["open_critical"],

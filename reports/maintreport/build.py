@@ -9,16 +9,15 @@ Result rows are tuples in ``maintreport.query.REPORT_COLUMNS`` order (see :data:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from maint_utils.checks import AREAS
-from maint_utils.maint_clock import parse_iso, to_iso
 from maint_utils.maint_result import STATUS_RANK, STATUSES
 
 from .costs import estimate_cost
@@ -32,12 +31,16 @@ COL = {name: pos for pos, name in enumerate((
 ID, RUN, HOST, CHECK, AREA, ITEM, STATUS, SEV, SUMMARY, OBSERVED, THRESHOLD, REMEDIATION, CHANGED, FINISHED = range(14)
 
 SCORED_AREAS = (*AREAS, "reachability")
+# The compliance score's components: the run-based area scores, time-based availability and the
+# alerts handled within SLA (reports/README.md, "Compliance score").
+COMPONENTS = (*SCORED_AREAS, "availability", "alerts")
 SECTION_AREAS = AREAS
 # Points per status in the score: unknown is not ok (nobody read the value), skipped is left out.
 POINTS = {"ok": 1.0, "warning": 0.5, "unknown": 0.5, "critical": 0.0}
 FINDING_STATUSES = ("warning", "critical")
 _BAD = frozenset(FINDING_STATUSES)
 _DECIDED = frozenset(("ok", "warning", "critical"))  # statuses that tell whether a finding is open
+SEVERITIES = frozenset(("P1", "P2", "P3", "P4"))
 SEVERITY_RANK = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, None: 4}
 # Traffic light: red below RED_BELOW or with an open critical, amber below AMBER_BELOW or
 # with an open warning or unknown, green otherwise; grey when the area has no result.
@@ -78,11 +81,25 @@ def area_scores(counts: Iterable[tuple[str, str, str, int]]) -> dict[str, float 
 
 
 def compliance_score(scores: dict[str, float | None], weights: dict[str, float]) -> float | None:
-    """Return the weighted mean of the area scores that have data (None when none has)."""
+    """Return the weighted mean of the components that have a score (None when none has).
+
+    ``scores`` maps components (:data:`COMPONENTS`: the areas, ``availability``, ``alerts``) to
+    0-100 or None; a component without a score is left out of the mean, never counted as 100.
+    """
     total = sum(weights.get(a, 0.0) for a, s in scores.items() if s is not None)
     if not total:
         return None
     return round(sum(weights.get(a, 0.0) * s for a, s in scores.items() if s is not None) / total, 1)
+
+
+def score_components(scores: dict[str, float | None], weights: dict[str, float]) -> list[dict[str, Any]]:
+    """Every component of the compliance score, its score and weight, and whether it counted.
+
+    A component counts when it has a score and a weight above 0; the others are left out
+    of the weighted mean (the report names them).
+    """
+    return [{"component": c, "score": scores.get(c), "weight": weights.get(c, 0.0),
+             "counted": scores.get(c) is not None and weights.get(c, 0.0) > 0} for c in COMPONENTS]
 
 
 def traffic_light(score: float | None, open_statuses: Iterable[str]) -> str:
@@ -102,16 +119,16 @@ def _worse_severity(a: str | None, b: str | None) -> str | None:
     return a if SEVERITY_RANK.get(a, 4) <= SEVERITY_RANK.get(b, 4) else b
 
 
-def track(rows: Iterable[Row], sla_hours: dict[str, float], as_of: str,
-          carried: dict[tuple[str, str, str], tuple[str, Row]] | None = None,
+def track(rows: Iterable[Row], carried: dict[tuple[str, str, str], tuple[str, Row]] | None = None,
           ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, str], Row]]:
-    """Follow every host/check/item through the runs, oldest first.
+    """Follow every host/check/item through the maintenance runs, oldest first.
 
     A finding opens at the first warning or critical result of a key and stays open
     while later results are warning or critical; the first later ``ok`` result resolves
     it. unknown and skipped results neither extend nor resolve it (nobody could tell).
     ``carried`` maps the keys already open before the period to ``(first_seen, last
     row before the period)``: their finding keeps that first-seen time (``carried_over``).
+    Findings carry no SLA: the SLA is judged on the alerts (:func:`alerts_section`).
 
     Returns the findings (in the order they opened) and the latest row per key.
     """
@@ -144,8 +161,6 @@ def track(rows: Iterable[Row], sla_hours: dict[str, float], as_of: str,
                 current["resolved_at"] = row[FINISHED]
                 current["resolved_by"] = row[ID]
                 current["evidence"].append(row[ID])
-    for finding in findings:
-        _sla(finding, sla_hours, as_of)
     return findings, latest
 
 
@@ -176,32 +191,6 @@ def _extend(finding: dict[str, Any], row: Row) -> None:
         evidence.append(row[ID])
 
 
-def _sla(finding: dict[str, Any], sla_hours: dict[str, float], as_of: str) -> None:
-    """Set the SLA deadline and its outcome: met, missed, pending or none."""
-    hours = sla_hours.get(finding["severity"] or "")
-    if hours is None:
-        finding["response_hours"] = None
-        finding["deadline"] = None
-        finding["sla"] = "none"
-        return
-    deadline = to_iso(parse_iso(finding["first_seen"]) + dt.timedelta(hours=hours))
-    finding["response_hours"] = hours
-    finding["deadline"] = deadline
-    if finding["resolved"]:
-        finding["sla"] = "met" if finding["resolved_at"] <= deadline else "missed"
-    else:
-        finding["sla"] = "missed" if as_of > deadline else "pending"
-
-
-def sla_summary(findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Count SLA outcomes, and the share met among those decided (met + missed)."""
-    counts = {k: 0 for k in ("met", "missed", "pending", "none")}
-    for f in findings:
-        counts[f["sla"]] += 1
-    decided = counts["met"] + counts["missed"]
-    return {**counts, "met_rate": round(100.0 * counts["met"] / decided, 1) if decided else None}
-
-
 # -- availability ----------------------------------------------------------------------------
 def _number(observed: dict[str, Any], keys: Sequence[str]) -> float | None:
     for key in keys:
@@ -219,10 +208,9 @@ def uptime_days(observed: dict[str, Any]) -> float | None:
     return _number(observed, UPTIME_DAYS_KEYS)
 
 
-def availability(rows: Iterable[Row]) -> dict[str, Any]:
-    """Per host: share of runs in which it was reachable, last uptime and reboots seen.
+def uptime_and_reboots(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
+    """Per host, from the maintenance runs: the last uptime read and the reboots seen.
 
-    Reachability comes from ``run.reachability`` (ok: answered, critical: unreachable).
     A reboot is seen when ``hardware.uptime`` went down between two runs (the first
     evidence is the result after the reboot), or when ``patch.rebooted`` changed the host.
     """
@@ -230,23 +218,13 @@ def availability(rows: Iterable[Row]) -> dict[str, Any]:
 
     def host(name: str) -> dict[str, Any]:
         if name not in hosts:
-            hosts[name] = {"host": name, "runs": 0, "reachable": 0, "rate": None, "unreachable_ids": [],
-                           "uptime_days": None, "uptime_id": None, "reboots": 0, "reboot_ids": [],
-                           "last_seen": None}
+            hosts[name] = {"uptime_days": None, "uptime_id": None, "reboots": 0, "reboot_ids": []}
         return hosts[name]
 
     last_uptime: dict[str, float] = {}
     for row in rows:
         check = row[CHECK]
-        if check == "run.reachability":
-            entry = host(row[HOST])
-            entry["runs"] += 1
-            if row[STATUS] == "ok":
-                entry["reachable"] += 1
-                entry["last_seen"] = row[FINISHED]
-            else:
-                entry["unreachable_ids"].append(row[ID])
-        elif check == "hardware.uptime":
+        if check == "hardware.uptime":
             days = uptime_days(_observed(row))
             if days is None:
                 continue
@@ -262,17 +240,254 @@ def availability(rows: Iterable[Row]) -> dict[str, Any]:
             entry = host(row[HOST])
             entry["reboots"] += 1
             entry["reboot_ids"].append(row[ID])
-    total = reachable = 0
-    for entry in hosts.values():
-        if entry["runs"]:
-            entry["rate"] = round(100.0 * entry["reachable"] / entry["runs"], 2)
-        total += entry["runs"]
-        reachable += entry["reachable"]
+    return hosts
+
+
+_MEASURE_KEYS = ("rate", "target", "meets_target", "up_minutes", "down_minutes", "unknown_minutes",
+                 "planned_minutes", "coverage", "outages", "longest_outage_minutes")
+
+
+def availability_section(measured: dict[str, Any], spans: Sequence[dict[str, Any]],
+                         downtimes: Sequence[dict[str, Any]], uptime: dict[str, dict[str, Any]],
+                         since: str, until: str) -> dict[str, Any]:
+    """The availability section, time-based, from ``maintcore.availability.by_host``'s answer.
+
+    Every minute of [since, until) of a host is up, down, planned (scheduled downtime) or
+    unknown (not probed: never counted as available). ``rate`` is up / (up + down), None
+    ("not measured") without probe data. Each outage links the probe results that saw it
+    start (the down span's first stored result) and end (the next up span's first result).
+    ``uptime`` adds the maintenance runs' last uptime and reboots per host.
+    """
+    by_host_spans: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        by_host_spans[span["host"]].append(span)
+    hosts = []
+    for name in sorted(set(measured["hosts"]) | set(uptime)):
+        m = measured["hosts"].get(name)
+        entry: dict[str, Any] = {"host": name}
+        entry.update({k: m[k] for k in _MEASURE_KEYS} if m else {
+            "rate": None, "target": measured["client"]["target"], "meets_target": None, "up_minutes": 0.0,
+            "down_minutes": 0.0, "unknown_minutes": 0.0, "planned_minutes": 0.0, "coverage": None, "outages": 0,
+            "longest_outage_minutes": 0.0})
+        entry["measured"] = entry["rate"] is not None
+        host_spans = by_host_spans.get(name, [])
+        entry["outage_list"] = [{**o, "evidence": _outage_evidence(o, host_spans)}
+                                for o in (m["outage_list"] if m else [])]
+        entry["timeline"] = [{"start": a, "end": b, "state": k} for a, b, k in (m["timeline"] if m else [])]
+        up = uptime.get(name) or {"uptime_days": None, "uptime_id": None, "reboots": 0, "reboot_ids": []}
+        entry.update(up)
+        hosts.append(entry)
+    client = {k: measured["client"][k] for k in (*_MEASURE_KEYS, "hosts_meeting_target")}
     return {
-        "rate": round(100.0 * reachable / total, 2) if total else None,
-        "checks": total, "reachable": reachable,
-        "hosts": [hosts[h] for h in sorted(hosts)],
+        **client,
+        "measured": client["rate"] is not None,
+        "since": since, "until": until,
+        "hosts_total": len(hosts),
+        "hosts_measured": sum(1 for h in hosts if h["measured"]),
+        "hosts_not_measured": [h["host"] for h in hosts if not h["measured"]],
+        "downtimes": [_downtime_entry(d) for d in downtimes],
+        "hosts": hosts,
     }
+
+
+def _outage_evidence(outage: dict[str, Any], spans: Sequence[dict[str, Any]]) -> list[int]:
+    ids: list[int] = []
+    for span in spans:
+        first = span.get("first_result")
+        if not isinstance(first, int):
+            continue
+        down = span["status"] not in ("ok", "unknown", "skipped")
+        if (down and span["start"] < outage["end"] and span["end"] > outage["start"]) or \
+                (span["status"] == "ok" and span["start"] == outage["end"]):
+            ids.append(first)
+    return sorted(set(ids))
+
+
+def _downtime_entry(d: dict[str, Any]) -> dict[str, Any]:
+    return {"id": int(d["id"]), "host": str(d["host"]), "start": str(d["start"]), "end": str(d["end"]),
+            "reason": str(d.get("reason") or ""), "source": str(d.get("source") or ""),
+            "who": None if d.get("who") is None else str(d["who"])}
+
+
+def evidence_ids(availability: dict[str, Any], alerts: Sequence[dict[str, Any]]) -> set[int]:
+    """Every result id the availability and alerts sections link to."""
+    ids = {i for h in availability["hosts"] for o in h["outage_list"] for i in o["evidence"]}
+    ids |= {i for a in alerts for i in a["evidence"]}
+    return ids
+
+
+def keep_evidence(availability: dict[str, Any], alerts: Sequence[dict[str, Any]], known: set[int]) -> None:
+    """Drop the links to results the appendix does not hold (forgotten from the store)."""
+    for h in availability["hosts"]:
+        for o in h["outage_list"]:
+            o["evidence"] = [i for i in o["evidence"] if i in known]
+    for a in alerts:
+        a["evidence"] = [i for i in a["evidence"] if i in known]
+        for key in ("opened_result", "resolved_result"):
+            if a[key] not in known:
+                a[key] = None
+
+
+def availability_score(rate: float | None, target: float | None) -> float | None:
+    """The score's availability component: ``min(100, 100 x rate / target)``; None when not measured."""
+    if rate is None:
+        return None
+    if not target:
+        return round(min(100.0, rate), 1)
+    return round(min(100.0, 100.0 * rate / target), 1)
+
+
+# -- alerts handled --------------------------------------------------------------------------
+ALERT_STATUSES = frozenset(("warning", "critical"))
+
+
+def _outcome(within: bool | None, limit: Any) -> str:
+    """met, missed, pending (no verdict yet) or none (the SLA sets no limit)."""
+    if limit is None:
+        return "none"
+    if within is None:
+        return "pending"
+    return "met" if within else "missed"
+
+
+def alert_as_of(alert: dict[str, Any], as_of: str) -> dict[str, Any]:
+    """Return an alert as it stood at ``as_of``: later acknowledgements, escalations, resolutions unseen.
+
+    A report of a past month shows what was true at its end, whatever happened since.
+    """
+    a = dict(alert)
+    events = [e for e in alert.get("events") or [] if isinstance(e.get("at"), str) and e["at"] <= as_of]
+    if not (isinstance(a.get("acknowledged"), str) and a["acknowledged"] <= as_of):
+        a["acknowledged"], a["ack_by"] = None, None
+    if not (isinstance(a.get("resolved"), str) and a["resolved"] <= as_of):
+        a["resolved"], a["resolved_by"], a["resolved_result"] = None, None, None
+    if not (isinstance(a.get("escalated"), str) and a["escalated"] <= as_of):
+        a["escalated"] = None
+    a["state"] = "resolved" if a["resolved"] else ("acknowledged" if a["acknowledged"] else "open")
+    severities = [e["severity"] for e in events if e.get("severity") in SEVERITIES]
+    if severities:
+        a["severity"] = min(severities)
+    statuses = [e["status"] for e in events if e.get("status") in ALERT_STATUSES]
+    if statuses:
+        a["status"] = "critical" if "critical" in statuses else "warning"
+    a["events"] = events
+    return a
+
+
+def alert_entry(alert: dict[str, Any], sla: dict[str, Any], since: str) -> dict[str, Any]:
+    """One alert of the report: who, when, against the SLA, and the results that opened and resolved it.
+
+    ``alert`` is :func:`alert_as_of`'s view (with its events), ``sla`` the answer of
+    ``maintcore.supervision.sla_view`` for it.
+    """
+    events = alert.get("events") or []
+    ack = next((e for e in events if e.get("kind") == "acknowledged"), None)
+    res = next((e for e in reversed(events) if e.get("kind") == "resolved"), None)
+    evidence = [e["result_id"] for e in events if isinstance(e.get("result_id"), int)]
+    for key in ("opened_result", "resolved_result"):
+        if isinstance(alert.get(key), int):
+            evidence.append(alert[key])
+    suppressed = bool(alert.get("suppressed"))
+    response = _outcome(sla["response_within_sla"], sla["response_limit_hours"])
+    resolution = _outcome(sla["resolution_within_sla"], sla["resolution_limit_hours"])
+    if suppressed:
+        overall = "downtime"
+    elif "missed" in (response, resolution):
+        overall = "missed"
+    elif "pending" in (response, resolution):
+        overall = "pending"
+    elif "met" in (response, resolution):
+        overall = "met"
+    else:
+        overall = "none"
+    severity = alert.get("severity")
+    return {
+        "id": int(alert["id"]), "host": str(alert["host"]), "check": str(alert["check_id"]),
+        "item": str(alert.get("item") or ""),
+        "status": alert["status"] if alert.get("status") in ALERT_STATUSES else "critical",
+        "severity": severity if severity in SEVERITIES else None,
+        "state": alert["state"], "summary": str(alert.get("summary") or ""),
+        "opened": alert["opened"], "acknowledged": alert["acknowledged"],
+        "ack_by": None if alert.get("ack_by") is None else str(alert["ack_by"]),
+        "ack_note": ack.get("note") if ack else None,
+        "escalated": alert.get("escalated"),
+        "resolved": alert["resolved"],
+        "resolved_by": None if alert.get("resolved_by") is None else str(alert["resolved_by"]),
+        "resolved_note": res.get("note") if res else None,
+        "suppressed": suppressed, "carried_over": alert["opened"] < since,
+        **{k: _finite_or_none(sla[k]) for k in ("response_hours", "response_limit_hours", "resolution_hours",
+                                                  "resolution_limit_hours")},
+        "response": response, "resolution": resolution, "sla": overall,
+        "opened_result": alert.get("opened_result") if isinstance(alert.get("opened_result"), int) else None,
+        "resolved_result": alert.get("resolved_result") if isinstance(alert.get("resolved_result"), int) else None,
+        "evidence": sorted(set(evidence)),
+    }
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _times(entries: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
+    """Median and worst of a measure (response or resolution) and its SLA verdicts."""
+    hours = [e[f"{name}_hours"] for e in entries if e[f"{name}_hours"] is not None]
+    counts = {k: sum(1 for e in entries if e[name] == k) for k in ("met", "missed", "pending", "none")}
+    limits = sorted({e[f"{name}_limit_hours"] for e in entries if e[f"{name}_limit_hours"] is not None})
+    decided = counts["met"] + counts["missed"]
+    return {
+        "median_hours": round(statistics.median(hours), 2) if hours else None,
+        "worst_hours": round(max(hours), 2) if hours else None,
+        "limit_hours": limits[0] if len(limits) == 1 else None,
+        **counts,
+        "within_rate": round(100.0 * counts["met"] / decided, 1) if decided else None,
+    }
+
+
+def alerts_summary(entries: Sequence[dict[str, Any]], response_hours: dict[str, float],
+                   resolve_hours: dict[str, float]) -> dict[str, Any]:
+    """Count the alerts handled and judge them against the SLA.
+
+    Alerts opened in scheduled downtime (``suppressed``) are listed and counted
+    (``in_downtime``) but not judged: nobody was called. An alert ``met`` its SLA when
+    both its response and its resolution (those the SLA sets a limit for) were within
+    their limit, ``missed`` when either was not; ``met_rate = met / (met + missed)``.
+    """
+    judged = [e for e in entries if not e["suppressed"]]
+    outcomes = {k: sum(1 for e in entries if e["sla"] == k) for k in ("met", "missed", "pending", "none")}
+    decided = outcomes["met"] + outcomes["missed"]
+    per_severity = []
+    for sev in (*sorted(SEVERITIES), None):
+        mine = [e for e in entries if e["severity"] == sev]
+        if not mine:
+            continue
+        judged_mine = [e for e in mine if not e["suppressed"]]
+        per_severity.append({"severity": sev, "alerts": len(mine),
+                             "in_downtime": len(mine) - len(judged_mine),
+                             "response": _times(judged_mine, "response"),
+                             "resolution": _times(judged_mine, "resolution")})
+    return {
+        **outcomes,
+        "met_rate": round(100.0 * outcomes["met"] / decided, 1) if decided else None,
+        "alerts": len(entries),
+        "opened_in_period": sum(1 for e in entries if not e["carried_over"]),
+        "carried_over": sum(1 for e in entries if e["carried_over"]),
+        "in_downtime": len(entries) - len(judged),
+        "active": sum(1 for e in entries if e["state"] != "resolved"),
+        "by_state": {s: sum(1 for e in entries if e["state"] == s) for s in ("open", "acknowledged", "resolved")},
+        "by_severity": per_severity,
+        "response": _times(judged, "response"),
+        "resolution": _times(judged, "resolution"),
+        "response_hours": response_hours,
+        "resolve_hours": resolve_hours,
+    }
+
+
+def alerts_score(summary: dict[str, Any]) -> float | None:
+    """The score's alerts component: the share of judged alerts handled within SLA; None when none was judged."""
+    rate: float | None = summary["met_rate"]
+    return rate
 
 
 def _observed(row: Row) -> dict[str, Any]:
@@ -546,7 +761,6 @@ def status_totals(latest: dict[tuple[str, str, str], Row]) -> dict[str, int]:
 
 
 # -- rows from the store ---------------------------------------------------------------------
-SEVERITIES = frozenset(("P1", "P2", "P3", "P4"))
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 _TEXT_COLS = (HOST, CHECK, AREA, ITEM, SUMMARY, REMEDIATION)
 

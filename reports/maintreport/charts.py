@@ -100,3 +100,39 @@ def _nice(value: float) -> int:
         if value <= step * 4:
             return step * 4
     return int(value) + 1
+
+
+# The outage timeline: one horizontal bar per host, one colour per state of the period.
+TIMELINE_COLORS = {"up": "#2da44e", "down": "#cf222e", "planned": "#1f6feb", "unknown": "#d0d7de"}
+TL_H, TL_BAR, TL_TOP = 44, 18, 4
+
+
+def timeline_chart(title: str, pieces: Sequence[tuple[float, float, str, str]],
+                   ticks: Sequence[tuple[float, str]]) -> str:
+    """An outage timeline: ``pieces`` are ``(x0, x1, state, tooltip)`` with x in [0, 1].
+
+    States are up, down, planned and unknown (:data:`TIMELINE_COLORS`); a down piece is at
+    least one unit wide, so that a one-minute outage in a month stays visible. ``ticks`` are
+    ``(x, label)`` under the bar.
+    """
+    left, width = 4, W - 8
+    parts = [
+        f'<svg class="timeline" role="img" viewBox="0 0 {W} {TL_H}" xmlns="http://www.w3.org/2000/svg"'
+        f' preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>',
+        f'<rect x="{left}" y="{TL_TOP}" width="{width}" height="{TL_BAR}" fill="{TIMELINE_COLORS["unknown"]}"/>',
+    ]
+    for x0, x1, state, tip in pieces:
+        if state == "unknown":
+            continue
+        w = max((x1 - x0) * width, 1.0 if state == "down" else 0.0)
+        parts.append(f'<rect class="tl-{escape(state)}" x="{left + x0 * width:.2f}" y="{TL_TOP}" width="{w:.2f}"'
+                     f' height="{TL_BAR}" fill="{TIMELINE_COLORS.get(state, "#57606a")}">'
+                     f'<title>{escape(tip)}</title></rect>')
+    for x, label in ticks:
+        px = left + x * width
+        parts.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{TL_TOP + TL_BAR}" y2="{TL_TOP + TL_BAR + 4}"'
+                     ' stroke="#57606a" stroke-width="1"/>')
+        parts.append(f'<text x="{px:.1f}" y="{TL_H - 4}" font-size="10" text-anchor="middle"'
+                     f' fill="#57606a">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -45,8 +45,14 @@ def webhook_summary(doc: dict[str, Any], paths: dict[str, Path]) -> dict[str, An
         "insecure_transport": doc.get("insecure_transport"), "score": summary["score"],
         "areas": {a["area"]: {"score": a["score"], "light": a["light"]} for a in summary["areas"]},
         "open_findings": summary["open_findings"], "open_critical": summary["open_critical"],
-        "availability_rate": doc["availability"]["rate"],
+        "availability_rate": doc["availability"]["rate"],  # time-based; null: not measured
+        "availability": {k: doc["availability"][k] for k in (
+            "rate", "target", "meets_target", "down_minutes", "planned_minutes", "unknown_minutes", "coverage",
+            "outages")},
+        # the alerts handled against the SLA (met: response and resolution within their limits)
         "sla": {k: doc["sla"][k] for k in ("met", "missed", "pending", "met_rate")},
+        "alerts": {"total": doc["sla"]["alerts"], "active": doc["sla"]["active"],
+                   "in_downtime": doc["sla"]["in_downtime"]},
         "interventions": len(doc["interventions"]),
         "top_recommendations": summary["top_recommendations"],
     }

@@ -21,10 +21,13 @@ from .secrets import Redactor, vault_values
 MAX_POLICY_NODES = 20_000  # values in one policy, aliases counted each time they are used
 MAX_ERROR = 240  # characters of an error's own text (the line names the client and the file too)
 
-# Weights of the compliance score (see reports/README.md, "Compliance score").
+# Weights of the compliance score (see reports/README.md, "Compliance score"): the run-based
+# areas, time-based availability and the alerts handled within SLA.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "hardware": 25.0, "antivirus": 20.0, "backup": 25.0, "patch": 20.0, "reachability": 10.0,
+    "availability": 20.0, "alerts": 10.0,
 }
+DEFAULT_AVAILABILITY_TARGET = 99.5  # maint_policy.supervision.availability_target_pct
 REPORT_DEFAULTS: dict[str, Any] = {
     "currency": "EUR",
     "technician_rate": None,        # per hour, planned work
@@ -150,19 +153,32 @@ def report_settings(policy: dict[str, Any], where: str = "policy.yml") -> dict[s
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"{where}: maint_policy.timezone: unknown timezone") from None
     sla_hours(policy, where)
+    sla_hours(policy, where, "resolve_hours")
+    availability_target(policy, where)
     return merged
 
 
-def sla_hours(policy: dict[str, Any], where: str = "policy.yml") -> dict[str, float]:
-    """Return the SLA response time in hours per severity (P1..P4)."""
+def sla_hours(policy: dict[str, Any], where: str = "policy.yml", table_name: str = "response_hours",
+              ) -> dict[str, float]:
+    """Return an SLA table in hours per severity (P1..P4): ``response_hours`` or ``resolve_hours``."""
     sla = policy.get("sla") or {}
-    table = (sla.get("response_hours") if isinstance(sla, dict) else None) or {}
+    table = (sla.get(table_name) if isinstance(sla, dict) else None) or {}
     if not isinstance(sla, dict) or not isinstance(table, dict):
-        raise InvalidInput(f"{where}: maint_policy.sla.response_hours: not a mapping")
+        raise InvalidInput(f"{where}: maint_policy.sla.{table_name}: not a mapping")
     for key, hours in table.items():
         if not _finite(hours) or hours > 24 * 366:
-            raise InvalidInput(f"{where}: maint_policy.sla.response_hours.{str(key)[:10]}: not a number of hours")
+            raise InvalidInput(f"{where}: maint_policy.sla.{table_name}.{str(key)[:10]}: not a number of hours")
     return {str(k): float(v) for k, v in table.items()}
+
+
+def availability_target(policy: dict[str, Any], where: str = "policy.yml") -> float:
+    """Return ``maint_policy.supervision.availability_target_pct`` (default 99.5), a percentage."""
+    section = policy.get("supervision") or {}
+    value = section.get("availability_target_pct", DEFAULT_AVAILABILITY_TARGET) if isinstance(section, dict) \
+        else DEFAULT_AVAILABILITY_TARGET
+    if not _finite(value) or value > 100:
+        raise InvalidInput(f"{where}: maint_policy.supervision.availability_target_pct: not a percentage")
+    return float(value)
 
 
 def client_name(policy: dict[str, Any], client: str) -> str:

@@ -132,12 +132,11 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
         return Markup("".join(out))
 
     carried = f'<br><small>({text(labels["carried_over"])})</small>'
-    sla_label = {k: text(labels["sla." + k]) for k in ("met", "missed", "pending", "none")}
 
     def finding_rows(findings: list[dict[str, Any]]) -> Markup:
         """The <tr> rows of the findings table (one per finding), formatted in Python for speed."""
         if not findings:
-            return Markup(f'<tr><td colspan="10">{text(labels["none"])}</td></tr>')
+            return Markup(f'<tr><td colspan="8">{text(labels["none"])}</td></tr>')
         out = []
         for f in findings:
             item = f'<br><small>{text(f["item"])}</small>' if f["item"] else ""
@@ -146,8 +145,7 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
                 f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]),
                 status_label.get(f["status"], unknown), severity.get(f["severity"], "-"),
                 esc(cached_when(f["first_seen"])), carried if f["carried_over"] else "",
-                esc(cached_when(f["last_seen"])), esc(cached_when(f["resolved_at"])),
-                esc(cached_when(f["deadline"])), f["sla"], sla_label[f["sla"]], evidence,
+                esc(cached_when(f["last_seen"])), esc(cached_when(f["resolved_at"])), evidence,
             ))
         return Markup("".join(out))
 
@@ -160,7 +158,7 @@ _HTML_ROW = (
 )
 _FINDING_ROW = (
     '<tr id="%s"><td>%s</td><td>%s%s<br><small>%s</small></td><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td>'
-    '<td>%s</td><td>%s</td><td class="sla-%s">%s</td><td>%s</td></tr>\n'
+    '<td>%s</td><td>%s</td></tr>\n'
 )
 
 
@@ -196,6 +194,54 @@ def chart_markup(doc: dict[str, Any]) -> dict[str, Markup]:
     return {"score": Markup(score), "findings": Markup(findings), "disk": Markup(disk)}
 
 
+def timelines(doc: dict[str, Any]) -> list[Markup]:
+    """Draw each host's outage timeline (up, down, planned, unknown over the period) as inline SVG.
+
+    One per entry of ``doc["availability"]["hosts"]``, in the same order.
+    """
+    labels = catalogue(doc["locale"])
+    avail = doc["availability"]
+    zone = zoneinfo.ZoneInfo(doc.get("timezone") or "UTC")
+    lo, hi = parse_iso(avail["since"]), parse_iso(avail["until"])
+    span = (hi - lo).total_seconds() or 1.0
+    ticks = _timeline_ticks(lo, hi, zone)
+
+    def shown(value: str) -> str:
+        local: dt.datetime = parse_iso(value).astimezone(zone)
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    out = []
+    for host in avail["hosts"]:
+        pieces = []
+        for piece in host["timeline"]:
+            a, b = parse_iso(piece["start"]), parse_iso(piece["end"])
+            state = piece["state"]
+            tip = f'{labels["tl." + state]}: {shown(piece["start"])} - {shown(piece["end"])}'
+            pieces.append(((a - lo).total_seconds() / span, (b - lo).total_seconds() / span, state, tip))
+        title = f'{labels["chart.timeline"]}: {host["host"]}'
+        out.append(Markup(charts.timeline_chart(title, pieces, ticks)))
+    return out
+
+
+def _timeline_ticks(lo: dt.datetime, hi: dt.datetime, zone: zoneinfo.ZoneInfo) -> list[tuple[float, str]]:
+    """Ticks under a timeline: local midnights (at most 8 labelled) over days, start and end otherwise."""
+    span = (hi - lo).total_seconds()
+    if span <= 0:
+        return []
+    if span < 2 * 86400:
+        return [(0.02, lo.astimezone(zone).strftime("%H:%M")), (0.98, hi.astimezone(zone).strftime("%H:%M"))]
+    local = lo.astimezone(zone)
+    day = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+    days = []
+    while day < hi:
+        if day >= lo:
+            days.append(day)
+        day = (day + dt.timedelta(days=1, hours=2)).replace(hour=0)  # DST-safe: the next local midnight
+    step = max(1, -(-len(days) // 8))
+    return [((d - lo).total_seconds() / span, d.strftime("%d") if i % step == 0 else "")
+            for i, d in enumerate(days)]
+
+
 def html_chunks(doc: dict[str, Any]) -> Iterator[str]:
     """Render the self-contained HTML of a client report or a fleet overview, in chunks."""
     env = _env(doc, autoescape=True)
@@ -203,7 +249,7 @@ def html_chunks(doc: dict[str, Any]) -> Iterator[str]:
     if doc["kind"] == "fleet_report":
         yield from env.get_template("fleet.html.j2").generate(doc=doc, t=t)
         return
-    stream = env.get_template("report.html.j2").stream(doc=doc, t=t, charts=chart_markup(doc))
+    stream = env.get_template("report.html.j2").stream(doc=doc, t=t, charts=chart_markup(doc), timelines=timelines(doc))
     stream.enable_buffering(1000)  # fewer, larger chunks
     yield from stream
 

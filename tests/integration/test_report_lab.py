@@ -12,13 +12,20 @@ offset). db01's full filesystem (a lab fixture) is critical in every run, except
 where the copy's policy lowers the disk thresholds: that is how a finding gets resolved
 without touching the shared lab fixture.
 
-    R1 2026-10-06 19:30Z  R2 2026-10-20 19:30Z    October: db01 /srv/data critical
-    R3 2026-11-03 19:30Z  web03 unreachable (P1, 4 h), db01 critical (carried over from October)
-    R4 2026-11-03 21:30Z  web03 back (SLA met), thresholds lowered: db01 ok (resolved, SLA missed)
-    R5 2026-11-10 19:30Z  thresholds back: db01 critical again (a new, open finding)
+    R1 2026-10-06 19:30Z  R2 2026-10-20 19:30Z    October: db01 /srv/data critical: an alert opens (P2)
+    R3 2026-11-03 19:30Z  web03 unreachable (one bad observation: damped), db01 critical (alert carried over)
+    P  2026-11-03 19:40Z-19:46Z  one `maintctl probe` per minute: web03 pointed at a TEST-NET-3 address
+                          (never routed) from 19:40 to 19:44, back from 19:45: a 5-minute outage; its
+                          alert (service.tcp, P1) opens at the second bad probe, is acknowledged by
+                          "tech" with `maintctl alerts ack` at 19:42:30 and resolved by the 19:45 probe
+    R4 2026-11-03 21:30Z  web03 back, thresholds lowered: db01 ok (its alert resolved: 28 days, SLA missed)
+    R5 2026-11-10 19:30Z  thresholds back: db01 critical again: a new alert, acknowledged at 21:00
+
+The November report (as of Nov 10 23:00) therefore has 7 probed minutes per host (web03: 5 down,
+2 up; the others up), every other minute unknown, and three alerts: met, missed, pending.
 
 Set ``MAINT_RECORD_REPORT_FIXTURE=1`` to refresh tests/fixtures/report/lab_runs.json (the
-recorded real data the unit tests use) from these runs.
+recorded real data the unit tests use) from these runs (the maintenance runs only).
 """
 
 from __future__ import annotations
@@ -52,6 +59,11 @@ RUNS = (
     ("2026-11-03T21:30:00Z", {"relaxed": True}),
     ("2026-11-10T19:30:00Z", {}),
 )
+# The probe cycles after R3: (stamp, web03 unreachable); and when "tech" acknowledges its alert.
+PROBES = tuple((f"2026-11-03T19:4{m}:00Z", m < 5) for m in range(7))
+PROBE_ACK = "2026-11-03T19:42:30Z"
+DB01_ACK = "2026-11-10T21:00:00Z"
+NOVEMBER = [now for now, _ in RUNS[2:]]
 
 
 class Lab:
@@ -75,12 +87,14 @@ class Lab:
             env["MAINT_TEST_NOW"] = now
         return env
 
-    def configure(self, web03_down: bool = False, relaxed: bool = False) -> None:
+    def configure(self, web03_down: bool = False, relaxed: bool = False, web03_dark: bool = False) -> None:
         hosts = yaml.safe_load((ROOT / "inventories" / "demo" / "hosts.yml").read_text(encoding="utf-8"))
         web02 = hosts["all"]["children"]["linux"]["hosts"]["web02"]
-        hosts["all"]["children"]["linux"]["hosts"]["web03"] = (
-            {"ansible_host": "127.0.0.1", "ansible_port": 1} if web03_down else dict(web02)
-        )
+        web03 = {"ansible_host": "127.0.0.1", "ansible_port": 1} if web03_down else dict(web02)
+        if web03_dark:
+            # for the probes: the same management port (item ssh:22) on an address nothing answers
+            web03 = {**web02, "ansible_host": "203.0.113.250"}
+        hosts["all"]["children"]["linux"]["hosts"]["web03"] = web03
         (self.client_dir / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
         policy = json.loads(json.dumps(self.policy))
         # The lab's containers read this machine's load average: a loaded CI machine must not add
@@ -102,6 +116,24 @@ class Lab:
         self.run_ids.append(match.group(1))
         return match.group(1)
 
+    def probe(self, now: str, web03_dark: bool) -> None:
+        self.configure(web03_dark=web03_dark)
+        proc = self.maintctl("probe", "--client", "demo", now=now, timeout=120)
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+        assert ("web03 service.tcp ssh:22: critical" in proc.stdout) == web03_dark, proc.stdout
+
+    def alert_id(self, now: str, host: str, check: str) -> int:
+        proc = self.maintctl("alerts", "list", "--client", "demo", "--format", "json", now=now)
+        assert proc.returncode == 0, proc.stderr
+        (alert,) = [a for a in json.loads(proc.stdout) if (a["host"], a["check_id"]) == (host, check)]
+        return int(alert["id"])
+
+    def ack(self, now: str, host: str, check: str) -> int:
+        alert_id = self.alert_id(now, host, check)
+        proc = self.maintctl("alerts", "ack", "--client", "demo", str(alert_id), "--as", "tech", now=now)
+        assert proc.returncode == 0 and f"alert {alert_id} acknowledged by tech" in proc.stdout, proc.stderr
+        return alert_id
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
@@ -110,6 +142,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     env = Lab(tmp_path_factory.mktemp("report-lab"))
     for now, setup in RUNS:
         env.run(now, **setup)
+        if now == RUNS[2][0]:
+            for stamp, dark in PROBES:
+                env.probe(stamp, dark)
+                if stamp == "2026-11-03T19:42:00Z":
+                    env.ack(PROBE_ACK, "web03", "service.tcp")
+        if now == RUNS[4][0]:
+            env.ack(DB01_ACK, "db01", "hardware.disk_free")
     env.configure()
     if os.environ.get("MAINT_RECORD_REPORT_FIXTURE"):
         record_fixture(env.home / "store.db", FIXTURE)
@@ -117,12 +156,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def record_fixture(db_path: Path, target: Path) -> None:
-    """Write the runs and results of the store as the unit tests' recorded lab data."""
+    """Write the maintenance runs and their results as the unit tests' recorded lab data."""
     db = sqlite3.connect(db_path)
     db.row_factory = sqlite3.Row
-    runs = [dict(r) | {"run_dir": None} for r in db.execute("SELECT * FROM runs ORDER BY started")]
+    nightly = "kind NOT IN ('probe', 'watch')"
+    runs = [dict(r) | {"run_dir": None} for r in db.execute(f"SELECT * FROM runs WHERE {nightly} ORDER BY started")]
     results = []
-    for row in db.execute("SELECT * FROM results ORDER BY id"):
+    for row in db.execute(f"SELECT * FROM results WHERE run_id IN (SELECT run_id FROM runs WHERE {nightly})"
+                          " ORDER BY id"):
         rec = dict(row)
         rec["check"] = rec.pop("check_id")
         rec.pop("area")
@@ -153,10 +194,18 @@ def _finding(doc: dict[str, Any], host: str, check: str, item: str = "") -> list
     return [f for f in doc["findings"] if (f["host"], f["check"], f["item"]) == (host, check, item)]
 
 
+def _alerts(doc: dict[str, Any], host: str, check: str) -> list[dict[str, Any]]:
+    return [a for a in doc["alerts"] if (a["host"], a["check"]) == (host, check)]
+
+
 def test_runs_are_real_and_stamped(lab: Lab) -> None:
     db = sqlite3.connect(lab.home / "store.db")
-    started = [r[0] for r in db.execute("SELECT started FROM runs ORDER BY started")]
+    started = [r[0] for r in db.execute("SELECT started FROM runs WHERE kind NOT IN ('probe', 'watch')"
+                                        " ORDER BY started")]
     assert started == [now for now, _ in RUNS]
+    # the probe cycles that stored something (web03's bad probes and its recovery; the first cycle of each host)
+    probes = [r[0] for r in db.execute("SELECT started FROM runs WHERE kind='probe' ORDER BY started")]
+    assert probes and all(p.startswith("2026-11-03T19:4") for p in probes)
     hosts = {r[0] for r in db.execute("SELECT DISTINCT host FROM results")}
     assert hosts == {"web01", "db01", "files01", "app01", "web02", "web03"}
     # result times were shifted into each run's stamped time
@@ -173,9 +222,10 @@ def test_json_document_is_valid_and_complete(november: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(schema).validate(doc)  # the reference validator, on the file
     assert doc["period"] == {"kind": "month", "label": "2026-11", "month": "2026-11",
                              "since": "2026-10-31T23:00:00Z", "until": "2026-11-30T23:00:00Z"}
-    assert [r["started"] for r in doc["runs"]] == [now for now, _ in RUNS[2:]]
+    assert [r["started"] for r in doc["runs"]] == NOVEMBER  # the maintenance runs only
     results = sum(len(g["results"]) for g in doc["appendix"])
-    assert results == doc["summary"]["results"] > 100
+    # the appendix: the runs' results, plus the probe and October results outages and alerts link to
+    assert results > doc["summary"]["results"] > 100
     csv_rows = november["paths"]["csv"].read_text(encoding="utf-8").strip().splitlines()
     assert len(csv_rows) == results + 1
     for path in november["paths"].values():
@@ -183,14 +233,25 @@ def test_json_document_is_valid_and_complete(november: dict[str, Any]) -> None:
     assert november["out"].stat().st_mode & 0o777 == 0o700
 
 
-def test_availability_from_reachability(november: dict[str, Any]) -> None:
+def test_availability_in_minutes_from_the_probes(november: dict[str, Any]) -> None:
     avail = november["doc"]["availability"]
     by_host = {h["host"]: h for h in avail["hosts"]}
-    assert by_host["web03"]["runs"] == 3 and by_host["web03"]["reachable"] == 2
-    assert by_host["web03"]["rate"] == 66.67
-    assert all(by_host[h]["rate"] == 100.0 for h in ("web01", "db01", "files01", "app01", "web02"))
-    assert avail["rate"] == round(100 * 17 / 18, 2)
-    # uptime read on the hosts, and no reboot between runs
+    web03 = by_host["web03"]
+    # 19:40-19:45 down, 19:45-19:47 up (each probe covers its minute); stamps drift by a second or two
+    assert web03["down_minutes"] == pytest.approx(5.0, abs=0.1) and web03["up_minutes"] == pytest.approx(2.0, abs=0.1)
+    assert web03["rate"] == pytest.approx(100 * 2 / 7, abs=1.0) and web03["meets_target"] is False
+    assert web03["outages"] == 1 and web03["outage_list"][0]["start"].startswith("2026-11-03T19:40")
+    # the nightly runs' reachability (web03 unreachable in R3) no longer makes the availability
+    for name in ("web01", "db01", "files01", "app01", "web02"):
+        assert by_host[name]["rate"] == 100.0 and by_host[name]["up_minutes"] == pytest.approx(7.0, abs=0.1)
+    # every other minute of the month up to as_of is unknown, never available
+    assert web03["unknown_minutes"] == pytest.approx(10 * 24 * 60 - 7, abs=0.2) and web03["coverage"] < 1
+    assert avail["rate"] == pytest.approx(100 * 37 / 42, abs=0.5) and avail["target"] == 99.5
+    assert avail["until"] == "2026-11-10T23:00:00Z" and avail["hosts_not_measured"] == []
+    # each outage links the probe results that saw it start and end; they are rows of the appendix
+    ids = {r["id"] for g in november["doc"]["appendix"] for r in g["results"]}
+    assert len(web03["outage_list"][0]["evidence"]) == 2 and set(web03["outage_list"][0]["evidence"]) <= ids
+    # uptime read on the hosts by the nightly runs, and no reboot between runs
     assert by_host["db01"]["uptime_days"] is not None and by_host["db01"]["reboots"] == 0
 
 
@@ -209,32 +270,52 @@ def test_score_follows_the_documented_formula(november: dict[str, Any], lab: Lab
     assert areas["hardware"]["score"] == round(sum(per_run) / 3, 1)
     for absent in ("antivirus", "backup", "patch"):
         assert areas[absent]["score"] is None and areas[absent]["light"] == "grey"
-    expected = (25 * areas["hardware"]["score"] + 10 * areas["reachability"]["score"]) / 35
+    assert doc["summary"]["left_out"] == ["antivirus", "backup", "patch"]
+    components = {c["component"]: c for c in doc["summary"]["components"]}
+    avail = doc["availability"]
+    assert components["availability"]["score"] == round(min(100.0, 100 * avail["rate"] / 99.5), 1)
+    assert components["alerts"]["score"] == doc["sla"]["met_rate"] == 50.0
+    expected = (25 * areas["hardware"]["score"] + 10 * areas["reachability"]["score"]
+                + 20 * components["availability"]["score"] + 10 * 50.0) / 65
     assert doc["summary"]["score"] == round(expected, 1)
     assert areas["hardware"]["light"] == "red"  # db01's critical is open at the end
 
 
-def test_findings_resolution_and_sla(november: dict[str, Any]) -> None:
+def test_findings_and_alerts_handled(november: dict[str, Any]) -> None:
     doc = november["doc"]
+    # the nightly runs' findings, without SLA
     reach = _finding(doc, "web03", "run.reachability")
-    assert len(reach) == 1
-    assert reach[0]["severity"] == "P1" and reach[0]["resolved"] and reach[0]["sla"] == "met"
-    assert reach[0]["first_seen"].startswith("2026-11-03T19:3") and reach[0]["resolved_at"].startswith("2026-11-03T21:3")
-    disk = _finding(doc, "db01", "hardware.disk_free", "/srv/data")
-    assert len(disk) == 2
-    carried, reopened = disk
-    # open since October: first seen in the first October run, resolved by R4, long after 8 h
-    assert carried["carried_over"] and carried["first_seen"].startswith("2026-10-06T19:3")
-    assert carried["resolved"] and carried["resolved_at"].startswith("2026-11-03T21:3")
-    assert carried["severity"] == "P2" and carried["sla"] == "missed"
-    # found again by R5, still open; at 23:00 its 8 h deadline has not passed yet
-    assert not reopened["resolved"] and reopened["sla"] == "pending"
-    assert reopened["deadline"].startswith("2026-11-11T03:3")
-    assert doc["sla"]["met"] == 1 and doc["sla"]["missed"] == 1 and doc["sla"]["pending"] == 1
+    assert len(reach) == 1 and reach[0]["severity"] == "P1" and reach[0]["resolved"]
+    carried, reopened = _finding(doc, "db01", "hardware.disk_free", "/srv/data")
+    assert carried["carried_over"] and carried["first_seen"].startswith("2026-10-06T19:3") and carried["resolved"]
+    assert not reopened["resolved"] and "sla" not in reopened
+    # the alerts: web03's unreachable run was one bad observation (damped); its probes opened one
+    assert _alerts(doc, "web03", "run.reachability") == []
+    (probe,) = _alerts(doc, "web03", "service.tcp")
+    assert (probe["severity"], probe["state"], probe["ack_by"]) == ("P1", "resolved", "tech")
+    assert probe["opened"].startswith("2026-11-03T19:41") and probe["acknowledged"] == PROBE_ACK
+    assert probe["resolved"].startswith("2026-11-03T19:45") and probe["resolved_by"] is None
+    assert (probe["response"], probe["resolution"], probe["sla"]) == ("met", "met", "met")
+    old, new = _alerts(doc, "db01", "hardware.disk_free")
+    # opened by R1 in October, resolved by R4 four weeks later: response and resolution missed
+    assert old["carried_over"] and old["opened"].startswith("2026-10-06T19:3") and old["resolved"].startswith(
+        "2026-11-03T21:3")
+    assert (old["response"], old["resolution"], old["sla"]) == ("missed", "missed", "missed")
+    # opened by R5, acknowledged 1.5 h later; at 23:00 its 24 h resolution limit is still ahead
+    assert new["opened"].startswith("2026-11-10T19:3") and (new["acknowledged"], new["ack_by"]) == (DB01_ACK, "tech")
+    assert (new["response"], new["resolution"], new["sla"], new["state"]) == ("met", "pending", "pending",
+                                                                               "acknowledged")
+    sla = doc["sla"]
+    assert (sla["met"], sla["missed"], sla["pending"], sla["met_rate"]) == (1, 1, 1, 50.0)
+    assert (sla["alerts"], sla["carried_over"], sla["active"], sla["in_downtime"]) == (3, 1, 1, 0)
+    by = {s["severity"]: s for s in sla["by_severity"]}
+    assert by["P1"]["alerts"] == 1 and by["P2"]["alerts"] == 2 and by["P2"]["response"]["worst_hours"] > 600
     # every evidence id is an anchor of the appendix
     ids = {r["id"] for g in doc["appendix"] for r in g["results"]}
     for f in doc["findings"]:
         assert f["evidence"] and set(f["evidence"]) <= ids
+    for a in doc["alerts"]:
+        assert a["opened_result"] in a["evidence"] and set(a["evidence"]) <= ids
 
 
 def test_sla_missed_once_the_deadline_passes(lab: Lab, tmp_path: Path) -> None:
@@ -242,8 +323,10 @@ def test_sla_missed_once_the_deadline_passes(lab: Lab, tmp_path: Path) -> None:
                         str(tmp_path), now="2026-11-12T09:00:00Z")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    reopened = _finding(doc, "db01", "hardware.disk_free", "/srv/data")[-1]
-    assert not reopened["resolved"] and reopened["sla"] == "missed"
+    new = _alerts(doc, "db01", "hardware.disk_free")[-1]
+    # still not resolved 37.5 h after opening: past the 24 h P2 resolution limit
+    assert new["state"] == "acknowledged" and new["resolution"] == "missed" and new["sla"] == "missed"
+    assert (doc["sla"]["met"], doc["sla"]["missed"], doc["sla"]["pending"]) == (1, 2, 0)
 
 
 def test_trends_across_the_two_months(november: dict[str, Any]) -> None:
@@ -315,6 +398,8 @@ def test_html_is_self_contained_with_charts_and_screenshot(november: dict[str, A
     assert not [s for s in parser.styles if re.search(r"url\(|@import", s)]
     assert "<script" not in html
     assert parser.svgs == 3  # score, findings per area, disk free per host
+    assert html.count('<svg class="timeline"') == 6  # one outage timeline per host
+    assert '<table class="alerts">' in html and '<table class="availability">' in html
     anchors = [r[1:] for r in parser.refs if r.startswith("#")]
     assert anchors and not [a for a in anchors if a not in parser.ids]  # every link lands
     assert "Demo SARL" in html and "Availability rate" in html
@@ -348,6 +433,7 @@ def test_pdf_pages_and_text(november: dict[str, Any]) -> None:
     assert 3 <= pages <= 60
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("Maintenance report: Demo SARL", "Compliance score", "Availability rate", "Recommendations",
+                     "Alerts handled", "Outage timeline",
                      "Appendix: every result", "db01", "hardware.disk_free", "/srv/data", "web03"):
         assert expected in text, expected
     score = november["doc"]["summary"]["score"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from maintcore import supervision
 from maintcore.errors import InvalidInput
 from maintcore.store import Store
 from maintreport import api, build, query
@@ -31,11 +32,15 @@ POLICY = {
 
 
 def load_fixture(store: Store) -> None:
+    """Load the recorded runs as the orchestrator does: results stored, then through the alert engine."""
     for run in FIXTURE["runs"]:
         store.start_run(run)
         store.finish_run(run["run_id"], run["status"], run["exit_code"], run["finished"])
-    results = [{k: v for k, v in r.items() if k != "id"} for r in FIXTURE["results"]]
-    store.add_results(results)
+        results = [{k: v for k, v in r.items() if k != "id"} for r in FIXTURE["results"] if r["run_id"] == run["run_id"]]
+        with store.transaction() as db:
+            ids = store.insert_results(db, results)
+        assert ids == [r["id"] for r in FIXTURE["results"] if r["run_id"] == run["run_id"]]
+        supervision.ingest_run(store, "demo", results, ids, POLICY)
 
 
 @pytest.fixture()
@@ -107,18 +112,27 @@ def test_score_of_recorded_runs(doc: dict[str, Any], store: Store) -> None:
         per_run.append(100 * sum(scored) / len(scored))
     assert areas["hardware"]["score"] == round(sum(per_run) / 3, 1)
     assert areas["hardware"]["light"] == "red" and areas["reachability"]["light"] == "green"
-    assert doc["summary"]["score"] == round((25 * areas["hardware"]["score"] + 10 * areas["reachability"]["score"])
-                                            / 35, 1)
+    # no probe data: availability is left out; the one alert judged (db01's, answered 28 days late) missed
+    components = {c["component"]: c for c in doc["summary"]["components"]}
+    assert components["availability"]["score"] is None and not components["availability"]["counted"]
+    assert components["alerts"]["score"] == 0.0 and components["alerts"]["counted"]
+    assert doc["summary"]["left_out"] == ["antivirus", "backup", "patch", "availability"]
+    assert doc["summary"]["score"] == round((25 * areas["hardware"]["score"] + 10 * areas["reachability"]["score"]
+                                             + 10 * 0.0) / 45, 1)
 
 
 # -- availability ------------------------------------------------------------------------------
-def test_availability_of_recorded_runs(store: Store) -> None:
-    avail = build.availability(rows_of(store, RUN_IDS))
-    hosts = {h["host"]: h for h in avail["hosts"]}
-    assert (hosts["web03"]["runs"], hosts["web03"]["reachable"], hosts["web03"]["rate"]) == (5, 4, 80.0)
-    assert len(hosts["web03"]["unreachable_ids"]) == 1
-    assert hosts["db01"]["rate"] == 100.0 and avail["rate"] == round(100 * 29 / 30, 2)
-    assert hosts["db01"]["uptime_days"] is not None and hosts["db01"]["reboots"] == 0
+def test_a_month_without_probe_data_is_not_measured(doc: dict[str, Any]) -> None:
+    avail = doc["availability"]
+    assert avail["rate"] is None and not avail["measured"] and avail["target"] == 99.5
+    assert avail["hosts_not_measured"] == ["app01", "db01", "files01", "web01", "web02", "web03"]
+    for host in avail["hosts"]:
+        assert host["rate"] is None and not host["measured"] and host["coverage"] == 0.0
+        assert host["timeline"] == [{"start": "2026-10-31T23:00:00Z", "end": "2026-11-10T23:00:00Z",
+                                     "state": "unknown"}]  # measured up to as_of, not the month's end
+    assert avail["unknown_minutes"] == 6 * 10 * 24 * 60
+    db01 = next(h for h in avail["hosts"] if h["host"] == "db01")
+    assert db01["uptime_days"] is not None and db01["reboots"] == 0  # still read by the nightly runs
 
 
 def test_reboot_seen_when_uptime_goes_down(store: Store) -> None:
@@ -128,28 +142,45 @@ def test_reboot_seen_when_uptime_goes_down(store: Store) -> None:
     target = next(r for r in fourth if r[build.RUN] == RUN_IDS[3] and r[build.HOST] == "db01"
                   and r[build.CHECK] == "hardware.uptime")
     target[build.OBSERVED] = json.dumps({"uptime_seconds": 5, "uptime_days": 0.0})
-    avail = build.availability(fourth)
-    db01 = next(h for h in avail["hosts"] if h["host"] == "db01")
+    db01 = build.uptime_and_reboots(fourth)["db01"]
     assert db01["reboots"] == 1 and db01["reboot_ids"] == [target[build.ID]]
 
 
-# -- findings and SLA ------------------------------------------------------------------------
-def test_findings_resolved_and_sla_of_recorded_runs(store: Store) -> None:
-    hours = {"P1": 4.0, "P2": 8.0, "P3": 24.0, "P4": 72.0}
-    findings, latest = build.track(rows_of(store, RUN_IDS), hours, "2026-11-10T23:00:00Z")
-    by_key = [(f["host"], f["check"], f["item"], f["resolved"], f["sla"]) for f in findings]
+# -- findings and alerts ---------------------------------------------------------------------
+def test_findings_of_recorded_runs(store: Store) -> None:
+    findings, latest = build.track(rows_of(store, RUN_IDS))
+    by_key = [(f["host"], f["check"], f["item"], f["resolved"]) for f in findings]
     assert by_key == [
-        ("db01", "hardware.disk_free", "/srv/data", True, "missed"),   # Oct 6 -> Nov 3: far past 8 h
-        ("web03", "run.reachability", "", True, "met"),                # 2 h later, within 4 h
-        ("db01", "hardware.disk_free", "/srv/data", False, "pending"),  # Nov 10 19:30, deadline 03:30
+        ("db01", "hardware.disk_free", "/srv/data", True),    # Oct 6 -> Nov 3
+        ("web03", "run.reachability", "", True),              # 2 h later
+        ("db01", "hardware.disk_free", "/srv/data", False),   # Nov 10 19:30, still open
     ]
     first = findings[0]
     assert first["occurrences"] == 3 and first["first_seen"] == "2026-10-06T19:30:00Z"
     assert len(first["evidence"]) == 3  # first, last and the resolving ok result
-    late = build.track(rows_of(store, RUN_IDS), hours, "2026-11-11T09:00:00Z")[0]
-    assert late[2]["sla"] == "missed"
+    assert "sla" not in first and "deadline" not in first  # the SLA is judged on the alerts
     assert latest[("db01", "hardware.disk_free", "/srv/data")][build.STATUS] == "critical"
-    assert build.sla_summary(findings) == {"met": 1, "missed": 1, "pending": 1, "none": 0, "met_rate": 50.0}
+
+
+def test_alerts_the_recorded_runs_opened(doc: dict[str, Any]) -> None:
+    # web03 unreachable in one run only: damped (an availability alert opens at the second bad observation)
+    alerts = [(a["host"], a["check"], a["state"], a["carried_over"], a["sla"]) for a in doc["alerts"]]
+    assert alerts == [("db01", "hardware.disk_free", "resolved", True, "missed"),
+                      ("db01", "hardware.disk_free", "open", False, "pending")]
+    carried, reopened = doc["alerts"]
+    assert carried["opened"] == "2026-10-06T19:30:00Z" and carried["resolved"].startswith("2026-11-03T21:30")
+    assert carried["response_hours"] == round((28 * 24 + 2 + 1 / 3600), 2) and carried["response_limit_hours"] == 8
+    assert carried["resolved_by"] is None  # a good observation resolved it
+    assert reopened["response"] == "pending" and reopened["response_hours"] is None
+    sla = doc["sla"]
+    assert (sla["met"], sla["missed"], sla["pending"], sla["met_rate"]) == (0, 1, 1, 0.0)
+    assert (sla["alerts"], sla["opened_in_period"], sla["carried_over"], sla["active"]) == (2, 1, 1, 1)
+    assert sla["resolution"]["none"] == 2  # this policy sets no resolve_hours
+    # the October result that opened the carried-over alert joins the appendix: every link lands
+    appendix = doc["appendix"]
+    ids = {r["id"] for h in appendix.hosts for r in appendix.host_objects(h)["results"]}
+    assert carried["opened_result"] in ids and all(set(a["evidence"]) <= ids for a in doc["alerts"])
+    assert appendix.count == doc["summary"]["results"] + 1
 
 
 def test_unknown_neither_extends_nor_resolves() -> None:
@@ -157,8 +188,7 @@ def test_unknown_neither_extends_nor_resolves() -> None:
         return (i, f"r{i}", "h", "hardware.smart", "hardware", "", status, "P1", "s", "{}", "{}", "", 0,
                 f"2026-11-0{i}T00:00:00Z")
 
-    findings, _ = build.track([row(1, "critical"), row(2, "unknown"), row(3, "critical"), row(4, "ok")],
-                              {"P1": 4.0}, "2026-11-09T00:00:00Z")
+    findings, _ = build.track([row(1, "critical"), row(2, "unknown"), row(3, "critical"), row(4, "ok")])
     assert len(findings) == 1 and findings[0]["occurrences"] == 2 and findings[0]["resolved_by"] == 4
 
 
@@ -168,7 +198,7 @@ def test_finding_open_before_the_period_is_carried_over(doc: dict[str, Any], sto
                                                              "2026-10-06T19:30:00Z")]
     disk = [f for f in doc["findings"] if f["check"] == "hardware.disk_free"]
     assert disk[0]["carried_over"] and disk[0]["first_seen"] == "2026-10-06T19:30:00Z"
-    assert disk[0]["resolved"] and disk[0]["sla"] == "missed" and disk[0]["occurrences"] == 1
+    assert disk[0]["resolved"] and disk[0]["occurrences"] == 1
     assert not disk[1]["carried_over"] and not disk[1]["resolved"]
     appendix = doc["appendix"]
     ids = {r["id"] for h in appendix.hosts for r in appendix.host_objects(h)["results"]}
@@ -230,7 +260,7 @@ def test_document_validates_and_the_schema_rejects_a_broken_one(doc: dict[str, A
 
 def test_run_report_and_bad_input(store: Store) -> None:
     one = api.build_document(store, "demo", run_id=RUN_IDS[2])
-    assert one["period"]["kind"] == "run" and one["availability"]["rate"] == round(500 / 6, 2)
+    assert one["period"]["kind"] == "run" and one["availability"]["rate"] is None  # no probe during the run
     with pytest.raises(InvalidInput, match="no runs for client 'demo' in period 2026-09"):
         api.build_document(store, "demo", period="2026-09")
     with pytest.raises(InvalidInput, match="malformed"):

@@ -66,7 +66,10 @@ def test_email_end_to_end_with_starttls_and_auth(loaded: Path, smtp_server: Smtp
     assert hook.path == "/hook" and hook.headers["Content-Type"] == "application/json"
     summary = hook.body
     assert summary["client"] == "demo" and summary["period"] == "2026-11" and summary["open_critical"] == 1
-    assert summary["sla"]["met"] == 1 and "appendix" not in summary
+    # the alerts handled: db01's carried-over alert answered late, the new one pending; no probe data
+    assert summary["sla"] == {"met": 0, "missed": 1, "pending": 1, "met_rate": 0.0} and "appendix" not in summary
+    assert summary["alerts"] == {"total": 2, "active": 1, "in_downtime": 0}
+    assert summary["availability_rate"] is None and summary["availability"]["target"] == 99.5
     assert summary["areas"]["hardware"]["light"] == "red"
 
 

@@ -15,6 +15,7 @@ import pytest
 from maintcore.store import Store
 from maintreport import api, charts, render
 from maintreport.i18n import LOCALES, Text, catalogue, number
+from tests.unit.maintreport.test_availability_section import Month, month  # noqa: F401 - fixtures used by name
 from tests.unit.maintreport.test_build import home, load_fixture  # noqa: F401 - the fixture is used by name
 
 TEMPLATES = Path(render.__file__).with_name("templates")
@@ -60,10 +61,13 @@ def test_markdown_is_short_and_localised(doc: dict[str, Any]) -> None:
 
 def test_csv_has_one_row_per_result(doc: dict[str, Any]) -> None:
     rows = list(csv.DictReader(io.StringIO(render.render_csv(doc))))
-    assert len(rows) == doc["summary"]["results"] == doc["appendix"].count
+    # the appendix: the period's results and the earlier ones its alerts link to
+    assert len(rows) == doc["appendix"].count == doc["summary"]["results"] + 1
     db01 = [r for r in rows if r["host"] == "db01" and r["check"] == "hardware.disk_free" and r["item"] == "/srv/data"]
-    assert [r["status"] for r in db01] == ["critical", "ok", "critical"]
-    assert json.loads(db01[0]["observed"])["free_pct"] == 6.25 and db01[0]["severity"] == "P2"
+    # October's result that opened the alert still active at the month's start, then November's three
+    assert [(r["time"][:7], r["status"]) for r in db01] == [("2026-10", "critical"), ("2026-11", "critical"),
+                                                            ("2026-11", "ok"), ("2026-11", "critical")]
+    assert json.loads(db01[1]["observed"])["free_pct"] == 6.25 and db01[1]["severity"] == "P2"
 
 
 def test_json_stream_is_the_document(doc: dict[str, Any]) -> None:
@@ -85,6 +89,55 @@ def test_html_links_land_and_nothing_is_fetched(doc: dict[str, Any]) -> None:
     assert {r[1:] for r in refs} <= ids
     assert html.count('<svg class="chart"') == 3 and "<script" not in html
     assert "&lt;" not in html.split("<body>")[0]
+    # no probe data: each host says "not measured" (never 100 %) and its timeline is all unknown
+    assert html.count('<svg class="timeline"') == 6 and 'class="tl-' not in html
+    availability = html.split('<section id="availability">')[1].split("</section>")[0]
+    assert availability.count("not measured") >= 7 and "100 %" not in availability
+
+
+@pytest.fixture()
+def supervised(month: Month, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:  # noqa: F811
+    return month.doc(monkeypatch)
+
+
+def test_html_shows_availability_timelines_and_alerts_handled(supervised: dict[str, Any]) -> None:
+    html = render.render_html(supervised)
+    refs = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert refs and all(r.startswith("#") for r in refs)
+    assert {r[1:] for r in refs} <= set(re.findall(r' id="([^"]+)"', html)), "every evidence link lands"
+    availability = html.split('<section id="availability">')[1].split("</section>")[0]
+    assert '<table class="availability">' in availability and "58.333 %" in availability
+    assert availability.count('<svg class="timeline"') == 4  # one per host, srv4 too
+    srv1 = availability.split("<figcaption>srv1</figcaption>")[0].rsplit('<figure class="tl">', 1)[1]
+    assert srv1.count('class="tl-down"') == 3 and 'class="tl-up"' in srv1
+    assert "down: 2026-11-02 09:00 - 2026-11-02 19:00" in srv1  # tooltips in the client's timezone (CET)
+    assert 'class="tl-planned"' in availability and "RAID controller firmware" in availability
+    assert "<figcaption>srv4: not measured</figcaption>" in availability
+    alerts = html.split('<section id="alerts">')[1].split("</section>")[0]
+    assert '<table class="sla">' in alerts and '<table class="alerts">' in alerts
+    assert alerts.count('<tr id="alert-') == 6 and "opened in scheduled downtime: not notified" in alerts
+    assert "2026-11-02 09:01" in alerts and "by alice" in alerts and "old logs removed" in alerts
+    assert "Alerts handled within SLA: 40 %" in alerts
+    summary = html.split('<section id="summary">')[1].split("</section>")[0]
+    assert "Left out of the score for lack of data: Antivirus, Backup, Patches." in summary
+    fr = render.render_html({**supervised, "locale": "fr"})
+    assert "Chronologie des coupures" in fr and "Alertes traitées" in fr and "non mesurée" in fr
+
+
+def test_pdf_of_a_supervised_month_renders(supervised: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        pdf = render.render_pdf(render.render_html(supervised))
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
+    assert not [r.getMessage() for r in caplog.records], [r.getMessage() for r in caplog.records]
+
+
+def test_markdown_and_csv_of_a_supervised_month(supervised: dict[str, Any]) -> None:
+    md = render.render_md(supervised)
+    assert "Availability rate: 85.85 % (target 99.50 %, Downtime (min) 1,800)" in md
+    assert "Alerts: 6" in md and "Alerts handled within SLA: 40 %" in md
+    rows = list(csv.DictReader(io.StringIO(render.render_csv(supervised))))
+    assert len(rows) == supervised["appendix"].count > supervised["summary"]["results"]
+    assert {r["run_id"].split("-")[0] for r in rows} >= {"night", "probe", "watch"}
 
 
 def test_html_escapes_what_hosts_report(doc: dict[str, Any]) -> None:
