@@ -92,8 +92,9 @@ class Lab:
         web02 = hosts["all"]["children"]["linux"]["hosts"]["web02"]
         web03 = {"ansible_host": "127.0.0.1", "ansible_port": 1} if web03_down else dict(web02)
         if web03_dark:
-            # for the probes: the same management port (item ssh:22) on an address nothing answers
-            web03 = {**web02, "ansible_host": "203.0.113.250"}
+            # for the probes: the same management port (item ssh:22) on an address of the lab's own
+            # bridge that no container holds (nothing answers; the traffic stays on this machine)
+            web03 = {**web02, "ansible_host": "198.51.100.99"}
         hosts["all"]["children"]["linux"]["hosts"]["web03"] = web03
         (self.client_dir / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
         policy = json.loads(json.dumps(self.policy))

@@ -188,9 +188,9 @@ def _http(url: str, pki: dict[str, Path] | None = None, **kw: Any) -> probes.Tar
 # -- targets ---------------------------------------------------------------------------------
 def test_management_ports_follow_the_connection() -> None:
     hostvars = {
-        "lin01": {"ansible_host": "192.0.2.1"},
+        "lin01": {"ansible_host": "198.51.100.201"},
         "lin02": {"ansible_connection": "ansible.builtin.ssh", "ansible_port": "2222"},
-        "win01": {"ansible_connection": "winrm", "ansible_host": "192.0.2.3"},
+        "win01": {"ansible_connection": "winrm", "ansible_host": "198.51.100.203"},
         "win02": {"ansible_connection": "winrm", "ansible_winrm_scheme": "http"},
         "win03": {"ansible_connection": "psrp"},
         "win04": {"ansible_connection": "psrp", "ansible_psrp_protocol": "http"},
@@ -202,9 +202,9 @@ def test_management_ports_follow_the_connection() -> None:
     got = {t.host: (t.item, t.address, t.port, t.availability, t.check, t.kind) for t in targets}
     tcp = probe_decide.TCP.id
     assert got == {
-        "lin01": ("ssh:22", "192.0.2.1", 22, True, tcp, "tcp"),
+        "lin01": ("ssh:22", "198.51.100.201", 22, True, tcp, "tcp"),
         "lin02": ("ssh:2222", "lin02", 2222, True, tcp, "tcp"),
-        "win01": ("winrm:5986", "192.0.2.3", 5986, True, tcp, "tcp"),
+        "win01": ("winrm:5986", "198.51.100.203", 5986, True, tcp, "tcp"),
         "win02": ("winrm:5985", "win02", 5985, True, tcp, "tcp"),
         "win03": ("psrp:5986", "win03", 5986, True, tcp, "tcp"),
         "win04": ("psrp:5985", "win04", 5985, True, tcp, "tcp"),
