@@ -171,7 +171,9 @@ def test_tick_starts_a_due_scheduled_run_once(tmp_path: Path) -> None:
     inv = tmp_path / "inventories"
     shutil.copytree(ROOT / "inventories" / "demo", inv / "demo")
     policy_file = inv / "demo" / "group_vars" / "all" / "policy.yml"
-    policy_file.write_text(policy_file.read_text().replace('maintenance: "Mon-Fri 21:00"', 'hardware: "Mon 21:00"'))
+    text = policy_file.read_text().replace('maintenance: "Mon-Fri 21:00"', 'hardware: "Mon 21:00"')
+    # This test is about scheduled runs: the supervision cycles have their own (test_supervision_lab.py).
+    policy_file.write_text(text.replace('    probe: "every 1 min"\n    watch: "every 5 min"\n', ""))
     state = maint_home() / "schedule" / "demo.json"
     state.unlink(missing_ok=True)
     env = dict(os.environ, MAINT_INVENTORIES=str(inv), MAINT_STORE=str(tmp_path / "store.db"),

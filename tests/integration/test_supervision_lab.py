@@ -158,6 +158,19 @@ def test_a_stopped_sshd_opens_one_alert_and_recovers(sup: Supervised) -> None:
     real = (restarted - stopped).total_seconds()
     assert abs(measured["down_minutes"] * 60 - real) <= PROBE_S + 6, (measured, real)
     assert measured["outages"] == 1 and measured["rate"] is not None and measured["rate"] < 100
+    # The monthly report shows both from these data: db01's downtime in minutes and the alert handled.
+    out = sup.home / "report"
+    proc = sup.maintctl("report", "--client", "demo", "--period", f"{end:%Y-%m}", "--format", "json,html",
+                        "--out", str(out))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    host = next(h for h in doc["availability"]["hosts"] if h["host"] == "db01")
+    assert abs(host["down_minutes"] * 60 - real) <= PROBE_S + 6 and host["outages"] == 1, host
+    handled = next(a for a in doc["alerts"] if a["id"] == alert["id"])
+    assert handled["ack_by"] == "tech1" and handled["response_hours"] is not None
+    assert handled["resolution_hours"] is not None and handled["opened_result"] and handled["resolved_result"]
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "tech1" in html and "db01" in html
 
 
 def test_the_watch_opens_the_right_alerts(sup: Supervised) -> None:
