@@ -160,3 +160,42 @@ CREATE TABLE IF NOT EXISTS downtimes (
     result_id  INTEGER
 );
 CREATE INDEX IF NOT EXISTS downtimes_client ON downtimes (client, start);
+
+-- Interventions: work a person did for a client (maintctl intervention; see maintcore/interventions.py),
+-- linked to the alert it answered or the result it acted on. Deleting one only marks it (who, when, why).
+CREATE TABLE IF NOT EXISTS interventions (
+    id             INTEGER PRIMARY KEY,
+    client         TEXT NOT NULL,
+    host           TEXT,                 -- an inventory host, or NULL for the client as a whole
+    kind           TEXT NOT NULL,        -- preventive | corrective | evolutive | curative
+    summary        TEXT NOT NULL,
+    minutes        INTEGER,              -- time spent, NULL when not given
+    at             TEXT NOT NULL,        -- when the work was done
+    who            TEXT NOT NULL,
+    alert_id       INTEGER REFERENCES alerts (id),
+    result_id      INTEGER REFERENCES results (id),
+    created        TEXT NOT NULL,
+    edited         TEXT,
+    edited_by      TEXT,
+    deleted        TEXT,
+    deleted_by     TEXT,
+    deleted_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS interventions_client_at ON interventions (client, at);
+CREATE INDEX IF NOT EXISTS interventions_client_host ON interventions (client, host, at);
+
+-- Every edit of an intervention, one row per field changed, with the value it replaced.
+CREATE TABLE IF NOT EXISTS intervention_edits (
+    id              INTEGER PRIMARY KEY,
+    intervention_id INTEGER NOT NULL REFERENCES interventions (id),
+    at              TEXT NOT NULL,
+    who             TEXT NOT NULL,
+    field           TEXT NOT NULL,
+    old_value       TEXT,
+    new_value       TEXT
+);
+CREATE INDEX IF NOT EXISTS intervention_edits_intervention ON intervention_edits (intervention_id, at);
+
+-- A host's history (maintctl history; see maintcore/history.py): its results in time order, its alerts.
+CREATE INDEX IF NOT EXISTS results_client_host_finished ON results (client, host, finished);
+CREATE INDEX IF NOT EXISTS alerts_client_host ON alerts (client, host, opened);

@@ -26,6 +26,8 @@ COMMANDS = (
     "maintctl.cmd_window",
     "maintctl.cmd_tick",
     "maintctl.cmd_supervise",
+    "maintctl.cmd_intervention",
+    "maintctl.cmd_history",
     "maintctl.cmd_doctor",
 )
 
