@@ -19,6 +19,11 @@ description:
     every host that answered, when the play ends.
   - It never reads the result of a C(no_log) task, and it only copies the fields of
     the result shape; task arguments, facts and extra vars are never written.
+  - For an ad hoc run (maintctl play or maintctl adhoc, whose extra var C(maint_adhoc_item) names the
+    playbook or module), also records one C(adhoc.task) result per host when the play ends, with status
+    C(critical) when a task failed or the host was unreachable, else C(ok); C(changed) is true when a
+    task changed something (never in check mode); observed holds the recap's task counts. Without that
+    extra var, nothing of this is written.
   - Does nothing when O(results_file) is not set, so plain ansible-playbook runs are unaffected.
 requirements:
   - enabled in ansible.cfg (callbacks_enabled = maint_collector)
@@ -56,6 +61,7 @@ import importlib.util
 import json
 import os
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 _LOADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils", "maint_loader.py")
@@ -82,7 +88,13 @@ STATUSES = _module_utils("maint_result").STATUSES
 # The check ids this callback makes itself, catalogued in checks.py.
 _CHECKS = _module_utils("maint_result", "checks")
 REACHABILITY, TASK_FAILED, INVALID_RESULT = _CHECKS.REACHABILITY, _CHECKS.TASK_FAILED, _CHECKS.INVALID_RESULT
+ADHOC_TASK = _CHECKS.ADHOC_TASK
+ADHOC_REMEDIATION = _CHECKS.ADHOC_CHECKS[0].remediation
+ADHOC_ITEM_VAR = "maint_adhoc_item"
 MAX_MSG = 300
+# The recap's counts of an ad hoc run's tasks, per host (Ansible's ok includes the changed tasks).
+ADHOC_COUNTS = (("ok", "ok"), ("changed", "changed"), ("failed", "failures"), ("unreachable", "unreachable"),
+                ("skipped", "skipped"))
 
 
 def _now():
@@ -137,6 +149,8 @@ class CallbackModule(CallbackBase):
         self._run_id = "adhoc"
         self._seen_hosts = set()
         self._unreachable = set()
+        self._adhoc_item = None
+        self._check_mode = False
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -198,7 +212,41 @@ class CallbackModule(CallbackBase):
                     found.append(record)
         return found
 
+    def _adhoc_summary(self, host, counts):
+        """Return the adhoc.task result of one host from its recap counts (ok, changed, failures, ...)."""
+        observed = {name: int(counts.get(key, 0) or 0) for name, key in ADHOC_COUNTS}
+        bad = observed["failed"] or observed["unreachable"]
+        changed = bool(observed["changed"]) and not self._check_mode
+        if observed["unreachable"]:
+            outcome = "unreachable"
+        elif observed["failed"]:
+            outcome = "failed"
+        elif observed["changed"]:
+            outcome = "would change (check mode: nothing changed)" if self._check_mode else "changed"
+        else:
+            outcome = "ok, nothing changed" if not self._check_mode else "ok, nothing would change (check mode)"
+        recap = ", ".join("%s %d" % (name, observed[name]) for name, _ in ADHOC_COUNTS)
+        observed["check_mode"] = self._check_mode
+        record = self._synthetic(
+            host, ADHOC_TASK, "critical" if bad else "ok", "%s: %s (%s)" % (self._adhoc_item, outcome, recap),
+            observed=observed,
+            remediation=ADHOC_REMEDIATION if bad else "")
+        record["item"] = self._adhoc_item
+        record["changed"] = changed
+        return record
+
     # -- hooks ---------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        """Note whether this is an ad hoc run (the extra var maint_adhoc_item) and whether in check mode."""
+        self._check_mode = bool(context.CLIARGS.get("check"))
+        try:
+            from ansible.utils.vars import load_extra_vars
+
+            item = load_extra_vars(playbook._loader).get(ADHOC_ITEM_VAR)
+        except Exception:  # noqa: BLE001 - Ansible itself reports bad extra vars; this only looks
+            item = None
+        self._adhoc_item = str(item)[:MAX_MSG] if item else None
+
     def v2_runner_on_ok(self, result):
         self._seen_hosts.add(result._host.get_name())
         self._append(self._extract(result))
@@ -247,4 +295,6 @@ class CallbackModule(CallbackBase):
                 continue
             records.append(self._synthetic(host, REACHABILITY, "ok", "host answered",
                                            observed={"reachable": True}))
+        if self._adhoc_item:
+            records += [self._adhoc_summary(host, stats.summarize(host)) for host in sorted(stats.processed.keys())]
         self._append(records)

@@ -54,6 +54,19 @@ RUN_CHECKS = (
           unit_test="tests/unit/callback/test_maint_collector.py", lab_test="none: a module bug cannot be staged"),
 )
 
+# Made by the collector for an ad hoc run (maintctl play, maintctl adhoc): one result per host.
+ADHOC_TASK = "adhoc.task"
+ADHOC_CHECKS = (
+    Check(id=ADHOC_TASK, measures="How an ad hoc playbook or module went on one host (maintctl play, maintctl "
+          "adhoc): its tasks ok, changed, failed, unreachable and skipped (Ansible's recap counts; check mode "
+          "changes nothing and says what would have changed)",
+          decide="plugins/callback/maint_collector.py:_adhoc_summary", statuses=("ok", "critical"),
+          remediation="Read the run's log for this host (maintctl prints its folder), fix the cause and run it "
+                      "again, in check mode first.",
+          unit_test="tests/unit/callback/test_maint_collector.py::test_an_adhoc_run_gets_one_result_per_host",
+          lab_test="tests/integration/test_adhoc_lab.py::test_a_playbook_and_a_module_run_ad_hoc_check_mode_first"),
+)
+
 
 def policy_section(check):
     """Return the ``maint_policy`` section a check's policy keys live in (its area, or supervision)."""
@@ -69,9 +82,10 @@ def _decide_module(area):
 
 
 def catalogue():
-    """Return every Check by id (run.* first, each area's table in AREAS order, then supervision's)."""
+    """Return every Check by id (run.* and adhoc.* first, each area's table in AREAS order, then supervision's)."""
     out = {}
-    tables = [RUN_CHECKS] + [getattr(_decide_module(name), "CHECKS", ()) for name in AREAS + SUPERVISION_MODULES]
+    tables = [RUN_CHECKS, ADHOC_CHECKS] + [getattr(_decide_module(name), "CHECKS", ())
+                                           for name in AREAS + SUPERVISION_MODULES]
     for table in tables:
         for check in table:
             if check.id in out:

@@ -18,6 +18,8 @@ from maintcore.errors import INVALID_MESSAGE, MaintError, clip, exit_code
 # Modules that register subcommands, in help order.
 COMMANDS = (
     "maintctl.cmd_run",
+    "maintctl.cmd_play",
+    "maintctl.cmd_client",
     "maintctl.cmd_validate",
     "maintctl.cmd_lab",
     "maintctl.cmd_evaluate",

@@ -30,7 +30,7 @@ import yaml
 from maint_utils import maint_clock
 from maint_utils.checks import AREAS
 from maintcore import inventory, supervision
-from maintcore.config import PROJECT_DIR, atomic_write_json, ensure_dir, maint_home
+from maintcore.config import PROJECT_DIR, atomic_write, atomic_write_json, ensure_dir, maint_home
 from maintcore.errors import InvalidInput, LockHeld, MaintError
 from maintcore.store import Store
 
@@ -56,8 +56,18 @@ class RunRequest:
     resume: str | None = None
     role_vars: dict[str, Any] = field(default_factory=dict)
     worker: list[str] | None = None  # run on another machine (maintctl.worker)
-    playbook: str | None = None  # a playbook of playbooks/ instead of the areas' (the health watch)
+    # A playbook instead of the areas': relative to playbooks/ (the health watch), or an absolute
+    # path the caller resolved and checked (maintctl play: inside the project or the client's folder).
+    playbook: str | None = None
     extravars: dict[str, Any] = field(default_factory=dict)  # set by maintctl itself, never from --var
+    # An ad hoc run (maintctl play, maintctl adhoc): who ran what, written to run.json as "adhoc".
+    # It has no areas (the store's areas say "adhoc"), no window guard and installs no patch.
+    adhoc: dict[str, Any] | None = None
+    module: str | None = None  # maintctl adhoc: one module (ansible -m) instead of a playbook
+    module_args: str | None = None
+    # Values never kept (an ad hoc run's vault values and secret -e values): masked in the run
+    # folder's files and in the results before they are stored.
+    mask: list[str] = field(default_factory=list)
 
     @property
     def lock_name(self) -> str:
@@ -389,6 +399,34 @@ def _not_started_reason(run_dir: Path, stdout: str) -> str:
     return ((errors or lines or ["ansible-playbook printed nothing"])[-1])[:300]
 
 
+MASK = "********"
+
+
+def mask_secrets(run_dir: Path, secrets_: list[str]) -> None:
+    """Replace every value of ``secrets_`` by ``MASK`` in the files of ``run_dir`` (atomically).
+
+    Longer values first, so that a value containing another is masked whole. Binary files
+    and files that hold no secret are left untouched.
+    """
+    values = sorted({s for s in secrets_ if s}, key=len, reverse=True)
+    if not values:
+        return
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        masked = text
+        for value in values:
+            masked = masked.replace(value, MASK)
+            # job events and run.json hold JSON: a value with quotes or backslashes is escaped there
+            escaped = json.dumps(value)[1:-1]
+            if escaped != value:
+                masked = masked.replace(escaped, MASK)
+        if masked != text:
+            atomic_write(path, masked)
+
+
 def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cmdline: list[str],
                   extravars: dict[str, Any], vault: Path | None,
                   on_event: Callable[[dict[str, Any]], None] | None, interrupt: _Interrupt) -> tuple[str, int]:
@@ -426,10 +464,13 @@ def _run_playbook(req: RunRequest, run_id: str, run_dir: Path, playbook: str, cm
             raise RunNotStarted(f"the playbook did not start on worker {shlex.join(req.worker)!r}: "
                                 f"{_not_started_reason(run_dir, '')}")
         return status, rc
+    # One module (maintctl adhoc) on the hosts of the client's inventory, after the limit; else the playbook.
+    what: dict[str, Any] = {"module": req.module, "module_args": req.module_args, "host_pattern": "all"} \
+        if req.module else {"playbook": str(PROJECT_DIR / "playbooks" / playbook)}
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         project_dir=str(PROJECT_DIR),
-        playbook=str(PROJECT_DIR / "playbooks" / playbook),
+        **what,
         inventory=str(inventory.client_dir(req.client) / "hosts.yml"),
         limit=req.limit,
         extravars=extravars,
@@ -474,9 +515,12 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         from . import worker
 
         req.worker = worker.parse_worker(pol["worker"])
+    if req.adhoc is not None and req.worker:
+        raise InvalidInput(f"client {req.client!r} runs on a worker ({shlex.join(req.worker)}): ad hoc playbooks "
+                           "and modules run on this controller only")
     hosts = policy.list_hosts(req.client, req.limit)
-    areas = available_areas(req.areas or list(AREAS))
-    if not areas:
+    areas = [] if req.adhoc is not None else available_areas(req.areas or list(AREAS))
+    if not areas and req.adhoc is None:
         raise InvalidInput(f"none of the areas {', '.join(req.areas)} has a playbook in this tree")
     now = maint_clock.now()
     delta = maint_clock.offset()
@@ -491,17 +535,19 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         run_id = new_run_id(now)
         run_dir = ensure_dir(maint_home() / "runs" / req.client / run_id)
         results_file = run_dir / "results.jsonl"
-        playbook = req.playbook or ("maintenance.yml" if len(areas) > 1 else playbook_of(areas[0]))
+        playbook = req.playbook or req.module or ("maintenance.yml" if len(areas) > 1 else playbook_of(areas[0]))
         cmdline = playbook_options(req, areas, vault)
         extravars = {
             "maint_client": req.client, "maint_run_id": run_id, "maint_check_mode": req.check,
             **req.role_vars, "patch_install": installs, **wvars, **req.extravars,
         }
         meta = {"run_id": run_id, "client": req.client, "kind": req.kind,
-                "areas": req.kind if req.kind in SUPERVISION_KINDS else ",".join(areas),
+                "areas": req.kind if req.kind in SUPERVISION_KINDS else ",".join(areas) or "adhoc",
                 "limit_hosts": req.limit, "check_mode": req.check, "started": maint_clock.to_iso(now),
                 "hosts_total": len(hosts), "run_dir": str(run_dir), "resume_of": req.resume,
                 "worker": shlex.join(req.worker) if req.worker else None}
+        if req.adhoc is not None:
+            meta["adhoc"] = req.adhoc
         atomic_write_json(run_dir / "run.json", meta)
         store.start_run(meta)
         if on_start:
@@ -516,7 +562,8 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
         except RunNotStarted as exc:
             not_started = exc
         finally:
-            # However the run ended, keep every result already collected.
+            # However the run ended, keep every result already collected (and no secret of an ad hoc run).
+            mask_secrets(run_dir, req.mask)
             results = finalize_results(read_results(results_file), pol, delta)
             if not_started is not None and not results:
                 # Nothing ran: not a run with 0 results, but an error (exit 2) and no trace in the store.

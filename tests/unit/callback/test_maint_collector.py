@@ -197,3 +197,76 @@ def test_a_refused_host_key_says_so_and_what_to_do() -> None:
     kind, summary, _ = module._host_key_problem({"msg": UNKNOWN})
     assert kind == "unknown" and summary.startswith("host key unknown")
     assert module._host_key_problem({"msg": "Failed to connect to the host via ssh: Connection timed out"}) is None
+
+
+ADHOC_PLAYBOOK = """
+- name: An ad hoc playbook
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write a file
+      ansible.builtin.copy:
+        content: "ad hoc\\n"
+        dest: "{{ adhoc_dest }}"
+        mode: "0600"
+    - name: Only on a ghost
+      ansible.builtin.debug:
+        msg: skipped here
+      when: inventory_hostname == 'nobody'
+"""
+
+
+def _adhoc(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["host"]: r for r in records if r["check"] == "adhoc.task"}
+
+
+def test_an_adhoc_run_gets_one_result_per_host(tmp_path: Path) -> None:
+    book, inv = _playbook(tmp_path, ADHOC_PLAYBOOK)
+    dest = tmp_path / "written.txt"
+    base = [_ansible_playbook(), "-i", str(inv), str(book), "-e", f"adhoc_dest={dest}",
+            "-e", "maint_adhoc_item=playbooks/touch.yml"]
+    # Check mode first: nothing written, nothing "changed", but it says what would change.
+    checked = tmp_path / "checked.jsonl"
+    subprocess.run([*base, "--check"], env=_env(checked), capture_output=True, check=False)
+    assert not dest.exists()
+    records = _read(checked)
+    assert_valid_results(records)
+    per_host = _adhoc(records)
+    assert set(per_host) == {"localhost", "ghost"}
+    local = per_host["localhost"]
+    assert (local["status"], local["changed"], local["item"]) == ("ok", False, "playbooks/touch.yml")
+    assert local["observed"] == {"ok": 1, "changed": 1, "failed": 0, "unreachable": 0, "skipped": 1,
+                                 "check_mode": True}
+    assert "would change (check mode: nothing changed)" in local["summary"]
+    ghost = per_host["ghost"]
+    assert (ghost["status"], ghost["changed"], ghost["observed"]["unreachable"]) == ("critical", False, 1)
+    # For real: changed, then nothing more to change.
+    real = tmp_path / "real.jsonl"
+    subprocess.run(base, env=_env(real), capture_output=True, check=False)
+    assert dest.read_text(encoding="utf-8") == "ad hoc\n"
+    local = _adhoc(_read(real))["localhost"]
+    assert (local["status"], local["changed"], local["observed"]["changed"]) == ("ok", True, 1)
+    again = tmp_path / "again.jsonl"
+    subprocess.run(base, env=_env(again), capture_output=True, check=False)
+    local = _adhoc(_read(again))["localhost"]
+    assert (local["changed"], local["summary"]) == (False, "playbooks/touch.yml: ok, nothing changed "
+                                                    "(ok 1, changed 0, failed 0, unreachable 0, skipped 1)")
+
+
+def test_an_adhoc_module_gets_its_result_and_a_failure_is_critical(tmp_path: Path) -> None:
+    _, inv = _playbook(tmp_path, ADHOC_PLAYBOOK)
+    results = tmp_path / "results.jsonl"
+    ansible = str(Path(sys.executable).parent / "ansible")
+    subprocess.run([ansible, "-i", str(inv), "localhost", "-m", "ansible.builtin.command", "-a", "false",
+                    "-e", "maint_adhoc_item=ansible.builtin.command"],
+                   env={**_env(results), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}, capture_output=True, check=False)
+    records = _read(results)
+    assert_valid_results(records)
+    local = _adhoc(records)["localhost"]
+    assert (local["status"], local["item"], local["observed"]["failed"]) == ("critical", "ansible.builtin.command", 1)
+    assert any(r["check"] == "run.task_failed" for r in records)
+
+
+def test_a_normal_run_has_no_adhoc_result(collected: tuple[list[dict[str, Any]], Path]) -> None:
+    records, _ = collected
+    assert not _adhoc(records)
