@@ -32,7 +32,10 @@ def check_client(name: str) -> tuple[list[str], list[str], int]:
         if found:
             return found, warnings, 0
         warnings = policy.transport_warnings(name)
-        hosts = policy.list_hosts(name)
+        hosts = policy.list_hosts(name, allow_empty=True)
+        if not hosts:  # a new client (maintctl client new): valid, with nothing to run yet
+            where = inventory.project_relative(inventory.client_dir(name) / "hosts.yml")
+            warnings.append(f"{name}: no hosts yet: add them to {where}")
         return policy.host_problems(name, hosts), warnings, len(hosts)
     except InvalidInput as exc:
         return [str(exc)], warnings, 0

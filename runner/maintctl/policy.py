@@ -360,7 +360,8 @@ def _check_password_file(path: Path, info: os.stat_result) -> None:
                            f"executable: chmod 600 {path}")
 
 
-def inventory_listing(client: str, limit: str | None = None) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def inventory_listing(client: str, limit: str | None = None,
+                      allow_empty: bool = False) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Return the inventory's hosts (after ``limit``) and their variables, parsed by Ansible itself.
 
     The variables hold the vault's decrypted values: they stay in this process's memory
@@ -398,11 +399,14 @@ def inventory_listing(client: str, limit: str | None = None) -> tuple[list[str],
             *(group.get("hosts", []) for name, group in listing.items() if name != "_meta")))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{where}: ansible-inventory returned no inventory") from exc
-    if not hosts:
+    if not hosts and not allow_empty:
         raise InvalidInput(f"{where}: no hosts" + (f" match --limit {limit!r}" if limit else ""))
     return hosts, {host: dict(hostvars.get(host) or {}) for host in hosts}
 
 
-def list_hosts(client: str, limit: str | None = None) -> list[str]:
-    """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself."""
-    return inventory_listing(client, limit)[0]
+def list_hosts(client: str, limit: str | None = None, allow_empty: bool = False) -> list[str]:
+    """Return the inventory's hosts (after ``limit``), parsing it with Ansible itself.
+
+    No host is InvalidInput unless ``allow_empty`` (``maintctl validate`` of a new client).
+    """
+    return inventory_listing(client, limit, allow_empty)[0]

@@ -72,6 +72,12 @@ def test_client_new_writes_a_documented_client_with_an_encrypted_vault(place: Pa
 
 def test_the_new_client_validates_once_a_host_is_added(place: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cmd_client.create_client("acme", "Acme SAS", "Europe/Paris")
+    # As created: valid, with a warning that there is nothing to run yet; a run refuses it.
+    assert cli.main(["validate", "--client", "acme"]) == 0
+    captured = capsys.readouterr()
+    assert "acme: ok (0 hosts)" in captured.out and "acme: no hosts yet" in captured.err
+    assert cli.main(["run", "--client", "acme", "--check"]) == 2
+    assert "no hosts" in capsys.readouterr().err
     _add_host(place / "inventories" / "acme")
     assert cli.main(["validate", "--client", "acme"]) == 0
     assert "acme: ok (1 hosts)" in capsys.readouterr().out

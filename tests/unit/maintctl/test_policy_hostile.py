@@ -206,7 +206,7 @@ def test_validate_reads_the_inventory_before_ansible_does(clients: Path, monkeyp
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     (clients / "acme" / "host_vars" / "web01.yml").write_text("patch_canary: true\npatch_canary: false\n")
     calls: list[str] = []
-    monkeypatch.setattr(policy, "list_hosts", lambda client, limit=None: calls.append(client) or ["files01", "web01"])
+    monkeypatch.setattr(policy, "list_hosts", lambda client, limit=None, allow_empty=False: calls.append(client) or ["files01", "web01"])
     code, _, lines = _validate_all(capsys)
     assert code == 2 and calls == ["bravo"]
     assert lines == [f"{clients / 'acme' / 'host_vars' / 'web01.yml'}: line 2: invalid YAML: duplicate key "
