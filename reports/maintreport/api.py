@@ -24,6 +24,7 @@ import jsonschema_rs
 
 from maint_utils import maint_clock
 from maintcore import availability as time_availability
+from maintcore import interventions as intervention_store
 from maintcore import supervision
 from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintcore.errors import InvalidInput
@@ -261,11 +262,16 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
     weights = {k: float(v) for k, v in settings["score_weights"].items()}
     score = build.compliance_score(scores, weights)
     components = build.score_components(scores, weights)
-    recs = build.recommendations(findings, latest, settings, text)
+    manual, spent = _manual_interventions(store, client, settings, since, until, alerts)
+    recs = build.recommendations(findings, latest, settings, text, spent)
+    interventions = build.interventions(manual, build.automatic_interventions(rows))
     summary_areas = _summary_areas(scores, findings, latest, weights)
     trends = _trends(store, client, policy, month, tz, settings, score, scores, counts, kind)
-    appendix_rows = _with_evidence(store, client, rows, build.evidence_ids(avail, alerts), since)
-    build.keep_evidence(avail, alerts, {r[build.ID] for r in appendix_rows})
+    wanted = build.evidence_ids(avail, alerts) | {i for e in manual for i in e["evidence"]}
+    appendix_rows = _with_evidence(store, client, rows, wanted, since)
+    known = {r[build.ID] for r in appendix_rows}
+    build.keep_evidence(avail, alerts, known)
+    build.keep_intervention_evidence(interventions, known)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "kind": "client_report",
@@ -298,7 +304,9 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         "sla": sla,
         "alerts": alerts,
         "findings": _number_findings(findings),
-        "interventions": build.interventions(rows),
+        "interventions": interventions,
+        "intervention_totals": build.intervention_totals(interventions, settings["technician_rate"],
+                                                         settings["currency"]),
         "areas": build.area_sections(latest, by_check, findings, len(hosts)),
         "trends": trends,
         "recommendations": recs,
@@ -310,12 +318,30 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
     return redact_document(doc, redactor)
 
 
+def _manual_interventions(store: Store, client: str, settings: dict[str, Any], since: str, until: str,
+                          alerts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
+                                                                 dict[tuple[str, str], dict[int, int]]]:
+    """The interventions people recorded in [since, until), and their real minutes per host and check.
+
+    Their links (the alert answered, the result acted on) are looked up among the client's own
+    alerts and results; the minutes feed the recommendations' estimates (:func:`build.fix_minutes`).
+    """
+    stored = intervention_store.for_period(store, client, since, until)
+    alert_links = query.alert_keys(store, client, [r["alert_id"] for r in stored if isinstance(r["alert_id"], int)])
+    result_links = query.result_keys(store, client,
+                                     [r["result_id"] for r in stored if isinstance(r["result_id"], int)])
+    manual = build.manual_interventions(stored, settings["technician_rate"], since, alert_links, result_links,
+                                        {a["id"] for a in alerts})
+    return manual, build.fix_minutes(manual, alert_links, result_links)
+
+
 def _with_evidence(store: Store, client: str, rows: list[build.Row], wanted: set[int],
                    since: str) -> list[build.Row]:
-    """The period's results plus the probe and watch results the availability and alerts link to.
+    """The period's results plus the results the availability, alerts and interventions link to.
 
-    Those results belong to probe or watch runs (not in the run-based sections); they join the
-    appendix so that every link lands. Results of another client are never fetched.
+    Those results belong to probe or watch runs, or to earlier months (not in the run-based
+    sections); they join the appendix so that every link lands. Results of another client are
+    never fetched.
     """
     have = {r[build.ID] for r in rows}
     missing = sorted(wanted - have)

@@ -19,6 +19,7 @@ from typing import Any
 
 from maint_utils.checks import AREAS
 from maint_utils.maint_result import STATUS_RANK, STATUSES
+from maintcore import interventions as intervention_store
 
 from .costs import estimate_cost
 
@@ -501,13 +502,108 @@ def _observed(row: Row) -> dict[str, Any]:
 
 
 # -- interventions ---------------------------------------------------------------------------
-def interventions(rows: Iterable[Row]) -> list[dict[str, Any]]:
-    """Every result with ``changed: true``: patches installed, signatures updated, reboots."""
+# The kinds of the report's interventions: a person's four (maintcore.interventions.KINDS) and the
+# roles' own changes (results with changed: true).
+INTERVENTION_KINDS = (*intervention_store.KINDS, "automatic")
+
+
+def automatic_interventions(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """Every result with ``changed: true`` (patches installed, signatures updated, reboots) as an intervention."""
     return [
-        {"id": r[ID], "host": r[HOST], "check": r[CHECK], "item": r[ITEM], "area": r[AREA],
-         "summary": r[SUMMARY], "time": r[FINISHED], "run_id": r[RUN]}
+        {"source": "automatic", "kind": "automatic", "intervention_id": None, "time": r[FINISHED],
+         "host": r[HOST], "who": None, "summary": r[SUMMARY], "check": r[CHECK], "item": r[ITEM], "area": r[AREA],
+         "run_id": r[RUN], "minutes": None, "cost": None, "alert_id": None, "alert_listed": False,
+         "result_id": r[ID], "evidence": [r[ID]]}
         for r in rows if r[CHANGED]
     ]
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def manual_interventions(rows: Iterable[dict[str, Any]], rate: float | None, since: str,
+                         alert_keys: dict[int, tuple[str, str]], result_keys: dict[int, tuple[str, str]],
+                         listed_alerts: set[int]) -> list[dict[str, Any]]:
+    """The interventions people recorded (``maintcore.interventions.for_period`` rows), priced at ``rate``.
+
+    ``alert_keys`` and ``result_keys`` map the linked alerts and results to their ``(host,
+    check)`` (the entry's ``check`` is the alert's, else the result's); ``listed_alerts`` are the
+    alert ids the report lists (a link lands). The store's values are not trusted: a kind outside
+    the four is ``corrective`` (the default of ``maintctl intervention add``), minutes that are not
+    a whole number from 0 to a week are unknown, a time that is not ISO UTC is ``since``.
+    """
+    out = []
+    for row in rows:
+        kind = row.get("kind") if row.get("kind") in intervention_store.KINDS else intervention_store.DEFAULT_KIND
+        minutes = _int_or_none(row.get("minutes"))
+        if minutes is not None and not 0 <= minutes <= intervention_store.MAX_MINUTES:
+            minutes = None
+        alert_id, result_id = _int_or_none(row.get("alert_id")), _int_or_none(row.get("result_id"))
+        key = alert_keys.get(alert_id) if alert_id is not None else None
+        if key is None and result_id is not None:
+            key = result_keys.get(result_id)
+        at = row.get("at")
+        host = row.get("host")
+        out.append({
+            "source": "manual", "kind": kind, "intervention_id": int(row["id"]),
+            "time": at if isinstance(at, str) and ISO_UTC.fullmatch(at) else since,
+            "host": None if host is None else str(host), "who": str(row.get("who") or ""),
+            "summary": str(row.get("summary") or ""), "check": key[1] if key else None, "item": None, "area": None,
+            "run_id": None, "minutes": minutes, "cost": intervention_store.cost(minutes, rate),
+            "alert_id": alert_id, "alert_listed": alert_id in listed_alerts,
+            "result_id": result_id, "evidence": [] if result_id is None else [result_id],
+        })
+    return out
+
+
+def interventions(manual: Sequence[dict[str, Any]], automatic: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Manual and automatic interventions together, oldest first (at the same time: the person's first)."""
+    return sorted([*manual, *automatic], key=lambda i: (i["time"], i["source"] != "manual",
+                                                         i["intervention_id"] or i["result_id"] or 0))
+
+
+def intervention_totals(entries: Sequence[dict[str, Any]], rate: float | None, currency: str) -> dict[str, Any]:
+    """Count, time spent and cost of the interventions, overall and by kind.
+
+    Time and cost are the people's (``maintcore.interventions.totals``): the roles' automatic
+    changes are counted, with no time spent and no cost of their own (``minutes`` and ``cost``
+    null). ``cost`` is null without ``report.technician_rate``.
+    """
+    manual = [e for e in entries if e["source"] == "manual"]
+    automatic = len(entries) - len(manual)
+    sums = intervention_store.totals(manual, rate)
+    by_kind = {k: {**b, "hours": round(b["minutes"] / 60, 2)} for k, b in sums["by_kind"].items()}
+    by_kind["automatic"] = {"count": automatic, "minutes": None, "cost": None, "hours": None}
+    return {
+        "count": len(entries), "manual": len(manual), "automatic": automatic,
+        "minutes": sums["minutes"], "hours": round(sums["minutes"] / 60, 2), "cost": sums["cost"],
+        "without_minutes": sum(1 for e in manual if e["minutes"] is None),
+        "rate": rate, "currency": currency, "by_kind": by_kind,
+    }
+
+
+def fix_minutes(manual: Sequence[dict[str, Any]], alert_keys: dict[int, tuple[str, str]],
+                result_keys: dict[int, tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+    """The real minutes people spent per ``(host, check)``: ``{(host, check): {intervention id: minutes}}``.
+
+    An intervention counts for the host and check of the alert it answered and of the result it
+    acted on; one without minutes does not count.
+    """
+    out: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for e in manual:
+        if e["minutes"] is None:
+            continue
+        for key in {alert_keys.get(e["alert_id"]), result_keys.get(e["result_id"])}:
+            if key is not None:
+                out[key][e["intervention_id"]] = e["minutes"]
+    return dict(out)
+
+
+def keep_intervention_evidence(entries: Sequence[dict[str, Any]], known: set[int]) -> None:
+    """Drop the links to results the appendix does not hold (another client's, or forgotten)."""
+    for e in entries:
+        e["evidence"] = [i for i in e["evidence"] if i in known]
 
 
 # -- per-area sections -------------------------------------------------------------------------
@@ -649,12 +745,15 @@ def disk_free_series(rows: Iterable[Sequence[Any]], max_hosts: int = 8) -> list[
 
 # -- recommendations ---------------------------------------------------------------------------
 def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, str, str], Row],
-                    settings: dict[str, Any], text: Callable[..., str]) -> list[dict[str, Any]]:
+                    settings: dict[str, Any], text: Callable[..., str],
+                    spent: dict[tuple[str, str], dict[int, int]] | None = None) -> list[dict[str, Any]]:
     """Prioritised recommendations from what is still open at the end of the period.
 
     One per check and status: open warning/critical findings, and values that could not be
     read (latest status unknown). Ordered by SLA severity, then status, then hosts affected.
-    ``text(key, **params)`` returns a localised sentence from the catalogue.
+    ``text(key, **params)`` returns a localised sentence from the catalogue. ``spent`` is
+    :func:`fix_minutes`' answer: when people's interventions of the period on the same host and
+    check recorded their time, the planned fix is estimated at their mean real minutes.
     """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for f in findings:
@@ -680,6 +779,9 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
     out = []
     for rank, g in enumerate(recs, 1):
         hosts = sorted(g["hosts"])
+        real: dict[int, int] = {}
+        for host in hosts:
+            real.update((spent or {}).get((host, g["check"]), {}))
         params = {"check": g["check"], "count": g["count"], "hosts": len(hosts),
                   "host_list": ", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")}
         out.append({
@@ -688,7 +790,7 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
             "title": text(f"rec.{g['status']}", **params),
             "action": g["remediation"] or text("rec.no_remediation"),
             "evidence": sorted(g["evidence"])[:20],
-            "cost": estimate_cost(g["check"], g["status"], len(hosts), settings, text),
+            "cost": estimate_cost(g["check"], g["status"], len(hosts), settings, text, real),
         })
     return out
 

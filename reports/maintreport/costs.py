@@ -3,6 +3,8 @@
 A failing disk found early costs the part and a planned hour; found late it costs emergency
 labour plus the hours the staff cannot work. Every estimate carries its assumptions as
 sentences, shown next to the number. No estimate is made when the policy gives no costs.
+When people recorded the time they spent on the same hosts and check (``maintctl intervention
+add --minutes``), the planned fix is priced at that real time rather than the policy's guess.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ def _kind(check: str) -> str:
 
 
 def estimate_cost(check: str, status: str, hosts: int, settings: dict[str, Any],
-                  text: Callable[..., str]) -> dict[str, Any] | None:
-    """Return ``{kind, early, late, avoided, currency, assumptions}`` or None without costs.
+                  text: Callable[..., str], real: dict[int, int] | None = None) -> dict[str, Any] | None:
+    """Return ``{kind, early, late, avoided, currency, fix_hours, fix_based_on, assumptions}`` or None without costs.
 
-    * ``early``: fixing now, per the policy: planned hours at the technician rate (plus the
-      part for a failing disk), for every host affected.
+    * ``early``: fixing now: planned hours at the technician rate (plus the part for a
+      failing disk), for every host affected. The planned hours are the policy's
+      ``planned_fix_hours``, or, with ``real`` (``{intervention id: minutes}``: what people
+      spent on the same hosts and check this period), their mean (``fix_based_on``).
     * ``late``: the same failure found when it breaks: emergency hours at the technician
       rate times the emergency multiplier, plus outage hours x staff count x staff cost per
       hour (plus the part), per host. Only for findings that announce a failure (disk,
@@ -40,10 +44,17 @@ def estimate_cost(check: str, status: str, hosts: int, settings: dict[str, Any],
         return None
     kind = _kind(check)
     cur = settings["currency"]
-    fix_h = float(settings["planned_fix_hours"])
+    based_on = None
+    if real:
+        mean = round(sum(real.values()) / len(real), 1)
+        based_on = {"count": len(real), "mean_minutes": mean, "interventions": sorted(real)}
+        fix_h = mean / 60
+        assumptions = [text("cost.assume_real", count=len(real), minutes=float(mean), rate=rate, currency=cur)]
+    else:
+        fix_h = float(settings["planned_fix_hours"])
+        assumptions = [text("cost.assume_planned", hours=fix_h, rate=rate, currency=cur)]
     part = float(settings["disk_part_cost"]) if kind == "disk" else 0.0
     early = hosts * (fix_h * float(rate) + part)
-    assumptions = [text("cost.assume_planned", hours=fix_h, rate=rate, currency=cur)]
     if part:
         assumptions.append(text("cost.assume_part", part=part, currency=cur))
     late = None
@@ -59,5 +70,6 @@ def estimate_cost(check: str, status: str, hosts: int, settings: dict[str, Any],
         "kind": kind, "currency": cur, "early": round(early, 2),
         "late": round(late, 2) if late is not None else None,
         "avoided": round(late - early, 2) if late is not None else None,
+        "fix_hours": round(fix_h, 3), "fix_based_on": based_on,
         "assumptions": assumptions,
     }

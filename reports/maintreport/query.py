@@ -128,3 +128,27 @@ def rows_by_id(store: Store, ids: Iterable[int], client: str | None = None) -> l
             f"SELECT {', '.join(REPORT_COLUMNS)} FROM results WHERE id IN ({', '.join('?' * len(chunk))}){only}",
             [*chunk, *([client] if client is not None else [])]))
     return out
+
+
+def alert_keys(store: Store, client: str, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Return ``{alert id: (host, check_id)}`` of some of the client's alerts (another client's are left out)."""
+    wanted = sorted(set(ids))
+    out: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        out.update((int(r[0]), (str(r[1]), str(r[2]))) for r in store.db.execute(
+            f"SELECT id, host, check_id FROM alerts WHERE client=? AND id IN ({', '.join('?' * len(chunk))})",
+            [client, *chunk]))
+    return out
+
+
+def result_keys(store: Store, client: str, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Return ``{result id: (host, check_id)}`` of some of the client's results (another client's are left out)."""
+    wanted = sorted(set(ids))
+    out: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        out.update((int(r[0]), (str(r[1]), str(r[2]))) for r in store.db.execute(
+            f"SELECT id, host, check_id FROM results WHERE client=? AND id IN ({', '.join('?' * len(chunk))})",
+            [client, *chunk]))
+    return out

@@ -230,7 +230,8 @@ def test_hardware_section_and_recommendations(doc: dict[str, Any]) -> None:
         ("hardware.temperature", "unknown", "P4")]
     cost = recs[0]["cost"]
     assert cost == {"kind": "outage", "currency": "EUR", "early": 85.0, "late": 4 * 85 * 1.5 + 8 * 12 * 45,
-                    "avoided": 4 * 85 * 1.5 + 8 * 12 * 45 - 85.0, "assumptions": cost["assumptions"]}
+                    "avoided": 4 * 85 * 1.5 + 8 * 12 * 45 - 85.0, "fix_hours": 1.0, "fix_based_on": None,
+                    "assumptions": cost["assumptions"]}
     assert "late: 8 h of outage x 12 staff x 45 EUR/h" in cost["assumptions"]
     assert recs[1]["cost"] is None  # nothing to price for a value nobody read
 
