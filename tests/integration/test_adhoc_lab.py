@@ -9,6 +9,8 @@ only change on a host is two files under /tmp on web01, removed in a ``finally``
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -149,6 +151,30 @@ def test_a_playbook_and_a_module_run_ad_hoc_check_mode_first(place: Place) -> No
     meta = yaml.safe_load((Path(_recorded(place, _run_id(proc))[0]["run_dir"]) / "run.json").read_text("utf-8"))
     assert meta["adhoc"]["what"]["module"] == "ansible.builtin.file"
     assert meta["adhoc"]["what"]["args"] == f"path={MODULE_FILE} state=touch mode=0600"
+
+    # Both are in web01's history, newest first, with their evidence.
+    proc = place.maintctl("history", "--client", "demo", "--host", "web01", "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    timeline = json.loads(proc.stdout)
+    events = timeline["events"] if isinstance(timeline, dict) else timeline
+    assert any("ansible.builtin.file" in json.dumps(e) for e in events)
+    assert any("adhoc_touch.yml" in json.dumps(e) for e in events)
+
+    # An intervention a person did, linked to the module's result, is in the month's report with its cost.
+    proc = place.maintctl("intervention", "add", "--client", "demo", "--host", "web01", "--summary",
+                          "Cleaned the web01 spool by hand", "--minutes", "45", "--kind", "corrective",
+                          "--result", str(task["id"]), "--as", "tech1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = place.home / "report"
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    proc = place.maintctl("report", "--client", "demo", "--period", month, "--format", "json", "--out", str(out))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    manual = [i for i in doc["interventions"] if i["source"] == "manual"]
+    assert [(i["host"], i["minutes"], i["who"]) for i in manual] == [("web01", 45, "tech1")]
+    rate = yaml.safe_load((place.inventories / "demo" / "group_vars" / "all" / "policy.yml").read_text(
+        encoding="utf-8"))["maint_policy"]["report"]["technician_rate"]
+    assert manual[0]["cost"] == pytest.approx(45 / 60 * rate)
 
 
 def test_a_new_client_in_one_command_runs_in_check_mode(place: Place) -> None:
