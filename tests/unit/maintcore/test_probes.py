@@ -293,7 +293,7 @@ def test_concurrency_is_bounded_and_each_probe_times_out(silent_port: int) -> No
     start = time.monotonic()
     probes.run_probes(targets, timeout=0.3, concurrency=1)
     serial = time.monotonic() - start
-    assert parallel < 0.9, parallel
+    assert parallel < serial / 2, (parallel, serial)  # 4 timeouts at once, not one after another
     assert serial >= 1.2, serial
     assert all(r["status"] == "critical" and "within 0.3 s" in r["summary"] for r in results)
 
