@@ -319,9 +319,9 @@ def test_http_silent_and_closed_are_critical_within_the_timeout(silent_port: int
     silent, closed = _stamp(probes.run_probes([
         _http(f"http://{LOOPBACK}:{silent_port}/"), _http(f"http://{LOOPBACK}:{closed_port}/")],
         timeout=0.5, concurrency=2))
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5, "the timeout did not bound the probe"
     assert silent["status"] == "critical" and silent["observed"]["error"] == "no answer within 0.5 s"
-    assert 400 <= silent["observed"]["elapsed_ms"] < 1500
+    assert 400 <= silent["observed"]["elapsed_ms"] < 5000
     assert closed["status"] == "critical" and closed["observed"]["error"] == "connection refused"
 
 
