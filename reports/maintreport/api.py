@@ -439,8 +439,9 @@ def default_out_dir(client: str, label: str) -> Path:
 
 
 def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) -> dict[str, Path]:
-    from . import render  # jinja2 and weasyprint are loaded only when rendering
+    from . import render, sign  # jinja2 and weasyprint are loaded only when rendering
 
+    key = sign.report_key(formats=formats)  # before anything is written: an unusable key is an error
     ensure_dir(out)
     written: dict[str, Path] = {}
     for fmt in formats:
@@ -456,6 +457,8 @@ def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) ->
         else:
             atomic_write(path, render.render_md(doc))
         written[fmt] = path
+        if fmt in sign.SIGNED_FORMATS:  # proof of integrity: the complete file, then <file>.sig
+            sign.after_write(path, key)
     return written
 
 
