@@ -54,6 +54,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAINT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MAINT_INVENTORIES", str(tmp_path / "inventories"))
     monkeypatch.setenv("MAINT_TEST_NOW", "2026-11-10T23:00:00Z")
+    # The signing key sits beside the vault folder: keep this machine's own out of the tests.
+    monkeypatch.setenv("MAINT_VAULT_DIR", str(tmp_path / "vault"))
+    monkeypatch.delenv("MAINT_SIGNING_KEY", raising=False)
     (tmp_path / "home").mkdir(mode=0o700)
     return tmp_path
 
