@@ -26,7 +26,8 @@ STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 .PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
-demo: deps lab
+# `maintctl demo` starts the lab itself: the lab is brought up once, not twice.
+demo: deps
 	$(VENV)/bin/maintctl demo
 
 test: deps doctor lab lint molecule unit integration
