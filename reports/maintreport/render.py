@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from maint_utils.maint_clock import parse_iso
 from maint_utils.maint_result import STATUSES
 
-from . import charts
+from . import brand, charts
 from .build import (
     CHANGED,
     CHECK,
@@ -47,9 +47,9 @@ from .secrets import neutralise_csv_cell
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSV_COLUMNS = ("client", "id", "run_id", "host", "check", "item", "status", "severity", "summary", "observed",
-               "threshold", "remediation", "changed", "time", "insecure_transport")
+               "threshold", "remediation", "changed", "time", "insecure_transport", "msp", "contract_ref")
 FLEET_CSV_COLUMNS = ("client", "client_name", "runs", "hosts", "score", "open_critical", "last_run",
-                     "backup_test", "backup_test_age_days", "insecure_transport", "error")
+                     "backup_test", "backup_test_age_days", "insecure_transport", "error", "msp")
 # Markdown: what would turn a value into markup, a link, an image or a broken table row.
 _MD_SPECIAL = re.compile(r"[\\`\[\]|<>]")
 _MD_ESCAPES = {"<": "&lt;", ">": "&gt;"}
@@ -244,6 +244,7 @@ def _timeline_ticks(lo: dt.datetime, hi: dt.datetime, zone: zoneinfo.ZoneInfo) -
 
 def html_chunks(doc: dict[str, Any]) -> Iterator[str]:
     """Render the self-contained HTML of a client report or a fleet overview, in chunks."""
+    doc = brand.branded(doc)
     env = _env(doc, autoescape=True)
     t = catalogue(doc["locale"])
     if doc["kind"] == "fleet_report":
@@ -261,6 +262,7 @@ def render_html(doc: dict[str, Any]) -> str:
 
 def render_md(doc: dict[str, Any]) -> str:
     """Render the short Markdown version (ticket or email body)."""
+    doc = brand.branded(doc)
     env = _env(doc, autoescape=False)
     name = "fleet.md.j2" if doc["kind"] == "fleet_report" else "report.md.j2"
     return env.get_template(name).render(doc=doc, t=catalogue(doc["locale"]))
@@ -268,6 +270,7 @@ def render_md(doc: dict[str, Any]) -> str:
 
 def json_chunks(doc: dict[str, Any]) -> Iterator[str]:
     """Serialise the document; the appendix is written host by host from the stored rows."""
+    doc = brand.branded(doc)
     appendix = doc.get("appendix")
     if not isinstance(appendix, Appendix):
         yield json.dumps(doc, ensure_ascii=False) + "\n"
@@ -290,7 +293,14 @@ _JSON_ROW = ('{"id": %d, "run_id": %s, "check": %s, "item": %s, "status": %s, "s
 
 
 def csv_chunks(doc: dict[str, Any]) -> Iterator[str]:
-    """Render one CSV row per result (client report) or per client (fleet overview)."""
+    """Render one CSV row per result (client report) or per client (fleet overview).
+
+    The MSP's brand is in columns of every row, as ``insecure_transport`` is, so that the file
+    stays one header and one row per result: ``msp`` (its name, empty without msp.yml) and,
+    for a client, ``contract_ref``.
+    """
+    doc = brand.branded(doc)
+    msp = neutralise_csv_cell(doc["msp"]["name"]) if doc["msp"]["name"] else ""
     out = io.StringIO()
     writer = csv.writer(out)
     cell = neutralise_csv_cell  # every cell: no text a host or a policy wrote becomes a formula
@@ -298,18 +308,19 @@ def csv_chunks(doc: dict[str, Any]) -> Iterator[str]:
         writer.writerow(FLEET_CSV_COLUMNS)
         for row in doc["clients"]:
             warn = row.get("insecure_transport")
-            writer.writerow([cell(warn["reason"] if warn else None) if c == "insecure_transport" else cell(row.get(c))
-                             for c in FLEET_CSV_COLUMNS])
+            writer.writerow([cell(warn["reason"] if warn else None) if c == "insecure_transport"
+                             else msp if c == "msp" else cell(row.get(c)) for c in FLEET_CSV_COLUMNS])
         yield out.getvalue()
         return
     writer.writerow(CSV_COLUMNS)
     client = cell(doc["client"])
     warning = cell(doc["insecure_transport"]["reason"]) if doc.get("insecure_transport") else ""
+    contract = cell(doc["msp"]["contract_ref"]) if doc["msp"]["contract_ref"] else ""
     for _host, rows in doc["appendix"].groups():
         for r in rows:
             writer.writerow((client, r[ID], cell(r[RUN]), cell(r[HOST]), cell(r[CHECK]), cell(r[ITEM]), r[STATUS],
                              r[SEV] or "", cell(r[SUMMARY]), r[OBSERVED], r[THRESHOLD], cell(r[REMEDIATION]),
-                             "true" if r[CHANGED] else "false", r[FINISHED], warning))
+                             "true" if r[CHANGED] else "false", r[FINISHED], warning, msp, contract))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
@@ -321,11 +332,28 @@ def render_csv(doc: dict[str, Any]) -> str:
 
 
 def render_pdf(html: str) -> bytes:
-    """Render the HTML to PDF with weasyprint, refusing every external resource."""
+    """Render the HTML to PDF with weasyprint, refusing every external resource.
+
+    Only ``data:`` URIs are read (the MSP's logo), decoded locally: nothing is requested.
+    """
     from weasyprint import HTML
 
-    def no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise ValueError(f"external resource refused: {url}")
-
-    pdf: bytes = HTML(string=html, url_fetcher=no_fetch).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=_data_only_fetcher()).write_pdf()
     return pdf
+
+
+def _data_only_fetcher() -> Any:
+    """A weasyprint URL fetcher that decodes ``data:`` URIs and refuses every other URL."""
+    try:  # recent weasyprint (70 here): fetchers are URLFetcher objects
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # older: a function returning a dict
+        from weasyprint import default_url_fetcher
+
+        def fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            if not url.startswith("data:"):
+                raise ValueError(f"external resource refused: {url[:100]}")
+            answer: dict[str, Any] = default_url_fetcher(url, *args, **kwargs)
+            return answer
+
+        return fetch
+    return URLFetcher(allowed_protocols=("data",), allow_redirects=False)
