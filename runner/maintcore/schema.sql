@@ -199,3 +199,20 @@ CREATE INDEX IF NOT EXISTS intervention_edits_intervention ON intervention_edits
 -- A host's history (maintctl history; see maintcore/history.py): its results in time order, its alerts.
 CREATE INDEX IF NOT EXISTS results_client_host_finished ON results (client, host, finished);
 CREATE INDEX IF NOT EXISTS alerts_client_host ON alerts (client, host, opened);
+
+-- Monthly report deliveries (maintctl tick, reports/maintreport/deliver.py): one row per client and
+-- month reported, claimed (state 'sending') before anything is sent, so that two ticks never both send
+-- it. A failed send is 'failed' with its error and retried by a later tick; 'sent' is final.
+CREATE TABLE IF NOT EXISTS report_deliveries (
+    id           INTEGER PRIMARY KEY,
+    client       TEXT NOT NULL,
+    period       TEXT NOT NULL,            -- YYYY-MM: the month reported
+    state        TEXT NOT NULL,            -- sending | sent | failed
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_attempt TEXT,                     -- when the latest attempt started
+    sent         TEXT,                     -- when the SMTP server accepted the message
+    recipients   TEXT NOT NULL,            -- JSON list of addresses
+    files        TEXT NOT NULL DEFAULT '[]',  -- JSON list of the files attached
+    last_error   TEXT,
+    UNIQUE (client, period)
+);

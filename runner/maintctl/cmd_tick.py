@@ -19,11 +19,16 @@ under their own locks: a cycle still running when the next falls due makes that 
 shown as "skipped", not an error), never queue. Then each client's overdue alerts are escalated
 and its notification outbox is flushed.
 
+Last, the monthly report: a client whose policy sets ``report.deliver_on`` and
+``report.recipients`` gets the previous month's report e-mailed on its delivery day, once
+(:func:`maintreport.deliver.deliver_month`: recorded in the store's ``report_deliveries``; a
+failed send is recorded and retried by a later tick, and makes the exit code 1).
+
 A scheduled patch run whose time falls on a window exception date only scans
 (``--scan-only``). A client whose policy or inventory is invalid (even binary or hostile: see
 :func:`maintcore.inventory.read_yaml`) is reported on one line and skipped; the others still
 run. Exit code: 2 if a policy was invalid or a run refused its input, else 1 if a run ended
-with findings, was interrupted or found its client locked, else 0.
+with findings, was interrupted or found its client locked, or a report was not delivered, else 0.
 """
 
 from __future__ import annotations
@@ -178,9 +183,44 @@ def _after_cycles(names: list[str]) -> None:
                 print(clip(f"{name}: notifications not flushed: {exc}"), file=sys.stderr)
 
 
-def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> tuple[int, list[Due], list[Cycle]]:
-    """Under the dispatcher lock, plan each client and record its tick; return (invalid count, plans)."""
-    invalid = 0
+def _deliver_reports(names: list[str], now: dt.datetime, dry_run: bool) -> int:
+    """E-mail the previous month's report of each client whose delivery is due; return the failures.
+
+    One client's failure (its policy, its report, the SMTP server) is one line on stderr and
+    never stops the others'.
+    """
+    from maintcore.store import Store
+    from maintreport import deliver
+
+    wanted = []
+    for name in names:
+        try:
+            pol = inventory.load_policy(name)
+            if deliver.delivery_settings(pol, f"{name}/group_vars/all/policy.yml") is not None:
+                wanted.append((name, pol))
+        except (PolicyError, OSError, ValueError) as exc:
+            print(clip(f"{name}: report not delivered: {exc}"), file=sys.stderr)
+    if not wanted:
+        return 0
+    failures = 0
+    with Store() as store:
+        for name, pol in wanted:
+            try:
+                outcome = deliver.deliver_month(store, name, pol, now, dry_run=dry_run)
+            except Exception as exc:  # noqa: BLE001 - one client's delivery never stops another's
+                failures += 1
+                print(clip(f"{name}: report not delivered: {type(exc).__name__}: {exc}"), file=sys.stderr)
+                continue
+            if outcome is not None:
+                failures += outcome.failed
+                print(outcome.line, file=sys.stderr if outcome.failed else sys.stdout)
+    return failures
+
+
+def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace
+              ) -> tuple[list[str], list[Due], list[Cycle]]:
+    """Under the dispatcher lock, plan each client and record its tick; return (invalid clients, plans)."""
+    invalid: list[str] = []
     plans: list[Due] = []
     cycles: list[Cycle] = []
     with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
@@ -190,12 +230,12 @@ def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace) -> t
                 state = _read_state(name)
                 kinds = due_cycles(inventory.load_policy(name), state, now)
             except PolicyError as exc:  # InvalidInput, or a window the policy got wrong
-                invalid += 1
+                invalid.append(name)
                 print(f"{name}: skipped: {clip(exc, INVALID_MESSAGE)}", file=sys.stderr)
                 continue
             except (OSError, ValueError, RecursionError, MemoryError) as exc:
                 # Whatever one client's files do, the other clients still get their runs.
-                invalid += 1
+                invalid.append(name)
                 print(clip(f"{name}: skipped: cannot be planned: {type(exc).__name__}: {exc}"), file=sys.stderr)
                 continue
             cycles += [Cycle(name, kind) for kind in kinds]
@@ -242,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{job.client}: exit {code} ({EXIT_NAMES.get(code, 'error')}): {line}")
     if not args.dry_run:
         _after_cycles(sorted({c.client for c in cycles} | {d.client for d in plans}))
+    # after the runs: a run started before midnight belongs to the month delivered
+    failed = _deliver_reports([n for n in sorted(set(names)) if n not in invalid], now, args.dry_run)
     if invalid or 2 in codes:
         return 2
-    return 1 if any(codes) else 0
+    return 1 if any(codes) or failed else 0
