@@ -30,7 +30,7 @@ from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintcore.errors import InvalidInput
 from maintcore.store import Store
 
-from . import build, query
+from . import brand, build, query
 from .i18n import LOCALES, Text
 from .policy import (
     availability_target,
@@ -278,6 +278,7 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
         "client": client,
         "client_name": client_name(policy, client),
         "insecure_transport": insecure_transport(policy),
+        "msp": brand.for_client(policy),
         "locale": locale,
         "timezone": tz,
         "period": {"kind": kind, "label": label, "month": month, "since": since, "until": until},
@@ -527,7 +528,7 @@ def build_fleet(store: Store, clients: Sequence[str], *, period: str | None = No
             rows.append({"client": client, "client_name": client, "runs": 0, "score": None, "light": "grey",
                          "open_critical": 0, "hosts": 0, "last_run": None, "backup_test": None,
                          "backup_test_age_days": None, "insecure_transport": None, "error": one_line(exc)})
-    return {"schema_version": SCHEMA_VERSION, "kind": "fleet_report", "locale": locale,
+    return {"schema_version": SCHEMA_VERSION, "kind": "fleet_report", "locale": locale, "msp": brand.for_fleet(),
             "period": {"kind": "month", "label": month, "month": month},
             "generated_at": maint_clock.to_iso(now), "clients": rows}
 
