@@ -1,4 +1,8 @@
-"""``maintctl run``: run the maintenance roles on one client's hosts."""
+"""``maintctl run``: run the maintenance roles on one client's hosts, or on every client (``--all``).
+
+``--all`` is :mod:`maintctl.run_all`: one ``maintctl run --client NAME`` process per client,
+``--jobs`` at a time, and a summary table.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,23 @@ from maint_utils.checks import AREAS
 from maintcore.errors import InvalidInput
 from maintcore.store import Store
 
-from . import orchestrator, worker
+from . import orchestrator, run_all, worker
 from .orchestrator import RunRequest
 from .progress import execute_with_progress
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``run`` subcommand."""
-    parser = sub.add_parser("run", help="run maintenance on one client's hosts")
-    parser.add_argument("--client", required=True, help="client (inventory) name")
+    parser = sub.add_parser(
+        "run", help="run maintenance on one client's hosts, or on every client (--all)",
+        epilog="--all runs each client in its own 'maintctl run --client NAME' process, --jobs at a time, "
+               "and exits with the worst of their codes: any invalid input 2, else any interrupted or "
+               "timed out 3, else any findings 1, else any client locked 4, else 0.")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--client", help="client (inventory) name")
+    who.add_argument("--all", action="store_true",
+                     help="every client, each in its own process (not with --resume, --worker, --limit, --var, "
+                          "--ignore-window, --scheduled)")
     parser.add_argument("--only", metavar="AREAS", help="comma-separated: " + ",".join(AREAS))
     parser.add_argument("--limit", metavar="PATTERN", help="Ansible host pattern to restrict the run")
     parser.add_argument("--check", action="store_true", help="check mode: change nothing, only look")
@@ -31,6 +43,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                              "'ssh -T maint@site-b ansible-runner worker --delete' (split, never run by a shell)")
     parser.add_argument("--var", action="append", metavar="NAME=VALUE",
                         help="set a role input for this run, e.g. backup_seed=1234 to replay a sample")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="with --all: clients run at the same time (default min(4, CPUs, clients))")
+    parser.add_argument("--timeout-per-client", type=float, metavar="MIN",
+                        help="with --all: end a client's run after MIN minutes, reported as timeout "
+                             f"(default {run_all.DEFAULT_TIMEOUT_MINUTES:g}; 0: none)")
+    parser.add_argument("--due", action="store_true",
+                        help="with --all: only the clients 'maintctl tick' would find due now, "
+                             "their due areas unless --only (the tick is not recorded)")
     parser.set_defaults(func=run)
 
 
@@ -58,6 +78,10 @@ def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
 
 def run(args: argparse.Namespace) -> int:
     """Run, show progress, print a summary and return the exit code."""
+    if args.all:
+        return run_all.run(args)
+    if args.jobs is not None or args.timeout_per_client is not None or args.due:
+        raise InvalidInput("--jobs, --timeout-per-client and --due go with --all")
     with Store() as store:
         outcome = execute_with_progress(request_from(args, store), store)
     counts = Counter(r["status"] for r in outcome.results)
