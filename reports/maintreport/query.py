@@ -45,15 +45,7 @@ def result_rows(store: Store, client: str, run_ids: Iterable[str]) -> Iterator[t
 
 def nightly_runs(store: Store, client: str, since: str | None, until: str | None) -> list[dict[str, Any]]:
     """Return a client's maintenance runs (not probe or watch) started in [since, until), oldest first."""
-    sql = f"SELECT * FROM runs WHERE client=? AND {_NIGHTLY}"
-    args: list[Any] = [client]
-    if since:
-        sql += " AND started>=?"
-        args.append(since)
-    if until:
-        sql += " AND started<?"
-        args.append(until)
-    return [dict(r) for r in store.db.execute(sql + " ORDER BY started", args)]
+    return store.runs(client, since, until, exclude_kinds=("probe", "watch"))
 
 
 def status_counts(store: Store, client: str, since: str, until: str) -> list[tuple[str, str, str, int]]:

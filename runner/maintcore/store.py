@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -128,10 +128,14 @@ class Store:
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return dict(row) if row else None
 
-    def runs(self, client: str, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
-        """Return a client's runs started in [since, until), oldest first."""
+    def runs(self, client: str, since: str | None = None, until: str | None = None,
+             exclude_kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Return a client's runs started in [since, until), oldest first, without ``exclude_kinds``."""
         sql = "SELECT * FROM runs WHERE client=?"
         args: list[Any] = [client]
+        if exclude_kinds:
+            sql += f" AND kind NOT IN ({', '.join('?' * len(exclude_kinds))})"
+            args.extend(exclude_kinds)
         if since:
             sql += " AND started>=?"
             args.append(since)
