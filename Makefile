@@ -23,7 +23,7 @@ APT_PACKAGES := python3 python3-venv podman runc mmdebstrap uidmap netavark aard
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision
+.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision i18n
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
 # `maintctl demo` starts the lab itself: the lab is brought up once, not twice.
@@ -52,6 +52,16 @@ $(STAMP_PIP): pyproject.toml
 
 lab: deps
 	$(VENV)/bin/maintctl lab up
+
+# The report's message catalogues (reports/README.md, Languages): extract the labels and the results' message
+# templates (babel.cfg), merge them into each locale's .po, compile the .mo files (committed, tested up to date).
+I18N := reports/maintreport/locales
+i18n: deps
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k L_:1c,2 --add-location=file \
+		--sort-output --no-wrap --project=maintctl -o $(I18N)/maintreport.pot .
+	$(VENV)/bin/pybabel update -D maintreport -i $(I18N)/maintreport.pot -d $(I18N) \
+		--ignore-obsolete --no-wrap
+	$(VENV)/bin/pybabel compile -D maintreport -d $(I18N) --statistics
 
 lab-down:
 	$(VENV)/bin/maintctl lab down
