@@ -72,11 +72,12 @@ lint: deps
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint --offline -q
 
+# Unit tests in parallel (one worker per core); the slowest are listed at the end of every run.
 unit: deps
-	$(VENV)/bin/pytest -q tests/unit
+	$(VENV)/bin/pytest -q -n auto --durations=15 tests/unit
 
 integration: deps lab
-	$(VENV)/bin/pytest -q -m lab tests/integration
+	$(VENV)/bin/pytest -q -m lab --durations=15 tests/integration
 
 molecule: deps lab
 	@set -e; for scenario in roles/*/molecule/default; do \
