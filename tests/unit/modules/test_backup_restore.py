@@ -381,15 +381,16 @@ def test_a_hanging_tool_is_killed_with_its_children_and_reported(lab: dict[str, 
               f'case " $* " in *" {stage} "*) sleep 60 & echo $! >> "{pids}"; wait;; esac\nexec {real} "$@"\n')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     cfg = config(lab, scratch_base)
-    cfg["timeout_seconds"] = 1
+    # Long enough for the real tool's other stages on a loaded machine, short beside the 60 s hang.
+    cfg["timeout_seconds"] = 6
     started = time.monotonic()
     facts = collect(cfg)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 45
     got = {r["check"]: r for r in bd.decide(facts, bv.parse_time(facts["collected_at"]) or 0)}
     check = {"snapshots": "backup.freshness", "ls": "backup.restore_sample", "restore": "backup.restore_sample",
              "check": "backup.integrity"}[stage]
     assert got[check]["status"] == "critical", got[check]
-    assert "did not finish within 1 s" in got[check]["summary"], got[check]["summary"]
+    assert "did not finish within 6 s" in got[check]["summary"], got[check]["summary"]
     if stage != "check":
         assert got["backup.restore_sample"]["status"] != "ok"
     for pid in pids.read_text().split():
