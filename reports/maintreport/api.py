@@ -30,7 +30,7 @@ from maintcore.config import PROJECT_DIR, atomic_write, ensure_dir, maint_home
 from maintcore.errors import InvalidInput
 from maintcore.store import Store
 
-from . import brand, build, query
+from . import brand, build, query, summary
 from .i18n import LOCALES, Text
 from .policy import (
     availability_target,
@@ -197,10 +197,11 @@ def _supervision(store: Store, client: str, policy: dict[str, Any], since: str, 
 def _supervision_scores(store: Store, client: str, policy: dict[str, Any], since: str, until: str,
                         as_of: str) -> dict[str, Any]:
     """The availability and alerts components of a month of the trends (client level only)."""
-    measured, _spans, _downs, alerts = _supervision(store, client, policy, since, until, as_of, ())
+    measured, spans, _downs, alerts = _supervision(store, client, policy, since, until, as_of, ())
     rate = measured["client"]["rate"]
     summary = build.alerts_summary(alerts, {}, {})
     return {"availability_rate": rate, "alerts_met_rate": summary["met_rate"],
+            "alerts_count": len(alerts), "supervised": bool(spans or alerts),
             "availability": build.availability_score(rate, measured["client"]["target"]),
             "alerts": build.alerts_score(summary)}
 
@@ -266,7 +267,11 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
     recs = build.recommendations(findings, latest, settings, text, spent)
     interventions = build.interventions(manual, build.automatic_interventions(rows))
     summary_areas = _summary_areas(scores, findings, latest, weights)
-    trends = _trends(store, client, policy, month, tz, settings, score, scores, counts, kind)
+    current = {"availability_rate": avail["rate"], "alerts_count": sla["alerts"], "alerts_met_rate": sla["met_rate"],
+               "patch": summary.patch_compliance([(r[build.HOST], r[build.STATUS]) for r in latest.values()
+                                                  if r[build.AREA] == "patch"]),
+               "backup": summary.backup_tests(_status_count(by_check["backup.restore_sample"]))}
+    trends = _trends(store, client, policy, month, tz, settings, score, scores, counts, kind, current)
     wanted = build.evidence_ids(avail, alerts) | {i for e in manual for i in e["evidence"]}
     appendix_rows = _with_evidence(store, client, rows, wanted, since)
     known = {r[build.ID] for r in appendix_rows}
@@ -316,7 +321,22 @@ def build_document(store: Store, client: str, *, period: str | None = None, run_
             "outage_hours", "emergency_hours", "planned_fix_hours", "disk_part_cost")},
         "appendix": build.Appendix(appendix_rows),
     }
+    doc["first_page"] = summary.first_page(doc, text, lambda rec: _plain_label(text, rec["check"], rec["area"]),
+                                           lambda c: text(f"component.{c}"))
+    doc["not_ok"] = summary.not_ok(latest.values())
     return redact_document(doc, redactor)
+
+
+def _plain_label(text: Text, check: str, area: str) -> str:
+    """A check's label for the client (``check.<id>``), else its area's: never the raw id."""
+    return text.labels.get(f"check.{check}") or text.labels.get(f"area.{area}") or area
+
+
+def _status_count(rows: Iterable[build.Row]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for row in rows:
+        out[row[build.STATUS]] += 1
+    return out
 
 
 def _manual_interventions(store: Store, client: str, settings: dict[str, Any], since: str, until: str,
@@ -396,11 +416,14 @@ def _summary_areas(scores: dict[str, float | None], findings: list[dict[str, Any
 
 def _trends(store: Store, client: str, policy: dict[str, Any], month: str, tz: str, settings: dict[str, Any],
             score: float | None, scores: dict[str, float | None], counts: dict[tuple[str, str, str], int],
-            kind: str) -> dict[str, Any]:
+            kind: str, current: dict[str, Any]) -> dict[str, Any]:
     """Score, findings per area, availability and disk free space over this period and the previous ones.
 
     Each month's score has the same components as this one's: the run-based area scores,
-    its time-based availability and its alerts handled within SLA.
+    its time-based availability and its alerts handled within SLA. Each month also carries
+    its availability rate, alerts count and share within SLA, patch compliance and restore
+    tests (``current``: this month's, already computed); a month without data has None there
+    (``series``: :func:`maintreport.summary.month_over_month`).
     """
     n = max(1, int(settings["trend_months"]))
     months = [shift_month(month, -i) for i in range(n - 1, -1, -1)]
@@ -412,11 +435,19 @@ def _trends(store: Store, client: str, policy: dict[str, Any], month: str, tz: s
         if m == month and kind == "month":
             cur = [(r, b, s, c) for (r, b, s), c in counts.items()]
             p_scores, p_score = scores, score
+            extra = dict(current)
         else:
             cur = query.status_counts(store, client, since, until)
             sup = _supervision_scores(store, client, policy, since, until, min(now, until))
             p_scores = {**build.area_scores(cur), "availability": sup["availability"], "alerts": sup["alerts"]}
             p_score = build.compliance_score(p_scores, weights)
+            extra = {"availability_rate": sup["availability_rate"],
+                     "alerts_count": sup["alerts_count"] if sup["supervised"] or cur else None,
+                     "alerts_met_rate": sup["alerts_met_rate"],
+                     "patch": summary.patch_compliance(query.latest_area_statuses(store, client, "patch", since,
+                                                                                  until)),
+                     "backup": summary.backup_tests(query.check_status_counts(store, client, "backup.restore_sample",
+                                                                              since, until))}
         findings: dict[str, int] = {a: 0 for a in build.SCORED_AREAS}
         runs = set()
         for run_id, bucket, status, c in cur:
@@ -426,11 +457,11 @@ def _trends(store: Store, client: str, policy: dict[str, Any], month: str, tz: s
         periods.append({"period": m, "runs": len(runs), "score": p_score,
                         "areas": {a: p_scores[a] for a in build.SCORED_AREAS},
                         "availability": p_scores["availability"], "alerts": p_scores["alerts"],
-                        "findings": findings})
+                        "findings": findings, **extra})
     since = month_bounds(months[0], tz)[0]
     until = month_bounds(month, tz)[1]
     disk = build.disk_free_series(query.check_rows(store, client, "hardware.disk_free", since, until))
-    return {"periods": periods, "disk_free": disk}
+    return {"periods": periods, "disk_free": disk, "series": summary.month_over_month(periods)}
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -452,7 +483,11 @@ def _write(doc: dict[str, Any], formats: Sequence[str], out: Path, stem: str) ->
         elif fmt == "html":
             write_chunks(path, render.html_chunks(doc))
         elif fmt == "pdf":
-            atomic_write(path, render.render_pdf("".join(render.html_chunks(doc))))
+            # the print variant: first page, bounded lists, the appendix of what is not ok; the
+            # evidence links point into the full HTML written beside it
+            printed = render.html_chunks(doc, printed=doc.get("kind") == "client_report",
+                                         files={"html": f"{stem}.html", "csv": f"{stem}.csv"})
+            atomic_write(path, render.render_pdf("".join(printed)))
         elif fmt == "csv":
             write_chunks(path, render.csv_chunks(doc))
         else:

@@ -136,3 +136,85 @@ def timeline_chart(title: str, pieces: Sequence[tuple[float, float, str, str]],
                      f' fill="#57606a">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+# Month over month: one value per month, None for a month without data (shown as such, never as zero).
+def month_line_chart(title: str, months: Sequence[str], values: Sequence[float | None], no_data: str,
+                     y_max: float = 100.0, y_unit: str = "", y_min: float = 0.0) -> str:
+    """A line over the months that have a value; the line breaks at a month without data, labelled ``no_data``."""
+    parts = _frame(title, y_max, y_unit) if not y_min else _frame_from(title, y_min, y_max, y_unit)
+    n = len(months)
+    pos = [i / (n - 1) if n > 1 else 0.5 for i in range(n)]
+    for i, label in enumerate(months):
+        parts.append(f'<text x="{_x(pos[i]):.1f}" y="{H - BOTTOM + 16}" font-size="11" text-anchor="middle"'
+                     f' fill="#57606a">{escape(label)}</text>')
+    runs: list[list[tuple[float, float]]] = [[]]
+    for i, value in enumerate(values):
+        if value is None:
+            runs.append([])
+            parts.append(f'<text class="no-data" x="{_x(pos[i]):.1f}" y="{H - BOTTOM - 6}" font-size="10"'
+                         f' text-anchor="middle" fill="#8c959f">{escape(no_data)}</text>')
+            continue
+        runs[-1].append((pos[i], _scaled(value, y_min, y_max)))
+    color = PALETTE[0]
+    for run in runs:
+        if len(run) > 1:
+            coords = " ".join(f"{_x(px):.1f},{_y(py, y_max):.1f}" for px, py in run)
+            parts.append(f'<polyline class="series" fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        py = _scaled(value, y_min, y_max)
+        parts.append(f'<circle cx="{_x(pos[i]):.1f}" cy="{_y(py, y_max):.1f}" r="3.5" fill="{color}">'
+                     f'<title>{escape(months[i])}: {value:g}{escape(y_unit)}</title></circle>'
+                     f'<text x="{_x(pos[i]):.1f}" y="{_y(py, y_max) - 7:.1f}" font-size="10" text-anchor="middle"'
+                     f' fill="#1f2328">{value:g}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _scaled(value: float, y_min: float, y_max: float) -> float:
+    """A value on an axis from ``y_min`` to ``y_max``, in the frame's 0..y_max units (clamped)."""
+    return max(0.0, (value - y_min) / (y_max - y_min) * y_max) if y_min else value
+
+
+def _frame_from(title: str, y_min: float, y_max: float, y_unit: str, ticks: int = 4) -> list[str]:
+    """The frame of a chart whose y axis starts at ``y_min`` (availability: 95-100 %)."""
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg"'
+        f' preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>',
+        f'<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>',
+    ]
+    for i in range(ticks + 1):
+        y = _y(y_max * i / ticks, y_max)
+        label = y_min + (y_max - y_min) * i / ticks
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"'
+                     ' stroke-width="1"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end"'
+                     f' fill="#57606a">{label:g}{escape(y_unit)}</text>')
+    return parts
+
+
+def month_bar_chart(title: str, months: Sequence[str], values: Sequence[float | None], no_data: str) -> str:
+    """One bar per month (a count); a month without data is labelled ``no_data``, not drawn as zero."""
+    y_max = float(_nice(max([v for v in values if v is not None] + [1.0])))
+    parts = _frame(title, y_max, "")
+    n = max(len(months), 1)
+    group_w = (W - LEFT - RIGHT) / n
+    for i, label in enumerate(months):
+        cx = LEFT + i * group_w + group_w / 2
+        parts.append(f'<text x="{cx:.1f}" y="{H - BOTTOM + 16}" font-size="11" text-anchor="middle"'
+                     f' fill="#57606a">{escape(label)}</text>')
+        value = values[i]
+        if value is None:
+            parts.append(f'<text class="no-data" x="{cx:.1f}" y="{H - BOTTOM - 6}" font-size="10" text-anchor="middle"'
+                         f' fill="#8c959f">{escape(no_data)}</text>')
+            continue
+        y = _y(value, y_max)
+        parts.append(f'<rect class="bar" x="{cx - group_w * 0.3:.1f}" y="{y:.1f}" width="{group_w * 0.6:.1f}"'
+                     f' height="{H - BOTTOM - y:.1f}" fill="{PALETTE[0]}">'
+                     f'<title>{escape(label)}: {value:g}</title></rect>'
+                     f'<text x="{cx:.1f}" y="{y - 4:.1f}" font-size="10" text-anchor="middle"'
+                     f' fill="#1f2328">{value:g}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -144,3 +144,27 @@ def result_keys(store: Store, client: str, ids: Iterable[int]) -> dict[int, tupl
             f"SELECT id, host, check_id FROM results WHERE client=? AND id IN ({', '.join('?' * len(chunk))})",
             [client, *chunk]))
     return out
+
+
+def latest_area_statuses(store: Store, client: str, area: str, since: str, until: str) -> list[tuple[str, str]]:
+    """Return ``(host, status)`` of the latest result of every host/check/item of an area.
+
+    Limited to maintenance runs (not probe or watch) started in [since, until): a month's
+    state of that area (the month-over-month patch compliance).
+    """
+    sql = (
+        "SELECT host, status FROM (SELECT r.host, r.status, ROW_NUMBER() OVER (PARTITION BY r.host, r.check_id,"
+        " r.item ORDER BY r.finished DESC, r.id DESC) AS n FROM results r JOIN runs u ON u.run_id=r.run_id"
+        " WHERE u.client=? AND u.started>=? AND u.started<? AND u.kind NOT IN ('probe', 'watch') AND r.area=?)"
+        " WHERE n=1"
+    )
+    return [(str(h), str(s)) for h, s in store.db.execute(sql, (client, since, until, area))]
+
+
+def check_status_counts(store: Store, client: str, check_id: str, since: str, until: str) -> dict[str, int]:
+    """Return ``{status: count}`` of one check's results in maintenance runs started in [since, until)."""
+    sql = (
+        "SELECT r.status, COUNT(*) FROM results r JOIN runs u ON u.run_id=r.run_id WHERE u.client=?"
+        " AND u.started>=? AND u.started<? AND u.kind NOT IN ('probe', 'watch') AND r.check_id=? GROUP BY 1"
+    )
+    return {str(s): int(n) for s, n in store.db.execute(sql, (client, since, until, check_id))}

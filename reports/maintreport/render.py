@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from maint_utils.maint_clock import parse_iso
 from maint_utils.maint_result import STATUSES
 
-from . import brand, charts
+from . import brand, charts, summary
 from .build import (
     CHANGED,
     CHECK,
@@ -42,7 +42,7 @@ from .build import (
     THRESHOLD,
     Appendix,
 )
-from .i18n import catalogue, number
+from .i18n import Text, catalogue, number
 from .secrets import neutralise_csv_cell
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -67,7 +67,7 @@ def md_escape(value: Any) -> str:
     return _MD_SPECIAL.sub(lambda m: _MD_ESCAPES.get(m.group(0), "\\" + m.group(0)), text)
 
 
-def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
+def _env(doc: dict[str, Any], autoescape: bool, evidence: str = "#r") -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html.j2"]) if autoescape else False,
@@ -95,12 +95,12 @@ def _env(doc: dict[str, Any], autoescape: bool) -> Environment:
             return value
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
-    rows = _row_filters(catalogue(locale), lru_cache(maxsize=4096)(when))
+    rows = _row_filters(catalogue(locale), lru_cache(maxsize=4096)(when), evidence)
     env.filters.update(when=when, num=num, compact=compact, **rows)
     return env
 
 
-def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
+def _row_filters(labels: dict[str, str], cached_when: Any, evidence_href: str = "#r") -> dict[str, Any]:
     """Filters that format the long tables (appendix, findings) in Python, for speed."""
     shared: dict[str, str] = {}
 
@@ -140,7 +140,7 @@ def _row_filters(labels: dict[str, str], cached_when: Any) -> dict[str, Any]:
         out = []
         for f in findings:
             item = f'<br><small>{text(f["item"])}</small>' if f["item"] else ""
-            evidence = " ".join(f'<a class="ev" href="#r{i}">#{i}</a>' for i in f["evidence"])
+            evidence = " ".join(f'<a class="ev" href="{evidence_href}{i}">#{i}</a>' for i in f["evidence"])
             out.append(_FINDING_ROW % (
                 f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]),
                 status_label.get(f["status"], unknown), severity.get(f["severity"], "-"),
@@ -191,7 +191,30 @@ def chart_markup(doc: dict[str, Any]) -> dict[str, Markup]:
     zone = zoneinfo.ZoneInfo(doc.get("timezone") or "UTC")
     x_labels = [dt.datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d") for ts in (lo, hi)] if times else []
     disk = charts.line_chart(labels["chart.disk"], x_labels, series, 100.0, "%")
-    return {"score": Markup(score), "findings": Markup(findings), "disk": Markup(disk)}
+    return {"score": Markup(score), "findings": Markup(findings), "disk": Markup(disk), **month_charts(doc)}
+
+
+def month_charts(doc: dict[str, Any]) -> dict[str, Markup]:
+    """The month-over-month charts (``trends.series``): a month without data is drawn as no data, never 0."""
+    labels = catalogue(doc["locale"])
+    mom = doc["trends"]["series"]
+    months = [summary.month_label(m, doc["locale"]) for m in mom["months"]]
+    no_data = labels["no_data"]
+    avail = [v for v in mom["availability"] if v is not None]
+    low = 90.0 if avail and min(avail) >= 90.0 else 0.0  # a 99.8 % month and a 97 % one look different
+
+    def line(key: str, values: list[Any], y_min: float = 0.0) -> Markup:
+        unit = "" if key == "chart.mom_score" else "%"
+        return Markup(charts.month_line_chart(labels[key], months, values, no_data, 100.0, unit, y_min))
+
+    return {
+        "mom_score": line("chart.mom_score", mom["score"]),
+        "mom_availability": line("chart.mom_availability", mom["availability"], low),
+        "mom_alerts": Markup(charts.month_bar_chart(labels["chart.mom_alerts"], months, mom["alerts"], no_data)),
+        "mom_alerts_met": line("chart.mom_alerts_met", mom["alerts_met_rate"]),
+        "mom_patch": line("chart.mom_patch", mom["patch_compliance"]),
+        "mom_backup": line("chart.mom_backup", mom["backup_pass_rate"]),
+    }
 
 
 def timelines(doc: dict[str, Any]) -> list[Markup]:
@@ -242,22 +265,33 @@ def _timeline_ticks(lo: dt.datetime, hi: dt.datetime, zone: zoneinfo.ZoneInfo) -
             for i, d in enumerate(days)]
 
 
-def html_chunks(doc: dict[str, Any]) -> Iterator[str]:
-    """Render the self-contained HTML of a client report or a fleet overview, in chunks."""
+def html_chunks(doc: dict[str, Any], printed: bool = False, files: dict[str, str] | None = None) -> Iterator[str]:
+    """Render the self-contained HTML of a client report or a fleet overview, in chunks.
+
+    ``printed``: the print variant the PDF is made from: the first page, the sections with
+    their long lists bounded (:func:`maintreport.summary.print_view`) and the appendix of what
+    is not ok instead of every result; its evidence links point into the full HTML beside it
+    (``files``: the names of the HTML and CSV files, ``report.html`` and ``report.csv``).
+    """
     doc = brand.branded(doc)
-    env = _env(doc, autoescape=True)
+    names = {"html": "report.html", "csv": "report.csv", **(files or {})}
+    env = _env(doc, autoescape=True, evidence=f'{names["html"]}#r' if printed else "#r")
     t = catalogue(doc["locale"])
     if doc["kind"] == "fleet_report":
         yield from env.get_template("fleet.html.j2").generate(doc=doc, t=t)
         return
-    stream = env.get_template("report.html.j2").stream(doc=doc, t=t, charts=chart_markup(doc), timelines=timelines(doc))
+    view = summary.print_view(doc, full=not printed)
+    by_host = dict(zip((h["host"] for h in doc["availability"]["hosts"]), timelines(doc), strict=True))
+    stream = env.get_template("report.html.j2").stream(
+        doc=doc, t=t, say=Text(doc["locale"]), charts=chart_markup(doc), timelines=by_host, view=view,
+        printed=printed, files=names, ev=f'{names["html"]}#r' if printed else "#r")
     stream.enable_buffering(1000)  # fewer, larger chunks
     yield from stream
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    """Render the HTML as one string."""
-    return "".join(html_chunks(doc))
+def render_html(doc: dict[str, Any], printed: bool = False) -> str:
+    """Render the HTML (``printed``: the PDF's print variant) as one string."""
+    return "".join(html_chunks(doc, printed))
 
 
 def render_md(doc: dict[str, Any]) -> str:
