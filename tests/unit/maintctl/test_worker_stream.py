@@ -29,9 +29,12 @@ def _worker_results(name: str = "hardware_antivirus_check") -> list[dict[str, An
     return orchestrator.read_results(FIXTURES / f"{name}.results.jsonl")
 
 
+# The result shape the collector writes (a field it gained or lost since a recording is not compared).
+SHAPE = {*worker._load_collector().RESULT_FIELDS, "client", "host", "run_id"}
+
+
 def _comparable(records: list[dict[str, Any]], fields: set[str]) -> list[dict[str, Any]]:
-    """The recorded fields of each result (a field the collector gained since is not in the recording),
-    without the clock of the results the collector stamps itself."""
+    """The result shape's fields of each result, without the clock of the results the collector stamps itself."""
     out = []
     for record in records:
         kept = {key: value for key, value in record.items() if key in fields}
@@ -52,11 +55,26 @@ def test_the_recorded_stream_gives_the_results_the_workers_collector_wrote(tmp_p
     streamed = orchestrator.read_results(tmp_path / "results.jsonl")
     expected = _worker_results()
     assert len(expected) == 92  # the recorded run: 5 hosts, hardware and antivirus
-    fields = {key for record in expected for key in record}
-    assert len(fields) >= 13  # the result shape, with client, host and run_id
+    fields = {key for record in expected for key in record} & SHAPE
+    assert fields == SHAPE
     # Same results, same order, same values.
     assert _comparable(streamed, fields) == _comparable(expected, fields)
     assert_valid_results(streamed)
+
+
+def test_an_unreachable_host_from_the_stream_is_the_workers_host_key_refusal(tmp_path: Path) -> None:
+    # Recorded with web01's key swapped in the inventory's known_hosts: ssh refused it on the worker.
+    stream = worker.ResultStream(tmp_path / "results.jsonl", "demo", "20261202T103318Z-7ea0ad")
+    for event in _events("changed_host_key"):
+        stream.feed(event)
+    streamed = orchestrator.read_results(tmp_path / "results.jsonl")
+    expected = _worker_results("changed_host_key")
+    assert _comparable(streamed, SHAPE) == _comparable(expected, SHAPE)
+    web01 = [r for r in streamed if r["host"] == "web01"]
+    assert [(r["check"], r["status"], r["observed"]["host_key"]) for r in web01] == [
+        ("run.reachability", "critical", "changed")]
+    assert web01[0]["summary"].startswith("host key changed") and "known_hosts" in web01[0]["remediation"]
+    assert {"hardware.disk_free", "run.reachability"} <= {r["check"] for r in streamed if r["host"] == "db01"}
 
 
 def test_each_result_is_on_disk_as_soon_as_its_event_is_fed(tmp_path: Path) -> None:
