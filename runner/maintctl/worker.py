@@ -27,6 +27,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -156,7 +157,11 @@ def run_remote(worker: list[str], run_dir: Path, results_file: Path, inventory_d
                                   str(envvars.get("MAINT_RUN_ID", "adhoc")))
 
             def on_event(event: dict[str, Any]) -> bool:
-                stream.feed(event)
+                try:
+                    stream.feed(event)
+                except Exception as exc:  # noqa: BLE001 - as Ansible treats a failing callback: warn, go on
+                    print(f"maintctl: warning: an event of the worker was not collected: {type(exc).__name__}: "
+                          f"{str(exc)[:200]}", file=sys.stderr)
                 return event_handler(event)
 
             try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from maintcore.errors import InvalidInput
-from maintctl import worker
+from maintctl import lab, worker
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -99,3 +99,12 @@ def test_a_dangling_symlink_is_refused(tmp_path: Path) -> None:
     (client / "host_vars" / "gone.yml").symlink_to("nothing-here.yml")
     with pytest.raises(InvalidInput, match="host_vars/gone.yml: symlink to .*, which does not exist"):
         worker.stage(tmp_path / "stage", client)
+
+
+def test_the_lab_worker_command_checks_the_workers_host_key_with_the_controllers_own_key() -> None:
+    argv = worker.parse_worker(lab.worker_command("worker01"))
+    assert argv is not None and argv[:2] == ["ssh", "-T"]
+    assert argv[argv.index("-i") + 1].endswith(f"/lab/ssh/{lab.WORKER_KEY}")  # not the demo hosts' key
+    assert "StrictHostKeyChecking=yes" in argv and any(a.startswith("UserKnownHostsFile=") for a in argv)
+    assert argv[-4:] == [f"maint@{lab.workers()['worker01']['ip']}", "ansible-runner", "worker", "--delete"]
+    assert lab.workers()["worker01"]["ip"] not in {h["ip"] for h in lab.spec()["hosts"].values()}
