@@ -155,7 +155,7 @@ def latest_area_statuses(store: Store, client: str, area: str, since: str, until
     sql = (
         "SELECT host, status FROM (SELECT r.host, r.status, ROW_NUMBER() OVER (PARTITION BY r.host, r.check_id,"
         " r.item ORDER BY r.finished DESC, r.id DESC) AS n FROM results r JOIN runs u ON u.run_id=r.run_id"
-        " WHERE u.client=? AND u.started>=? AND u.started<? AND u.kind NOT IN ('probe', 'watch') AND r.area=?)"
+        " WHERE u.client=? AND u.started>=? AND u.started<? AND u.kind NOT IN ('probe', 'watch') AND r.area=?) latest"
         " WHERE n=1"
     )
     return [(str(h), str(s)) for h, s in store.db.execute(sql, (client, since, until, area))]

@@ -120,9 +120,9 @@ def add(store: Store, client: str, summary: str, who: str, *, host: str | None =
     with store.transaction() as db:
         cur = db.execute(
             "INSERT INTO interventions (client, host, kind, summary, minutes, at, who, alert_id, result_id, created)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (client, host, kind, text, spent, when, clip(who, 80), alert_id, result_id, maint_clock.to_iso(now)))
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
 
 def _row(store: Store, client: str, intervention_id: int) -> dict[str, Any]:

@@ -118,10 +118,10 @@ def add_downtime(store: Store, client: str, host: str, start: str, end: str, rea
     with store.transaction() as db:
         cur = db.execute(
             'INSERT INTO downtimes (client, host, start, "end", reason, source, who, created, result_id)'
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
             (client, host, start, end, " ".join(reason.split())[:500], source, who,
              maint_clock.to_iso(maint_clock.now()), result_id))
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
 
 def downtimes(store: Store, client: str, since: str | None = None, until: str | None = None,
@@ -245,9 +245,9 @@ def apply(db: sqlite3.Connection, client: str, res: dict[str, Any], result_id: i
         suppressed = in_downtime(db, client, host, at)
         cur = db.execute(
             "INSERT INTO alerts (client, host, check_id, item, state, status, severity, summary, opened,"
-            " suppressed, opened_result) VALUES (?,?,?,?,'open',?,?,?,?,?,?)",
+            " suppressed, opened_result) VALUES (?,?,?,?,'open',?,?,?,?,?,?) RETURNING id",
             (client, host, check, item, status, res.get("severity"), res["summary"], at, int(suppressed), result_id))
-        alert_id = int(cur.lastrowid or 0)
+        alert_id = int(cur.fetchone()[0])
         _event(db, alert_id, at, "opened", status=status, severity=res.get("severity"), result_id=result_id,
                note="in scheduled downtime: not notified" if suppressed else None)
         out.opened.append(alert_id)
@@ -322,9 +322,9 @@ def extend_span(db: sqlite3.Connection, client: str, res: dict[str, Any], result
     grace = dt.timedelta(seconds=max(interval_s / 2, 10))
     contiguous = last is not None and maint_clock.parse_iso(last["end"]) + grace >= at
     if contiguous and last["status"] == res["status"]:
-        db.execute('UPDATE probe_spans SET "end"=MAX("end", ?), observations=observations+1,'
-                   " last_result=COALESCE(?, last_result), interval_s=? WHERE id=?",
-                   (end, result_id, interval_s, last["id"]))
+        db.execute('UPDATE probe_spans SET "end"=CASE WHEN "end"<? THEN ? ELSE "end" END,'
+                   " observations=observations+1, last_result=COALESCE(?, last_result), interval_s=? WHERE id=?",
+                   (end, end, result_id, interval_s, last["id"]))
         return
     if contiguous:
         db.execute('UPDATE probe_spans SET "end"=? WHERE id=?', (start, last["id"]))

@@ -1,4 +1,4 @@
--- The store: plain SQL (SQLite by default; kept portable so PostgreSQL can follow).
+-- The store as it was before numbered migrations (the former schema.sql): plain SQL for SQLite and PostgreSQL.
 -- Times are ISO 8601 UTC strings ('2026-11-22T21:00:00Z'), which sort as times.
 
 CREATE TABLE IF NOT EXISTS runs (
