@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 if TYPE_CHECKING:
+    from tests import postgres as postgres_server
     from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,15 @@ def smtp_server(tmp_path: Path) -> Iterator[servers.SmtpServer]:
     from tests import servers
 
     with servers.smtp_server(tmp_path / "smtp-tls") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_server.PostgresServer]:
+    """A real PostgreSQL server (Debian's package) on 127.0.0.1, one per test session; see tests/postgres.py."""
+    from tests import postgres as postgres_server
+
+    with postgres_server.postgres_server() as server:
         yield server
 
 

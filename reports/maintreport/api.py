@@ -149,7 +149,7 @@ def _lean_rows(store: Store, client: str, runs: list[dict[str, Any]]) -> list[bu
         if not build.is_clean(r):
             r = build.clean_row(r, started.get(r[1], "1970-01-01T00:00:00Z"))
         out.append((r[0], intern(r[1]), intern(r[2]), intern(r[3]), intern(r[4]), r[5], intern(r[6]), r[7],
-                    r[8], r[9], intern(r[10]), intern(r[11]), r[12], intern(r[13])))
+                    r[8], r[9], intern(r[10]), intern(r[11]), r[12], intern(r[13]), r[14]))
     return out
 
 
@@ -165,7 +165,8 @@ def redact_document(doc: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
         for _host, group in appendix.groups():
             for r in group:
                 rows.append((r[0], text(r[1]), text(r[2]), text(r[3]), text(r[4]), text(r[5]), r[6], r[7],
-                             text(r[8]), json_text(r[9]), json_text(r[10]), text(r[11]), r[12], r[13]))
+                             text(r[8]), json_text(r[9]), json_text(r[10]), text(r[11]), r[12], r[13],
+                             json_text(r[14]) if len(r) > 14 and r[14] is not None else None))
         out["appendix"] = build.Appendix(rows)
     return out
 

@@ -6,7 +6,7 @@ as text; the HTML template places it as is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7d8c", "#57606a")
@@ -139,9 +139,17 @@ def timeline_chart(title: str, pieces: Sequence[tuple[float, float, str, str]],
 
 
 # Month over month: one value per month, None for a month without data (shown as such, never as zero).
+def _plain(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
 def month_line_chart(title: str, months: Sequence[str], values: Sequence[float | None], no_data: str,
-                     y_max: float = 100.0, y_unit: str = "", y_min: float = 0.0) -> str:
-    """A line over the months that have a value; the line breaks at a month without data, labelled ``no_data``."""
+                     y_max: float = 100.0, y_unit: str = "", y_min: float = 0.0,
+                     fmt: Callable[[float], str] = _plain) -> str:
+    """A line over the months that have a value; the line breaks at a month without data, labelled ``no_data``.
+
+    ``fmt`` writes a value's label (the report passes the locale's number format).
+    """
     parts = _frame(title, y_max, y_unit) if not y_min else _frame_from(title, y_min, y_max, y_unit)
     n = len(months)
     pos = [i / (n - 1) if n > 1 else 0.5 for i in range(n)]
@@ -166,9 +174,9 @@ def month_line_chart(title: str, months: Sequence[str], values: Sequence[float |
             continue
         py = _scaled(value, y_min, y_max)
         parts.append(f'<circle cx="{_x(pos[i]):.1f}" cy="{_y(py, y_max):.1f}" r="3.5" fill="{color}">'
-                     f'<title>{escape(months[i])}: {value:g}{escape(y_unit)}</title></circle>'
-                     f'<text x="{_x(pos[i]):.1f}" y="{_y(py, y_max) - 7:.1f}" font-size="10" text-anchor="middle"'
-                     f' fill="#1f2328">{value:g}</text>')
+                     f'<title>{escape(months[i])}: {escape(fmt(value))}{escape(y_unit)}</title></circle>'
+                     f'<text x="{_x(pos[i]):.1f}" y="{_y(py, y_max) - 7:.1f}" font-size="11" text-anchor="middle"'
+                     f' fill="#1f2328">{escape(fmt(value))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -195,7 +203,8 @@ def _frame_from(title: str, y_min: float, y_max: float, y_unit: str, ticks: int 
     return parts
 
 
-def month_bar_chart(title: str, months: Sequence[str], values: Sequence[float | None], no_data: str) -> str:
+def month_bar_chart(title: str, months: Sequence[str], values: Sequence[float | None], no_data: str,
+                    fmt: Callable[[float], str] = _plain) -> str:
     """One bar per month (a count); a month without data is labelled ``no_data``, not drawn as zero."""
     y_max = float(_nice(max([v for v in values if v is not None] + [1.0])))
     parts = _frame(title, y_max, "")
@@ -213,8 +222,8 @@ def month_bar_chart(title: str, months: Sequence[str], values: Sequence[float | 
         y = _y(value, y_max)
         parts.append(f'<rect class="bar" x="{cx - group_w * 0.3:.1f}" y="{y:.1f}" width="{group_w * 0.6:.1f}"'
                      f' height="{H - BOTTOM - y:.1f}" fill="{PALETTE[0]}">'
-                     f'<title>{escape(label)}: {value:g}</title></rect>'
-                     f'<text x="{cx:.1f}" y="{y - 4:.1f}" font-size="10" text-anchor="middle"'
-                     f' fill="#1f2328">{value:g}</text>')
+                     f'<title>{escape(label)}: {escape(fmt(value))}</title></rect>'
+                     f'<text x="{cx:.1f}" y="{y - 4:.1f}" font-size="11" text-anchor="middle"'
+                     f' fill="#1f2328">{escape(fmt(value))}</text>')
     parts.append("</svg>")
     return "".join(parts)

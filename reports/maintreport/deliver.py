@@ -11,8 +11,9 @@ STARTTLS is mandatory: credentials and reports never cross the network in clear 
 
 The monthly delivery (:func:`deliver_month`, called by ``maintctl tick``): when a client's
 policy sets ``report.deliver_on`` and ``report.recipients``, the previous month's report is
-built on the delivery day from ``report.deliver_at`` (local time), e-mailed with its Markdown
-summary as the body, in the client's locale, and the PDF and HTML (and ``report.pdf.sig`` when
+built on the delivery day from ``report.deliver_at`` (local time), e-mailed with its first page as
+the body (the Markdown summary, which opens on it, as plain text and the first page as HTML), in the
+client's locale, and the PDF and HTML (and ``report.pdf.sig`` when
 the report is signed) attached, and recorded in the store's ``report_deliveries``: one row per
 client and month, claimed before sending, so that it is sent once; a failure is recorded with
 its error and retried by a later tick (after 1, 2, 4... minutes, at most an hour apart).
@@ -29,6 +30,7 @@ import urllib.error
 import urllib.request
 import zoneinfo
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from maintcore.mail import smtp_settings as _smtp_settings
 from maintcore.store import Store
 
 __all__ = ["MIME", "SMTP_KEYS", "DeliveryError", "Outcome", "build_message", "deliver_month", "delivery_settings",
-           "due_period", "json_body", "post_webhook", "send_email", "smtp_settings", "webhook_summary"]
+           "due_period", "json_body", "month_message", "post_webhook", "send_email", "smtp_settings", "webhook_summary"]
 
 
 def smtp_settings() -> dict[str, Any]:
@@ -108,7 +110,7 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = 15.0) -> in
 # -- the monthly delivery (maintctl tick) ----------------------------------------------------------
 # Defaults of the policy's report.deliver_* keys (schemas/policy/report.schema.json): off.
 DELIVERY_DEFAULTS: dict[str, Any] = {"deliver_on": None, "deliver_at": "08:00", "recipients": [], "holidays": []}
-DELIVERY_FORMATS = ("html", "pdf", "json", "md")  # written under $MAINT_HOME/reports/<client>/<period>/
+DELIVERY_FORMATS = ("html", "pdf", "json", "csv", "md")  # written under $MAINT_HOME/reports/<client>/<period>/
 DELIVER_ON_RE = re.compile(r"^(?:first_working_day|day ([1-9]|[12][0-9]|3[01]))$")
 DELIVER_AT_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 ADDRESS_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -272,7 +274,7 @@ def deliver_month(store: Store, client: str, policy: dict[str, Any], now: dt.dat
     failure (SMTP settings, the report, the server) is recorded and returned, never raised,
     except an unusable delivery setting of the policy (InvalidInput).
     """
-    from . import api, brand
+    from . import api, brand, render
     from .i18n import Text
     from .policy import report_settings
 
@@ -300,8 +302,8 @@ def deliver_month(store: Store, client: str, policy: dict[str, Any], now: dt.dat
         signature = paths["pdf"].with_name(paths["pdf"].name + ".sig")
         # the PDF, the HTML (what the body's last line says is attached) and the PDF's signature if signed
         files = [paths["pdf"], paths["html"], *([signature] if signature.is_file() else [])]
-        message = build_message(_subject(brand.branded(doc), Text(locale)), paths["md"].read_text(encoding="utf-8"),
-                                files, smtp["from"], recipients)
+        message = month_message(_subject(brand.branded(doc), Text(locale)), paths["md"].read_text(encoding="utf-8"),
+                                render.render_first_page(doc), files, smtp["from"], recipients)
         send_email(message, smtp)
     except Exception as exc:  # noqa: BLE001 - recorded and retried; one client never stops another
         error = clip(f"{type(exc).__name__}: {exc}" if not isinstance(exc, InvalidInput | DeliveryError)
@@ -313,6 +315,22 @@ def deliver_month(store: Store, client: str, policy: dict[str, Any], now: dt.dat
     _record(store, client, period, "sent", files, None)
     return Outcome(client, period, f"{client}: the {period} report was sent to {', '.join(recipients)}"
                                    f" (attempt {attempt})")
+
+
+def month_message(subject: str, text: str, html: str, attachments: list[Path], sender: str,
+                  recipients: list[str]) -> EmailMessage:
+    """The monthly e-mail: the first page as its body (plain text, and HTML as the alternative), the files attached.
+
+    The plain part is the Markdown summary, which opens on the first page; the HTML part is the
+    first page alone (:func:`maintreport.render.render_first_page`), self-contained: no image
+    or style is fetched.
+    """
+    msg = build_message(subject, text, [], sender, recipients)
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    for path in attachments:
+        maintype, subtype = MIME.get(path.suffix.lstrip("."), ("application", "octet-stream"))
+        msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    return msg
 
 
 def _subject(doc: dict[str, Any], text: Any) -> str:

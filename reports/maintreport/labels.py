@@ -254,27 +254,30 @@ LABELS: dict[str, str] = dict([
     L_("fp.risks_title", "Your decisions and risks"),
     L_("fp.risks_more", "{count} more recommendation(s) in the report."),
     L_("fp.contact_title", "Your contact"),
-    L_("fp.avail_met", "Your {hosts} machines were available {rate} %\u00a0of the time (target {target} %)."),
-    L_("fp.avail_met_one", "Your machine was available {rate} %\u00a0of the time (target {target} %)."),
+    L_("fp.avail_met", "Your {hosts} machines were available {rate}\u00a0%\u00a0of the time (target {target}\u00a0%)."),
+    L_("fp.avail_met_one", "Your machine was available {rate}\u00a0%\u00a0of the time (target {target}\u00a0%)."),
     L_("fp.avail_missed",
-       "Your {hosts} machines were available {rate} %\u00a0of the time, below the target of {target} %."),
-    L_("fp.avail_missed_one", "Your machine was available {rate} %\u00a0of the time, below the target of {target} %."),
+       "Your {hosts} machines were available {rate}\u00a0%\u00a0of the time, below the"
+       " target of {target}\u00a0%."),
+    L_("fp.avail_missed_one",
+       "Your machine was available {rate}\u00a0%\u00a0of the time, below the target of"
+       " {target}\u00a0%."),
     L_("fp.avail_partial",
-       "{measured} of your {hosts} machines were monitored: available {rate}"
-       " %\u00a0of the time (target {target} %); the other {unmeasured} were not measured."),
+       "{measured} of your {hosts} machines were monitored: available {rate}\u00a0%\u00a0of"
+       " the time (target {target}\u00a0%); the other {unmeasured} were not measured."),
     L_("fp.avail_unknown", "Availability was not measured this month: no machine was monitored."),
     L_("fp.alerts_none", "No alert was raised this month."),
     L_("fp.alerts_met", "We handled {alerts} alerts, all within the contract's time."),
     L_("fp.alerts_met_one", "We handled one alert, within the contract's time."),
     L_("fp.alerts_mixed",
-       "We handled {alerts} alerts: {met} within the contract's time,"
-       " {missed} late, {pending} still in progress."),
+       "We handled {alerts} alerts: {met} within the contract's time, {missed}"
+       " late, {pending} still in progress."),
     L_("fp.alerts_unjudged", "We handled {alerts} alerts; the contract sets no time for them."),
     L_("fp.alerts_unjudged_one", "We handled one alert; the contract sets no time for it."),
     L_("fp.risks_none", "No risk needs your decision this month."),
     L_("fp.risks_none_unchecked", "No risk was found, but this could not be checked this month: {what}."),
     L_("fp.risks_one", "One risk needs your decision: {risk}."),
-    L_("fp.risks_many", "{count} risks need your decision; the first: {risk}."),
+    L_("fp.risks_many", "{count} risks need your decision, first of all: {risk}."),
     L_("fp.risk_critical", "{what} is critical on {hosts}"),
     L_("fp.risk_warning", "{what} needs attention on {hosts}"),
     L_("fp.risk_unknown", "{what} could not be checked on {hosts}"),
@@ -305,6 +308,18 @@ LABELS: dict[str, str] = dict([
     L_("print_more", "{count} more in the full report ({html})."),
     L_("full_report", "Full report"),
     L_("mail.attached", "The complete report is attached (PDF), with every result in the HTML file."),
+    L_("fp.avail_partial_one",
+       "{measured} of your {hosts} machines were monitored: available {rate}\u00a0%\u00a0of"
+       " the time (target {target}\u00a0%); the other one was not measured."),
+    L_("fp.alerts_met_dt",
+       "We handled {alerts} alerts: {met} within the contract's time, {downtime}"
+       " raised during scheduled maintenance."),
+    L_("fp.alerts_mixed_dt",
+       "We handled {alerts} alerts: {met} within the contract's time, {missed}"
+       " late, {pending} still in progress, {downtime} raised during scheduled maintenance."),
+    L_("fp.alerts_downtime",
+       "We handled {alerts} alerts, all raised during scheduled maintenance (no"
+       " contract time applies)."),
     L_("check.run.reachability", "Host reachable"),
     L_("check.run.task_failed", "Maintenance task"),
     L_("check.run.invalid_result", "Check result"),

@@ -198,19 +198,22 @@ def month_charts(doc: dict[str, Any]) -> dict[str, Markup]:
     """The month-over-month charts (``trends.series``): a month without data is drawn as no data, never 0."""
     labels = catalogue(doc["locale"])
     mom = doc["trends"]["series"]
-    months = [summary.month_label(m, doc["locale"]) for m in mom["months"]]
+    locale = doc["locale"]
+    months = [summary.month_label(m, locale, short=True) for m in mom["months"]]
     no_data = labels["no_data"]
     avail = [v for v in mom["availability"] if v is not None]
     low = 90.0 if avail and min(avail) >= 90.0 else 0.0  # a 99.8 % month and a 97 % one look different
 
     def line(key: str, values: list[Any], y_min: float = 0.0) -> Markup:
         unit = "" if key == "chart.mom_score" else "%"
-        return Markup(charts.month_line_chart(labels[key], months, values, no_data, 100.0, unit, y_min))
+        return Markup(charts.month_line_chart(labels[key], months, values, no_data, 100.0, unit, y_min,
+                                              lambda v: number(v, locale)))
 
     return {
         "mom_score": line("chart.mom_score", mom["score"]),
         "mom_availability": line("chart.mom_availability", mom["availability"], low),
-        "mom_alerts": Markup(charts.month_bar_chart(labels["chart.mom_alerts"], months, mom["alerts"], no_data)),
+        "mom_alerts": Markup(charts.month_bar_chart(labels["chart.mom_alerts"], months, mom["alerts"], no_data,
+                                                    lambda v: number(v, locale, 0))),
         "mom_alerts_met": line("chart.mom_alerts_met", mom["alerts_met_rate"]),
         "mom_patch": line("chart.mom_patch", mom["patch_compliance"]),
         "mom_backup": line("chart.mom_backup", mom["backup_pass_rate"]),
@@ -284,7 +287,7 @@ def html_chunks(doc: dict[str, Any], printed: bool = False, files: dict[str, str
     by_host = dict(zip((h["host"] for h in doc["availability"]["hosts"]), timelines(doc), strict=True))
     stream = env.get_template("report.html.j2").stream(
         doc=doc, t=t, say=Text(doc["locale"]), charts=chart_markup(doc), timelines=by_host, view=view,
-        printed=printed, files=names, ev=f'{names["html"]}#r' if printed else "#r")
+        printed=printed, files=names, ev=f'{names["html"]}#r' if printed else "#r", mail=False)
     stream.enable_buffering(1000)  # fewer, larger chunks
     yield from stream
 
@@ -299,7 +302,15 @@ def render_md(doc: dict[str, Any]) -> str:
     doc = brand.branded(doc)
     env = _env(doc, autoescape=False)
     name = "fleet.md.j2" if doc["kind"] == "fleet_report" else "report.md.j2"
-    return env.get_template(name).render(doc=doc, t=catalogue(doc["locale"]))
+    return env.get_template(name).render(doc=doc, t=catalogue(doc["locale"]), say=Text(doc["locale"]))
+
+
+def render_first_page(doc: dict[str, Any]) -> str:
+    """The first page alone as a self-contained HTML document: the monthly e-mail's HTML body."""
+    doc = brand.branded(doc)
+    env = _env(doc, autoescape=True)
+    return env.get_template("mail.html.j2").render(doc=doc, t=catalogue(doc["locale"]), say=Text(doc["locale"]),
+                                                   mail=True)
 
 
 def json_chunks(doc: dict[str, Any]) -> Iterator[str]:

@@ -25,10 +25,10 @@ FIRST_PAGE_RISKS = 3
 HOSTS_NAMED = 3  # hosts named in a risk's sentence; the rest are counted
 
 
-def month_label(period: str, locale: str) -> str:
-    """``2026-10`` as the locale says a month: "October 2026", "octobre 2026" (Babel's CLDR data)."""
+def month_label(period: str, locale: str, short: bool = False) -> str:
+    """``2026-10`` as the locale says a month: "October 2026", "octobre 2026" (``short``: "Oct 2026", "oct. 2026")."""
     year, month = (int(p) for p in period.split("-"))
-    label: str = format_date(dt.date(year, month, 1), "LLLL yyyy", locale=locale)
+    label: str = format_date(dt.date(year, month, 1), "LLL yyyy" if short else "LLLL yyyy", locale=locale)
     return label
 
 
@@ -51,22 +51,34 @@ def availability_sentence(availability: dict[str, Any], text: Say) -> dict[str, 
         return sentence(text, "fp.avail_unknown")
     params = {"rate": float(rate), "target": float(target)}
     if measured < hosts:
-        return sentence(text, "fp.avail_partial", measured=measured, hosts=hosts, unmeasured=hosts - measured,
-                        **params)
+        return sentence(text, "fp.avail_partial_one" if hosts - measured == 1 else "fp.avail_partial",
+                        measured=measured, hosts=hosts, unmeasured=hosts - measured, **params)
     met = "met" if availability.get("meets_target") is not False else "missed"
     return sentence(text, f"fp.avail_{met}{'_one' if hosts == 1 else ''}", hosts=hosts, **params)
 
 
 def alerts_sentence(sla: dict[str, Any], text: Say) -> dict[str, Any]:
-    """The alerts handled and how many were within the contract's time."""
+    """The alerts handled and how many were within the contract's time.
+
+    Alerts raised in scheduled downtime are not timed by the contract (nobody was called): they
+    are counted apart, never as within the contract's time.
+    """
     alerts = int(sla["alerts"])
     met, missed, pending = int(sla["met"]), int(sla["missed"]), int(sla["pending"])
+    downtime = int(sla.get("in_downtime") or 0)
     if not alerts:
         return sentence(text, "fp.alerts_none")
-    if not met + missed + pending:  # none judged: no limit in the contract, or all in scheduled downtime
+    if not met + missed + pending:  # none judged: all in scheduled downtime, or no limit in the contract
+        if downtime == alerts:
+            return sentence(text, "fp.alerts_downtime", alerts=alerts)
         return sentence(text, "fp.alerts_unjudged_one" if alerts == 1 else "fp.alerts_unjudged", alerts=alerts)
     if met and not missed and not pending:
+        if downtime:
+            return sentence(text, "fp.alerts_met_dt", alerts=alerts, met=met, downtime=downtime)
         return sentence(text, "fp.alerts_met_one" if alerts == 1 else "fp.alerts_met", alerts=alerts)
+    if downtime:
+        return sentence(text, "fp.alerts_mixed_dt", alerts=alerts, met=met, missed=missed, pending=pending,
+                        downtime=downtime)
     return sentence(text, "fp.alerts_mixed", alerts=alerts, met=met, missed=missed, pending=pending)
 
 
@@ -103,10 +115,10 @@ def top_risks(recommendations: Sequence[dict[str, Any]], text: Say, what: Callab
         hosts = hosts_phrase(rec.get("hosts") or [], int(rec.get("host_count") or 0), text)
         cost = rec.get("cost")
         if cost and cost.get("late") is not None:
-            cost_line = sentence(text, "fp.cost_late", early=round(cost["early"]), late=round(cost["late"]),
-                                 currency=cost["currency"])
+            cost_line = sentence(text, "fp.cost_late", early=float(round(cost["early"])),
+                                 late=float(round(cost["late"])), currency=cost["currency"])
         elif cost:
-            cost_line = sentence(text, "fp.cost_early", early=round(cost["early"]), currency=cost["currency"])
+            cost_line = sentence(text, "fp.cost_early", early=float(round(cost["early"])), currency=cost["currency"])
         else:
             cost_line = sentence(text, "fp.cost_unread" if status == "unknown" else "fp.cost_none")
         out.append({
@@ -270,8 +282,8 @@ def bounded(items: Sequence[Any], limit: int) -> dict[str, Any]:
 
 
 # What the PDF shows of each long list: the ones that need attention first, the rest counted.
-PRINT_LIMITS = {"hosts": 12, "timelines": 6, "alerts": 12, "findings": 12, "interventions": 12,
-                "recommendations": 8, "runs": 8, "area_items": 8}
+PRINT_LIMITS = {"hosts": 10, "timelines": 4, "alerts": 8, "findings": 8, "interventions": 10,
+                "recommendations": 6, "runs": 8, "area_items": 6}
 _SLA_ORDER = {"missed": 0, "pending": 1, "met": 2, "downtime": 3, "none": 4}
 
 

@@ -8,8 +8,19 @@ timezone. A tick:
 2. for each client, finds the slots due since its last tick, no older than ``--catch-up``
    minutes, and records this tick in ``$MAINT_HOME/schedule/<client>.json`` *before* starting
    anything, so that a tick that dies or a run that lasts for hours never starts twice;
-3. releases the lock, then starts one ``maintctl run --scheduled`` per due client (the slots
+3. claims each due slot in the store (:meth:`maintcore.store.Store.claim_slot`: one atomic
+   INSERT of ``(client, entry, slot start)``), so that of several controllers ticking on one
+   shared store (``MAINT_STORE=postgresql://...``) exactly one starts it; a slot another
+   controller claimed is shown as ``skipped: claimed by <controller>``;
+4. releases the lock, then starts one ``maintctl run --scheduled`` per due client (the slots
    due together are merged into one run), ``--jobs`` at a time, and waits for them.
+
+A claim is for one slot: a controller that crashed after claiming blocks nothing later (the
+next slot is free, and its run left ``running`` is recovered by the next run's
+``recover_stale_runs``). A supervision cycle's slot is its interval's place on the clock
+(``every 5 min``: 10:00, 10:05, ...; a tick up to the cycle's early slack before a boundary
+counts for the next one), so two controllers never start the same client's probe or watch twice
+in one interval.
 
 Supervision cycles (``schedule.probe``, ``schedule.watch``: ``every N min``) are started the same
 way: ``maintctl probe|watch --client X`` when the interval has passed since the last one started
@@ -34,8 +45,10 @@ with findings, was interrupted or found its client locked, or a report was not d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -49,11 +62,14 @@ from maint_utils.maint_result import PolicyError
 from maintcore import inventory
 from maintcore.config import atomic_write_json, maint_home, venv_bin
 from maintcore.errors import INVALID_MESSAGE, InvalidInput, clip
+from maintcore.store import Store, controller_id
 
 from . import policy, schedule
 from .orchestrator import exclusive_lock
 
 EXIT_NAMES = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
+# Slot claims older than the catch-up window plus this are deleted: no tick can see those slots due again.
+CLAIMS_KEPT = dt.timedelta(days=2)
 
 
 @dataclass
@@ -133,15 +149,56 @@ def _last_tick(client: str) -> dt.datetime | None:
     return _last(_read_state(client), "last_tick")
 
 
+def _slack(seconds: int) -> dt.timedelta:
+    """How early a cycle's tick is still on time: a quarter of the interval, at most 15 s."""
+    return dt.timedelta(seconds=min(seconds / 4, 15))
+
+
 def due_cycles(pol: dict[str, Any], state: dict[str, Any], now: dt.datetime) -> list[str]:
     """Return the supervision cycles due at ``now`` (``probe``, ``watch``), given their last starts."""
     due = []
     for kind, seconds in schedule.cycles(pol).items():
         last = _last(state, f"last_{kind}")
-        slack = dt.timedelta(seconds=min(seconds / 4, 15))
-        if last is None or last > now or now - last + slack >= dt.timedelta(seconds=seconds):
+        if last is None or last > now or now - last + _slack(seconds) >= dt.timedelta(seconds=seconds):
             due.append(kind)
     return due
+
+
+def cycle_slot(now: dt.datetime, seconds: int) -> str:
+    """The slot (ISO UTC) of a cycle of ``seconds`` started at ``now``: its interval's start on the clock."""
+    epoch = int((now + _slack(seconds)).timestamp())
+    return str(maint_clock.to_iso(dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)))
+
+
+def claim(store: Store, client: str, due: Due | None, kinds: list[str], pol: dict[str, Any],
+          now: dt.datetime, controller: str) -> tuple[Due | None, list[str], list[str]]:
+    """Claim the slots of a client's run and cycles; return what is still ours, and one line per slot skipped."""
+    stamp = maint_clock.to_iso(now)
+    lines: list[str] = []
+    if due is not None:
+        mine = []
+        for slot in due.slots:
+            holder = store.claim_slot(client, slot.entry.key, maint_clock.to_iso(slot.at), controller, stamp)
+            if holder is None:
+                mine.append(slot)
+            else:
+                lines.append(f"{client}: {slot.entry.key} {slot.at.astimezone(due.tz):%a %Y-%m-%d %H:%M %Z}"
+                             f" skipped: claimed by {holder}")
+        if len(mine) != len(due.slots):
+            wanted = {area for slot in mine for area in slot.entry.areas}
+            due = Due(client, mine, due.tz, areas=[a for a in due.areas if a in wanted]) if mine else None
+            if due is not None and "patch" in wanted:
+                windows = maint_window.from_policy(pol)
+                due.scan_only = not any(windows.current(s.at) for s in mine if schedule.needs_window(s))
+    intervals = schedule.cycles(pol)
+    ours = []
+    for kind in kinds:
+        holder = store.claim_slot(client, kind, cycle_slot(now, intervals[kind]), controller, stamp)
+        if holder is None:
+            ours.append(kind)
+        else:
+            lines.append(f"{client}: {kind} skipped: claimed by {holder}")
+    return due, ours, lines
 
 
 def plan_client(client: str, now: dt.datetime, catch_up: dt.timedelta) -> Due | None:
@@ -169,8 +226,6 @@ def _execute(due: Due | Cycle) -> tuple[Due | Cycle, int, str]:
 
 def _after_cycles(names: list[str]) -> None:
     """Escalate overdue alerts and flush each client's notification outbox (problems on stderr)."""
-    from maintcore.store import Store
-
     from . import supervise
 
     with Store() as store:
@@ -189,7 +244,6 @@ def _deliver_reports(names: list[str], now: dt.datetime, dry_run: bool) -> int:
     One client's failure (its policy, its report, the SMTP server) is one line on stderr and
     never stops the others'.
     """
-    from maintcore.store import Store
     from maintreport import deliver
 
     wanted = []
@@ -218,17 +272,26 @@ def _deliver_reports(names: list[str], now: dt.datetime, dry_run: bool) -> int:
 
 
 def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace
-              ) -> tuple[list[str], list[Due], list[Cycle]]:
-    """Under the dispatcher lock, plan each client and record its tick; return (invalid clients, plans)."""
+              ) -> tuple[list[str], list[Due], list[Cycle], int]:
+    """Under the dispatcher lock, plan each client, record its tick and claim its slots.
+
+    Return (invalid clients, plans, cycles, clients whose claims the store failed).
+    """
     invalid: list[str] = []
     plans: list[Due] = []
     cycles: list[Cycle] = []
-    with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"):
+    failed = 0
+    with exclusive_lock("tick", "another maintctl tick is dispatching ({holder})"), contextlib.ExitStack() as stack:
+        store = None if args.dry_run else stack.enter_context(Store())
+        controller = controller_id()
+        if store is not None:
+            store.prune_claims(maint_clock.to_iso(now - dt.timedelta(minutes=args.catch_up) - CLAIMS_KEPT))
         for name in names:
             try:
                 due = plan_client(name, now, dt.timedelta(minutes=args.catch_up))
                 state = _read_state(name)
-                kinds = due_cycles(inventory.load_policy(name), state, now)
+                pol = inventory.load_policy(name)
+                kinds = due_cycles(pol, state, now)
             except PolicyError as exc:  # InvalidInput, or a window the policy got wrong
                 invalid.append(name)
                 print(f"{name}: skipped: {clip(exc, INVALID_MESSAGE)}", file=sys.stderr)
@@ -238,14 +301,22 @@ def _plan_all(names: list[str], now: dt.datetime, args: argparse.Namespace
                 invalid.append(name)
                 print(clip(f"{name}: skipped: cannot be planned: {type(exc).__name__}: {exc}"), file=sys.stderr)
                 continue
-            cycles += [Cycle(name, kind) for kind in kinds]
-            if not args.dry_run:
+            if store is not None:
                 stamp = maint_clock.to_iso(now)
                 state.update({"last_tick": stamp}, **{f"last_{k}": stamp for k in kinds})
                 atomic_write_json(_state_path(name), state)
+                try:
+                    due, kinds, lines = claim(store, name, due, kinds, pol, now, controller)
+                except sqlite3.Error as exc:  # the store failed (on either engine): nothing of this client starts
+                    failed += 1
+                    print(clip(f"{name}: skipped: the store {store.location} failed: {exc}"), file=sys.stderr)
+                    continue
+                for line in lines:
+                    print(line)
+            cycles += [Cycle(name, kind) for kind in kinds]
             if due:
                 plans.append(due)
-    return invalid, plans, cycles
+    return invalid, plans, cycles, failed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -256,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         inventory.client_dir(name)
     now = maint_clock.now()
-    invalid, plans, cycles = _plan_all(sorted(set(names)), now, args)
+    invalid, plans, cycles, store_failed = _plan_all(sorted(set(names)), now, args)
     for due in plans:
         print(("would start " if args.dry_run else "starting ") + due.describe())
     for cycle in cycles:
@@ -286,4 +357,4 @@ def run(args: argparse.Namespace) -> int:
     failed = _deliver_reports([n for n in sorted(set(names)) if n not in invalid], now, args.dry_run)
     if invalid or 2 in codes:
         return 2
-    return 1 if any(codes) or failed else 0
+    return 1 if any(codes) or failed or store_failed else 0

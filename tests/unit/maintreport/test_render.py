@@ -87,7 +87,7 @@ def test_html_links_land_and_nothing_is_fetched(doc: dict[str, Any]) -> None:
     assert refs and all(r.startswith("#") for r in refs)
     ids = set(re.findall(r' id="([^"]+)"', html))
     assert {r[1:] for r in refs} <= ids
-    assert html.count('<svg class="chart"') == 3 + 6 and "<script" not in html
+    assert html.count('<svg class="chart"') == 2 + 6 and "<script" not in html
     assert "&lt;" not in html.split("<body>")[0]
     # no probe data: each host says "not measured" (never 100 %) and its timeline is all unknown
     assert html.count('<svg class="timeline"') == 6 and 'class="tl-' not in html
