@@ -220,10 +220,10 @@ def month_charts(doc: dict[str, Any]) -> dict[str, Markup]:
     }
 
 
-def timelines(doc: dict[str, Any]) -> list[Markup]:
+def timelines(doc: dict[str, Any], hosts: list[dict[str, Any]] | None = None) -> list[Markup]:
     """Draw each host's outage timeline (up, down, planned, unknown over the period) as inline SVG.
 
-    One per entry of ``doc["availability"]["hosts"]``, in the same order.
+    One per entry of ``hosts`` (default: ``doc["availability"]["hosts"]``), in the same order.
     """
     labels = catalogue(doc["locale"])
     avail = doc["availability"]
@@ -237,7 +237,7 @@ def timelines(doc: dict[str, Any]) -> list[Markup]:
         return local.strftime("%Y-%m-%d %H:%M")
 
     out = []
-    for host in avail["hosts"]:
+    for host in avail["hosts"] if hosts is None else hosts:
         pieces = []
         for piece in host["timeline"]:
             a, b = parse_iso(piece["start"]), parse_iso(piece["end"])
@@ -284,7 +284,8 @@ def html_chunks(doc: dict[str, Any], printed: bool = False, files: dict[str, str
         yield from env.get_template("fleet.html.j2").generate(doc=doc, t=t)
         return
     view = summary.print_view(doc, full=not printed)
-    by_host = dict(zip((h["host"] for h in doc["availability"]["hosts"]), timelines(doc), strict=True))
+    drawn = view["timelines"]["items"]  # the PDF draws only the hosts it shows
+    by_host = dict(zip((h["host"] for h in drawn), timelines(doc, drawn), strict=True))
     stream = env.get_template("report.html.j2").stream(
         doc=doc, t=t, say=Text(doc["locale"]), charts=chart_markup(doc), timelines=by_host, view=view,
         printed=printed, files=names, ev=f'{names["html"]}#r' if printed else "#r", mail=False)
