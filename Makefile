@@ -18,7 +18,7 @@ export ANSIBLE_ROLES_PATH := $(PROJECT)/roles
 # `maintctl doctor` reads this list: every tool it checks must come from a package named here.
 APT_PACKAGES := python3 python3-venv podman runc mmdebstrap uidmap netavark aardvark-dns iptables openssh-client \
 	smartmontools clamav clamav-testfiles restic borgbackup dpkg-dev apt-utils \
-	chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+	chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql
 
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
@@ -57,7 +57,7 @@ lab: deps
 # templates (babel.cfg), merge them into each locale's .po, compile the .mo files (committed, tested up to date).
 I18N := reports/maintreport/locales
 i18n: deps
-	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k L_:1c,2 --add-location=file \
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k N_ -k M_ -k L_:1c,2 --add-location=file \
 		--sort-output --no-wrap --project=maintctl -o $(I18N)/maintreport.pot .
 	$(VENV)/bin/pybabel update -D maintreport -i $(I18N)/maintreport.pot -d $(I18N) \
 		--ignore-obsolete --no-wrap

@@ -84,7 +84,10 @@ def _module_utils(*names):
 
 RESULT_FIELDS = ("check", "item", "status", "summary", "observed", "threshold",
                  "remediation", "changed", "started", "finished")
-STATUSES = _module_utils("maint_result").STATUSES
+_RESULT = _module_utils("maint_result")
+STATUSES = _RESULT.STATUSES
+# A result's message (English template and raw parameters, rendered by the report in its locale).
+M_, Msg = _RESULT.M_, _RESULT.Msg
 # The check ids this callback makes itself, catalogued in checks.py.
 _CHECKS = _module_utils("maint_result", "checks")
 REACHABILITY, TASK_FAILED, INVALID_RESULT = _CHECKS.REACHABILITY, _CHECKS.TASK_FAILED, _CHECKS.INVALID_RESULT
@@ -113,15 +116,15 @@ def _host_key_problem(res):
     text = " ".join(str(res.get(key) or "") for key in ("msg", "stderr", "module_stderr"))
     if any(marker in text for marker in _KEY_CHANGED):
         return ("changed",
-                "host key changed: ssh refused to connect (possible man-in-the-middle, or the host was "
-                "reinstalled); nothing was run on it",
+                M_("host key changed: ssh refused to connect (possible man-in-the-middle, or the host was "
+                   "reinstalled); nothing was run on it"),
                 "Verify the host's new key out of band (console, the client's IT contact), then replace its "
                 "entry in the inventory's known_hosts file (ssh-keygen -R HOST -f FILE, then add the verified "
                 "key). Never turn host key checking off.")
     if any(marker in text for marker in _KEY_UNKNOWN):
         return ("unknown",
-                "host key unknown: the host is not in the inventory's known_hosts, so ssh refused to connect; "
-                "nothing was run on it",
+                M_("host key unknown: the host is not in the inventory's known_hosts, so ssh refused to connect; "
+                   "nothing was run on it"),
                 "Record the host's key after verifying it out of band (ssh-keyscan HOST, compare the "
                 "fingerprint with the host's console) in the inventory's known_hosts file.")
     return None
@@ -179,6 +182,9 @@ class CallbackModule(CallbackBase):
             record["status"] = "unknown"
         record["item"] = "" if record["item"] is None else str(record["item"])
         record["summary"] = str(record["summary"] or record["check"])
+        message = raw.get("message")
+        if isinstance(message, dict) and isinstance(message.get("id"), str) and isinstance(message.get("params"), dict):
+            record["message"] = {"id": message["id"], "params": message["params"]}
         record["observed"] = record["observed"] if isinstance(record["observed"], dict) else {}
         record["threshold"] = record["threshold"] if isinstance(record["threshold"], dict) else {}
         record["remediation"] = str(record["remediation"] or "")
@@ -189,13 +195,17 @@ class CallbackModule(CallbackBase):
         return record
 
     def _synthetic(self, host, check, status, summary, observed=None, remediation=""):
+        """Return a result the collector makes itself; ``summary`` is a string or a ``Msg`` (then also message)."""
         now = _now()
-        return {
+        record = {
             "client": self._client, "host": host, "run_id": self._run_id, "check": check,
             "item": "", "status": status, "summary": summary, "observed": observed or {},
             "threshold": {}, "remediation": remediation, "changed": False,
             "started": now, "finished": now,
         }
+        if isinstance(summary, Msg):
+            record["summary"], record["message"] = summary.english(), summary.as_dict()
+        return record
 
     def _extract(self, result):
         res = result._result
@@ -273,7 +283,7 @@ class CallbackModule(CallbackBase):
             return
         self._unreachable.add(host)
         msg = _message(result._result)
-        summary = "host unreachable: %s" % msg
+        summary = M_("host unreachable: %(reason)s", reason=msg)
         remediation = "Check that the host is powered on and reachable over the network, and its credentials."
         observed = {"reachable": False, "message": msg}
         key = _host_key_problem(result._result)
@@ -293,7 +303,7 @@ class CallbackModule(CallbackBase):
         for host in sorted(stats.processed.keys()):
             if host in self._unreachable or host not in self._seen_hosts:
                 continue
-            records.append(self._synthetic(host, REACHABILITY, "ok", "host answered",
+            records.append(self._synthetic(host, REACHABILITY, "ok", M_("host answered"),
                                            observed={"reachable": True}))
         if self._adhoc_item:
             records += [self._adhoc_summary(host, stats.summarize(host)) for host in sorted(stats.processed.keys())]

@@ -30,7 +30,7 @@ try:
         iso_utc,
         remediation,
     )
-    from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from ansible.module_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible
     from maint_utils.antivirus_decide import (
         CHECK_DETECTION,
@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - outside Ansible
         iso_utc,
         remediation,
     )
-    from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
 
 
 # --------------------------------------------------------------------------- parsing (real outputs)
@@ -273,13 +273,14 @@ def _clamav_product(facts, policy):
     if not dbs:
         return make_result(
             CHECK_PRODUCT, "clamav", "critical",
-            "ClamAV %s installed but no signature database in %s"
-            % (facts.get("engine_version") or "(version unknown)", facts.get("database_dir")),
+            M_("ClamAV %(version)s installed but no signature database in %(folder)s",
+               version=facts.get("engine_version") or "(version unknown)", folder=str(facts.get("database_dir"))),
             observed, {}, "Run freshclam or install the client's signature database.")
     return make_result(
         CHECK_PRODUCT, "clamav", "ok",
-        "ClamAV %s installed with %d signature database(s) in %s"
-        % (facts.get("engine_version") or "(version unknown)", len(dbs), facts.get("database_dir")),
+        M_("ClamAV %(version)s installed with %(databases)s signature database(s) in %(folder)s",
+           version=facts.get("engine_version") or "(version unknown)", databases=len(dbs),
+           folder=str(facts.get("database_dir"))),
         observed)
 
 
@@ -339,9 +340,14 @@ def _clamav_signatures(facts, policy):
     age = _age_since(facts.get("now"), newest["build_time"])
     observed.update(age_days=age, newest=newest.get("file"), newest_build_time=iso_utc(newest["build_time"]))
     status = grade_age(age, policy, "signature")
-    summary = "signatures %.1f days old (%s, %s)" % (
-        age, newest.get("file"), "version %s" % newest["version"] if newest.get("version")
-        else "file date")
+    if newest.get("version"):
+        summary = M_("signatures %(days)s days old (%(file)s, version %(version)s)", days=round(age, 1),
+                     file=str(newest.get("file")), version=str(newest["version"]))
+    else:
+        summary = M_("signatures %(days)s days old (%(file)s, file date)", days=round(age, 1),
+                     file=str(newest.get("file")))
+    if number(freshclam.get("last_success")) is not None or freshclam.get("sessions"):
+        summary = summary.english()  # with freshclam's own story: English details, the report says the status
     if number(freshclam.get("last_success")) is not None:
         summary += "; freshclam last succeeded %.1f days ago" % _age_since(facts.get("now"), freshclam["last_success"])
     elif freshclam.get("sessions"):
@@ -369,13 +375,15 @@ def _clamav_scan(facts, policy):
     if last is None:
         observed["last_scan"] = "never"
         return make_result(CHECK_SCAN, "clamav", "critical",
-                           "no scan recorded in %s (never scanned)" % scan.get("path"), observed, threshold,
+                           M_("no scan recorded in %(log)s (never scanned)", log=str(scan.get("path"))),
+                           observed, threshold,
                            "Schedule clamscan with --log=%s (for example a daily systemd timer)."
                            % policy["linux_scan_log"])
     age = _age_since(facts.get("now"), last)
     observed.update(last_scan=iso_utc(last), age_days=age)
     status = grade_age(age, policy, "scan")
-    return make_result(CHECK_SCAN, "clamav", status, "last scan %.1f days ago (%s)" % (age, iso_utc(last)),
+    return make_result(CHECK_SCAN, "clamav", status,
+                       M_("last scan %(days)s days ago (%(time)s)", days=round(age, 1), time=iso_utc(last)),
                        observed, threshold,
                        "" if status == "ok" else remediation(CHECK_SCAN))
 
@@ -396,12 +404,13 @@ def _clamav_threats(facts, policy):
                                  value=scan["infected"], observed=observed)
     if infected > 0:
         return make_result(CHECK_THREATS, "clamav", "critical",
-                           "last scan (%s) found %d infected file(s): %s"
-                           % (iso_utc(scan["last_scan_end"]), scan["infected"], "; ".join(observed["found"][:3])),
+                           M_("last scan (%(time)s) found %(infected)s infected file(s): %(files)s",
+                              time=iso_utc(scan["last_scan_end"]), infected=scan["infected"],
+                              files="; ".join(observed["found"][:3])),
                            observed, {"infected_max": 0},
                            remediation(CHECK_THREATS))
     return make_result(CHECK_THREATS, "clamav", "ok",
-                       "last scan (%s) found no infected files" % iso_utc(scan["last_scan_end"]),
+                       M_("last scan (%(time)s) found no infected files", time=iso_utc(scan["last_scan_end"])),
                        observed, {"infected_max": 0})
 
 
@@ -424,16 +433,17 @@ def _clamav_detection(facts, policy):
         observed["error"] = test["error"]
     if test.get("detection") and test.get("rc") == 1:
         status = "ok"
-        summary = "EICAR test file detected by %s as %s" % (test.get("scanner"), test["detection"])
+        summary = M_("EICAR test file detected by %(scanner)s as %(detection)s", scanner=str(test.get("scanner")),
+                     detection=str(test["detection"]))
         fix = ""
     else:
         status = "critical"
         why = test.get("error") or ("no detection (rc %s)" % test.get("rc"))
-        summary = "scanner did not detect the EICAR test file: %s" % why
+        summary = M_("scanner did not detect the EICAR test file: %(reason)s", reason=str(why))
         fix = remediation(CHECK_DETECTION)
     if not test.get("removed"):
         status = worst([status, "warning"])
-        summary += "; the test file %s could not be removed" % test.get("path")
+        summary = summary.english() + "; the test file %s could not be removed" % test.get("path")
         fix = (fix + " Remove %s by hand." % test.get("path")).strip()
     return make_result(CHECK_DETECTION, "eicar", status, summary, observed, {"expected": "FOUND (rc 1)"},
                        fix)
@@ -464,8 +474,8 @@ def _clamav_update(facts, policy):
                            remediation(CHECK_UPDATE))
     changed = bool(update.get("changed"))
     return make_result(CHECK_UPDATE, "signatures", "ok",
-                       "freshclam updated the signatures" if changed
-                       else "freshclam ran: the signatures were already current",
+                       M_("freshclam updated the signatures") if changed
+                       else M_("freshclam ran: the signatures were already current"),
                        observed, {}, "", changed=changed)
 
 
@@ -497,7 +507,7 @@ def evaluate_clamav(facts, policy=None):
         decide_one(CHECK_PROTECTION, "clamav", _clamav_protection, facts, policy),
         decide_one(CHECK_SIGNATURES, "clamav", _clamav_signatures, facts, policy),
         decide_one(CHECK_SCAN, "clamav", _clamav_scan, facts, policy),
-        make_result(CHECK_TAMPER, "clamav", "skipped", "ClamAV has no tamper protection: not applicable"),
+        make_result(CHECK_TAMPER, "clamav", "skipped", M_("ClamAV has no tamper protection: not applicable")),
         decide_one(CHECK_THREATS, "clamav", _clamav_threats, facts, policy),
         decide_one(CHECK_DETECTION, "eicar", _clamav_detection, facts, policy),
     ]

@@ -19,10 +19,10 @@ import re
 
 try:
     from ansible.module_utils.backup_policy import SCRATCH_BASE
-    from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from ansible.module_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
 except ImportError:  # pragma: no cover - outside Ansible
     from maint_utils.backup_policy import SCRATCH_BASE
-    from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
 
 # Error kinds a collector reports, and the status each gives.
 ERROR_KINDS = {
@@ -183,8 +183,9 @@ def freshness(check, facts, now):
                            observed, threshold, REMEDIATION["unreadable"])
     if not isinstance(snap, dict) or not snap:
         observed["snapshots"] = facts.get("snapshot_count") if isinstance(facts.get("snapshot_count"), int) else 0
-        what = "no file in the copy folder" if cfg.get("type") == "copy" else "no snapshot at all"
-        return make_result(check.id, name, "critical", "%s: %s" % (_label(facts), what),
+        what = (M_("%(source)s: no file in the copy folder", source=_label(facts)) if cfg.get("type") == "copy"
+                else M_("%(source)s: no snapshot at all", source=_label(facts)))
+        return make_result(check.id, name, "critical", what,
                            observed, threshold,
                            "Check the backup job: it has never written to this repository, or writes elsewhere.")
     if number(now) is None:
@@ -195,15 +196,23 @@ def freshness(check, facts, now):
                      "snapshots": int(facts.get("snapshot_count") or 1)})
     if age_h < -1:
         return make_result(check.id, name, "warning",
-                           "%s: newest snapshot is %.1f h in the future (clock skew?)" % (_label(facts), -age_h),
+                           M_("%(source)s: newest snapshot is %(hours)s h in the future (clock skew?)",
+                              source=_label(facts), hours=round(-age_h, 1)),
                            observed, threshold, "Check the clocks of the host and of the backup server.")
     if age_h > rpo:
         return make_result(check.id, name, "critical",
-                           "%s: newest snapshot is %.1f h old, over the RPO of %g h" % (_label(facts), age_h, rpo),
+                           M_("%(source)s: newest snapshot is %(hours)s h old, over the RPO of %(rpo)s h",
+                              source=_label(facts), hours=round(age_h, 1), rpo=_plain(rpo)),
                            observed, threshold, check.remediation)
     return make_result(check.id, name, "ok",
-                       "%s: newest snapshot is %.1f h old (RPO %g h)" % (_label(facts), age_h, rpo),
+                       M_("%(source)s: newest snapshot is %(hours)s h old (RPO %(rpo)s h)", source=_label(facts),
+                          hours=round(age_h, 1), rpo=_plain(rpo)),
                        observed, threshold)
+
+
+def _plain(value):
+    """A number as ``%g`` shows it: 24.0 is 24 (a message parameter stays a number)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _unreadable_size(entry):
@@ -265,6 +274,7 @@ def restore_sample(check, facts):
     if restore.get("scratch") and restore.get("scratch_removed") is not True:
         result["status"] = worst([result["status"], "warning"])
         result["summary"] += "; the scratch folder %s was NOT removed" % restore["scratch"]
+        result.pop("message", None)  # the summary is no longer the message's: the report says it from the status
         result["observed"]["scratch_left"] = restore["scratch"]
         result["remediation"] = ((result.get("remediation") or "") + " Remove %s on the host: it holds "
                                  "restored client data." % restore["scratch"]).strip()
@@ -357,7 +367,9 @@ def _restore_sample(check, facts):
     label = _label(facts)
     if not sample:
         what = "no regular file in the snapshot to sample" if facts.get("snapshot") else "no snapshot"
-        return make_result(check.id, name, "critical", "%s: 0 files restored (%s)" % (label, what),
+        what = (M_("%(source)s: 0 files restored (no regular file in the snapshot to sample)", source=label)
+                if facts.get("snapshot") else M_("%(source)s: 0 files restored (no snapshot)", source=label))
+        return make_result(check.id, name, "critical", what,
                            observed, threshold, "Check what the backup job includes: the snapshot holds no file.")
     failure = _restore_failure(facts, label)
     if failure:
@@ -379,8 +391,9 @@ def _restore_sample(check, facts):
                            observed, threshold, REMEDIATION["unreadable"])
     if bad:
         return make_result(check.id, name, "critical",
-                           "%s: %d of %d sampled files missing or corrupt after restore (seed %s)" % (
-                               label, bad, len(sample), facts.get("seed")),
+                           M_("%(source)s: %(bad)s of %(sampled)s sampled files missing or corrupt after restore "
+                              "(seed %(seed)s)", source=label, bad=bad, sampled=len(sample),
+                              seed=str(facts.get("seed"))),
                            observed, threshold,
                            "The repository returns wrong or no data: run a full check and a new backup to a "
                            "healthy repository; replay the sample with the seed.")
@@ -397,10 +410,16 @@ def _restore_sample(check, facts):
                            "%s: %d files restored but 0 bytes: only empty files were sampled, no content "
                            "was verified (seed %s)" % (label, restored, facts.get("seed")),
                            observed, threshold, "Run again with another seed (or a larger sample_size).")
-    return make_result(check.id, name, "ok",
-                       "%s: %d/%d files restored and verified (%d by SHA-256), %s%s, seed %s" % (
-                           label, restored, len(sample), sha_ok, timing, extra, facts.get("seed")),
-                       observed, threshold)
+    params = dict(source=label, restored=restored, sampled=len(sample), sha256=sha_ok, bytes=nbytes,
+                  seconds=float("%.2f" % (seconds or 0.0)), seed=str(facts.get("seed")))
+    if changed:
+        summary = M_("%(source)s: %(restored)s/%(sampled)s files restored and verified (%(sha256)s by SHA-256), "
+                     "%(bytes)s bytes in %(seconds)s s, %(changed)s changed since backup, seed %(seed)s",
+                     changed=changed, **params)
+    else:
+        summary = M_("%(source)s: %(restored)s/%(sampled)s files restored and verified (%(sha256)s by SHA-256), "
+                     "%(bytes)s bytes in %(seconds)s s, seed %(seed)s", **params)
+    return make_result(check.id, name, "ok", summary, observed, threshold)
 
 
 def integrity(check, facts):
@@ -419,10 +438,12 @@ def integrity(check, facts):
     label = _label(facts)
     if kind == "copy":
         return make_result(check.id, name, "skipped",
-                           "%s: a plain copy has no repository check; the sample restore is the test" % label,
+                           M_("%(source)s: a plain copy has no repository check; the sample restore is the test",
+                              source=label),
                            observed, threshold)
     if not opts.get("enabled", True):
-        return make_result(check.id, name, "skipped", "%s: repository check disabled by policy" % label,
+        return make_result(check.id, name, "skipped",
+                           M_("%(source)s: repository check disabled by policy", source=label),
                            observed, threshold)
     error = facts.get("error")
     if not ran.get("ran"):
@@ -444,15 +465,17 @@ def integrity(check, facts):
                            observed, threshold, REMEDIATION[ran["error_kind"]])
     if ran.get("timed_out"):
         return make_result(check.id, name, "critical",
-                           "%s: repository check did not finish within %s s" % (label, cfg.get("timeout_seconds")),
+                           M_("%(source)s: repository check did not finish within %(seconds)s s", source=label,
+                              seconds=cfg.get("timeout_seconds")),
                            observed, threshold, REMEDIATION["timeout"])
     if ran.get("rc") != 0:
         first = (observed["errors"] or ["exit code %s" % ran.get("rc")])[0]
         return make_result(check.id, name, "critical",
-                           "%s: repository check failed: %s" % (label, first[:200]),
+                           M_("%(source)s: repository check failed: %(error)s", source=label, error=first[:200]),
                            observed, threshold, check.remediation)
     return make_result(check.id, name, "ok",
-                       "%s: repository check passed (%s)" % (label, ran.get("command")),
+                       M_("%(source)s: repository check passed (%(command)s)", source=label,
+                          command=str(ran.get("command"))),
                        observed, threshold)
 
 

@@ -19,7 +19,10 @@ import re
 try:
     from ansible.module_utils.maint_result import (
         DATA_ERRORS,
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         grade_low,
@@ -34,7 +37,10 @@ try:
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
         DATA_ERRORS,
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         grade_low,
@@ -316,12 +322,13 @@ def disk_free_result(point, avail_bytes, size_bytes, observed, thr, remediation)
     free_pct = _pct(avail_bytes, size_bytes)
     status = grade_low(free_pct, thr["disk_warn_free_pct"], thr["disk_crit_free_pct"])
     if status == "unknown":
-        return make_result(DISK_FREE.id, point, "unknown", "%s: free space not read (size 0)" % point,
+        return make_result(DISK_FREE.id, point, "unknown", M_("%(mount)s: free space not read (size 0)", mount=point),
                            observed=observed, threshold=threshold,
                            remediation="Check that the volume is mounted and answers.")
     observed = dict(observed, free_pct=free_pct, size_bytes=size_bytes, avail_bytes=avail_bytes,
                     used_bytes=size_bytes - avail_bytes)
-    summary = "%s: %.1f %% free (%s of %s)" % (point, free_pct, human_bytes(avail_bytes), human_bytes(size_bytes))
+    summary = M_("%(mount)s: %(free_pct)s %% free (%(avail)s of %(size)s)", mount=point, free_pct=round(free_pct, 1),
+                 avail=human_bytes(avail_bytes), size=human_bytes(size_bytes))
     return make_result(DISK_FREE.id, point, status, summary, observed=observed, threshold=threshold,
                        remediation=remediation if status in ("warning", "critical") else "")
 
@@ -341,7 +348,7 @@ def decide_disk_free(mounts, thr):
         except DATA_ERRORS as exc:  # one odd mount costs its own result only
             results.append(unreadable_result(DISK_FREE.id, str(point), "statvfs facts", error=exc))
     if not results:
-        results.append(make_result(DISK_FREE.id, "", "unknown", "no mounted filesystem was read",
+        results.append(make_result(DISK_FREE.id, "", "unknown", M_("no mounted filesystem was read"),
                                    remediation="Check the mount table of this host (/proc/mounts)."))
     return results
 
@@ -374,7 +381,7 @@ def _mount_results(mount, point, thr):
     if mount.get("error") or not mount.get("blocks"):
         reason = mount.get("error") or "the filesystem reports a size of 0"
         return [make_result(DISK_FREE.id, point, "unknown",
-                            "%s: free space not read: %s" % (point, reason),
+                            M_("%(mount)s: free space not read: %(reason)s", mount=point, reason=reason),
                             observed=base, threshold=disk_thr,
                             remediation="Check that the mount answers (stale network mount?).")]
     results = []
@@ -387,7 +394,8 @@ def _mount_results(mount, point, thr):
     else:
         if not blocks:
             results.append(make_result(DISK_FREE.id, point, "unknown",
-                                       "%s: free space not read: the filesystem reports a size of 0" % point,
+                                       M_("%(mount)s: free space not read: the filesystem reports a size of 0",
+                                          mount=point),
                                        observed=base, threshold=disk_thr,
                                        remediation="Check that the mount answers (stale network mount?)."))
         else:
@@ -408,7 +416,8 @@ def _inode_result(mount, point, base, thr, inode_thr):
         return unreadable_result(INODE_FREE.id, point, "free inodes", error=exc, observed=base)
     if not files:
         return make_result(INODE_FREE.id, point, "skipped",
-                           "%s: %s has no fixed inode table" % (point, mount.get("fstype")),
+                           M_("%(mount)s: %(fstype)s has no fixed inode table", mount=point,
+                              fstype=str(mount.get("fstype"))),
                            observed=base, threshold=inode_thr)
     ipct = _pct(ifree, files)
     istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
@@ -416,7 +425,8 @@ def _inode_result(mount, point, base, thr, inode_thr):
     if istatus in ("warning", "critical"):
         iremediation = INODE_FREE.remediation.format(item=point)
     return make_result(
-        INODE_FREE.id, point, istatus, "%s: %.1f %% inodes free (%d of %d)" % (point, ipct, ifree, files),
+        INODE_FREE.id, point, istatus, M_("%(mount)s: %(free_pct)s %% inodes free (%(free)s of %(total)s)",
+                                          mount=point, free_pct=round(ipct, 1), free=ifree, total=files),
         observed=dict(base, free_pct=ipct, inodes_free=ifree, inodes_total=files),
         threshold=inode_thr, remediation=iremediation)
 
@@ -432,11 +442,11 @@ def decide_smart(smart, thr):
     if not isinstance(smart, dict):
         return [unreadable_result(SMART.id, "", "SMART facts", value=smart)]
     if not smart.get("smartctl"):
-        return [make_result(SMART.id, "", "unknown", "smartctl is not installed: SMART not read",
+        return [make_result(SMART.id, "", "unknown", M_("smartctl is not installed: SMART not read"),
                             remediation="Install smartmontools on this host.")]
     if smart.get("scan_error"):
         return [make_result(SMART.id, "", "unknown",
-                            "smartctl --scan-open failed: %s" % smart["scan_error"],
+                            M_("smartctl --scan-open failed: %(error)s", error=str(smart["scan_error"])),
                             remediation="Run smartctl --scan-open as root on the host and fix the error.")]
     results = []
     for device in _listed(smart.get("devices")):
@@ -447,14 +457,14 @@ def decide_smart(smart, thr):
         if device.get("output") is None:
             reason = device.get("error") or "no output"
             results.append(make_result(
-                SMART.id, item, "unknown", "%s: SMART not read: %s" % (item, reason),
+                SMART.id, item, "unknown", M_("%(disk)s: SMART not read: %(reason)s", disk=item, reason=str(reason)),
                 observed={"device": device.get("name"), "type": device.get("type")},
                 remediation="Check the device with smartctl --xall -d TYPE as root."))
             continue
         results.append(hardware_smart.evaluate_device(SMART, device["output"], thr, item=item))
     if not results:
         results.append(make_result(
-            SMART.id, "", "unknown", "no disk answered SMART (smartctl --scan-open found no device)",
+            SMART.id, "", "unknown", M_("no disk answered SMART (smartctl --scan-open found no device)"),
             observed={"devices": 0},
             remediation=("On a VM or container SMART is read on the hypervisor; on hardware behind a RAID "
                          "controller, give smartctl the controller type (-d megaraid,N).")))
@@ -500,7 +510,7 @@ def decide_temperature(sensors, thr):
     threshold = {"warn_c": thr["temp_warn_c"], "crit_c": thr["temp_crit_c"]}
     if not readings:
         return [make_result(TEMPERATURE.id, "", "unknown",
-                            "no temperature sensor readable (no hwmon or thermal zone)",
+                            M_("no temperature sensor readable (no hwmon or thermal zone)"),
                             observed={"sensors": 0}, threshold=threshold,
                             remediation="Nothing to do on a VM; on hardware, load the sensor drivers "
                                         "(sensors-detect) or read the BMC/iLO/iDRAC.")]
@@ -513,7 +523,8 @@ def decide_temperature(sensors, thr):
     if status in ("warning", "critical"):
         remediation = TEMPERATURE.remediation
     return [make_result(TEMPERATURE.id, "", status,
-                        "hottest sensor %s at %.1f C (%d sensors)" % (name, hottest, len(readings)),
+                        M_("hottest sensor %(sensor)s at %(celsius)s C (%(sensors)s sensors)", sensor=name,
+                           celsius=round(hottest, 1), sensors=len(readings)),
                         observed=observed, threshold=threshold, remediation=remediation)]
 
 
@@ -527,7 +538,7 @@ def decide_memory(meminfo, thr, remediation=None):
     total, avail = number(raw_total), number(raw_avail)
     threshold = {"warn_avail_pct": thr["memory_warn_avail_pct"], "crit_avail_pct": thr["memory_crit_avail_pct"]}
     if raw_avail is None or not raw_total:
-        return [make_result(MEMORY.id, "", "unknown", "available memory not read (MemAvailable missing)",
+        return [make_result(MEMORY.id, "", "unknown", M_("available memory not read (MemAvailable missing)"),
                             threshold=threshold, remediation="Check /proc/meminfo on this host.")]
     if total is None or avail is None or total <= 0 or avail < 0:
         bad = ("MemTotal", raw_total) if total is None or total <= 0 else ("MemAvailable", raw_avail)
@@ -542,8 +553,9 @@ def decide_memory(meminfo, thr, remediation=None):
         observed["swap_used_pct"] = _pct(swap_total - swap_free, swap_total)
     hint = remediation or MEMORY.remediation
     remediation = hint if status in ("warning", "critical") else ""
-    return [make_result(MEMORY.id, "", status, "%.1f %% memory available (%d of %d MiB)"
-                        % (pct, avail // 1024, total // 1024), observed=observed, threshold=threshold,
+    summary = M_("%(avail_pct)s %% memory available (%(avail_mib)s of %(total_mib)s MiB)",
+                 avail_pct=round(pct, 1), avail_mib=avail // 1024, total_mib=total // 1024)
+    return [make_result(MEMORY.id, "", status, summary, observed=observed, threshold=threshold,
                         remediation=remediation)]
 
 
@@ -553,7 +565,7 @@ def decide_load(load, thr):
     raw_cpus, raw_load15 = load.get("cpus"), load.get("load15")
     threshold = {"warn_per_cpu": thr["load_warn_per_cpu"], "crit_per_cpu": thr["load_crit_per_cpu"]}
     if not raw_cpus or raw_load15 is None:
-        return [make_result(LOAD.id, "", "unknown", "load average not read", threshold=threshold,
+        return [make_result(LOAD.id, "", "unknown", M_("load average not read"), threshold=threshold,
                             remediation="Check /proc/loadavg on this host.")]
     cpus, load15 = number(raw_cpus), number(raw_load15)
     if cpus is None or cpus < 1 or load15 is None or load15 < 0:
@@ -569,8 +581,9 @@ def decide_load(load, thr):
     remediation = ""
     if status in ("warning", "critical"):
         remediation = LOAD.remediation
-    return [make_result(LOAD.id, "", status, "load %.2f over 15 min on %d CPUs (%.2f per CPU)"
-                        % (load15, cpus, per_cpu), observed=observed, threshold=threshold,
+    return [make_result(LOAD.id, "", status, M_("load %(load15)s over 15 min on %(cpus)s CPUs (%(per_cpu)s per CPU)",
+                                                load15=round(load15, 2), cpus=cpus, per_cpu=per_cpu),
+                        observed=observed, threshold=threshold,
                         remediation=remediation)]
 
 
@@ -578,7 +591,7 @@ def decide_uptime(uptime_seconds, thr):
     """Return one ``hardware.uptime`` result: a very long uptime means kernel updates never applied."""
     threshold = {"warn_days": thr["uptime_warn_days"]}
     if uptime_seconds is None:
-        return [make_result(UPTIME.id, "", "unknown", "uptime not read", threshold=threshold,
+        return [make_result(UPTIME.id, "", "unknown", M_("uptime not read"), threshold=threshold,
                             remediation="Check /proc/uptime on this host.")]
     raw, uptime_seconds = uptime_seconds, number(uptime_seconds)
     if uptime_seconds is None or uptime_seconds < 0:
@@ -589,7 +602,7 @@ def decide_uptime(uptime_seconds, thr):
     remediation = ""
     if status == "warning":
         remediation = UPTIME.remediation
-    return [make_result(UPTIME.id, "", status, "up %.1f days" % days,
+    return [make_result(UPTIME.id, "", status, M_("up %(days)s days", days=days),
                         observed={"uptime_days": days, "uptime_seconds": int(uptime_seconds)},
                         threshold=threshold, remediation=remediation)]
 
@@ -634,15 +647,16 @@ def decide_pending_reboot(reboot, thr=None):
             reasons.append("running kernel %s, newer %s installed" % (running, installed[-1]))
     observed["sources"] = sources
     if reasons:
-        return [make_result(PENDING_REBOOT.id, "", "warning", "reboot pending: " + "; ".join(reasons),
+        return [make_result(PENDING_REBOOT.id, "", "warning",
+                            M_("reboot pending: %(reasons)s", reasons="; ".join(reasons)),
                             observed=observed,
                             remediation=PENDING_REBOOT.remediation)]
     if not sources:
         return [make_result(PENDING_REBOOT.id, "", "unknown",
-                            "no reboot indicator readable (no reboot-required mechanism, needs-restarting "
-                            "or kernel in /boot)", observed=observed,
+                            M_("no reboot indicator readable (no reboot-required mechanism, needs-restarting "
+                               "or kernel in /boot)"), observed=observed,
                             remediation="Install needs-restarting (dnf-utils) or check manually.")]
-    return [make_result(PENDING_REBOOT.id, "", "ok", "no reboot pending (%s)" % ", ".join(sources),
+    return [make_result(PENDING_REBOOT.id, "", "ok", M_("no reboot pending (%(sources)s)", sources=", ".join(sources)),
                         observed=observed)]
 
 
@@ -695,14 +709,16 @@ def _container_result(array, arrays):
     volumes = ["/dev/" + a["name"] for a in arrays
                if (a.get("external") or "").startswith("/%s/" % array["name"])]
     observed["volumes"] = volumes
-    what = "%s container (%d member disk(s))" % (array["external"], array.get("members", 0))
+    kind, members = str(array["external"]), int(array.get("members", 0))
     if volumes:
         return make_result(RAID.id, name, "ok",
-                           "%s: %s of firmware RAID metadata, inactive and all disks spare as it should be; "
-                           "its volume(s) %s are graded on their own"
-                           % (name, what, ", ".join(volumes)), observed=observed)
+                           M_("%(array)s: %(kind)s container (%(members)s member disk(s)) of firmware RAID metadata, "
+                              "inactive and all disks spare as it should be; its volume(s) %(volumes)s are graded on "
+                              "their own", array=name, kind=kind, members=members, volumes=", ".join(volumes)),
+                           observed=observed)
     return make_result(RAID.id, name, "warning",
-                       "%s: %s with no running volume in /proc/mdstat" % (name, what), observed=observed,
+                       M_("%(array)s: %(kind)s container (%(members)s member disk(s)) with no running volume in "
+                          "/proc/mdstat", array=name, kind=kind, members=members), observed=observed,
                        remediation="Check the firmware RAID volume (mdadm --detail-platform, mdadm -E %s, "
                                    "mdadm --incremental --run) and the controller's BIOS screen." % name)
 
@@ -714,12 +730,12 @@ def decide_raid(mdstat_text):
     volume inside it is listed (the volume is graded), ``warning`` when none is.
     """
     if mdstat_text is None:
-        return [make_result(RAID.id, "", "skipped", "no software RAID (/proc/mdstat absent)")]
+        return [make_result(RAID.id, "", "skipped", M_("no software RAID (/proc/mdstat absent)"))]
     if not isinstance(mdstat_text, str):
         return [unreadable_result(RAID.id, "", "/proc/mdstat text", value=mdstat_text)]
     arrays = parse_mdstat(mdstat_text)
     if not arrays:
-        return [make_result(RAID.id, "", "skipped", "no md array in /proc/mdstat")]
+        return [make_result(RAID.id, "", "skipped", M_("no md array in /proc/mdstat"))]
     results = []
     for array in arrays:
         results.extend(guarded(RAID.id, "/dev/" + array["name"], _array_result, array, arrays))
@@ -732,27 +748,36 @@ def _array_result(array, arrays):
         return _container_result(array, arrays)
     name = "/dev/" + array["name"]
     observed = dict((k, v) for k, v in array.items() if k != "name")
+    params = {"array": name, "level": array.get("level", "")}
     if array["state"] == "inactive":
-        status, what = "critical", "inactive"
+        status, what = "critical", N_("%(array)s %(level)s: inactive")
     elif ("devices" in array and array.get("active", 0) < array["devices"]) or "_" in array.get("map", ""):
-        status, what = "critical", "degraded: %s of %s members active [%s]" % (
-            array.get("active"), array.get("devices"), array.get("map"))
+        status = "critical"
+        what = N_("%(array)s %(level)s: degraded: %(active)s of %(devices)s members active [%(map)s]")
+        params.update(active=str(array.get("active")), devices=str(array.get("devices")), map=str(array.get("map")))
         if array.get("action") in ("recovery", "resync"):
-            what += ", %s at %.1f %%" % (array["action"], array["progress_pct"])
+            what = N_("%(array)s %(level)s: degraded: %(active)s of %(devices)s members active [%(map)s], "
+                      "%(action)s at %(progress_pct)s %%")
+            params.update(action=array["action"], progress_pct=round(array["progress_pct"], 1))
     elif array.get("failed_members"):
-        status, what = "warning", "%d failed member(s) kept as faulty" % array["failed_members"]
+        status, what = "warning", N_("%(array)s %(level)s: %(failed)s failed member(s) kept as faulty")
+        params["failed"] = int(array["failed_members"])
     elif array.get("action") in ("recovery", "resync", "reshape"):
-        status, what = "warning", "%s at %.1f %%" % (array["action"], array["progress_pct"])
-    elif "map" in array or array.get("level") in ("raid0", "linear"):
-        status, what = "ok", "healthy" + (" [%s]" % array["map"] if "map" in array else "")
+        status, what = "warning", N_("%(array)s %(level)s: %(action)s at %(progress_pct)s %%")
+        params.update(action=array["action"], progress_pct=round(array["progress_pct"], 1))
+    elif "map" in array:
+        status, what = "ok", N_("%(array)s %(level)s: healthy [%(map)s]")
+        params["map"] = array["map"]
+    elif array.get("level") in ("raid0", "linear"):
+        status, what = "ok", N_("%(array)s %(level)s: healthy")
     else:
-        status, what = "unknown", "member map not read"
+        status, what = "unknown", N_("%(array)s %(level)s: member map not read")
     remediation = ""
     if status == "critical":
         remediation = RAID.remediation.format(item=name)
     elif status == "warning":
         remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
-    return make_result(RAID.id, name, status, "%s %s: %s" % (name, array.get("level", ""), what),
+    return make_result(RAID.id, name, status, Msg(what, params),
                        observed=observed, remediation=remediation)
 
 

@@ -95,22 +95,74 @@ def utcnow_iso():
     return now.isoformat().replace("+00:00", "Z")
 
 
+def N_(template):  # noqa: N802 - the gettext marker name (make i18n: -k N_)
+    """Mark an English message template for extraction into the report's catalogue; return it unchanged."""
+    return template
+
+
+PARAM_RE = re.compile(r"%\((\w+)\)s")
+
+
+class Msg(object):
+    """A result's message: an English template with ``%(name)s`` placeholders and its raw parameters.
+
+    ``M_(template, **params)`` builds one (and marks the template for ``make i18n``). ``make_result``
+    takes it as the summary: ``summary`` is its English rendering, ``message`` keeps ``{"id": template,
+    "params": params}`` so that the report renders it in its own locale, with numbers formatted there.
+    Parameters are raw values (numbers stay numbers, rounded where the English text rounds them).
+    """
+
+    __slots__ = ("id", "params")
+
+    def __init__(self, template, params):
+        if not isinstance(template, str) or not template.strip():
+            raise ResultError("a message template must be a non-empty string")
+        names = set(PARAM_RE.findall(template))
+        if names != set(params):
+            raise ResultError("message %r: parameters %s given, %s used" % (template, sorted(params), sorted(names)))
+        if "%" in PARAM_RE.sub("", template).replace("%%", ""):
+            raise ResultError("message %r: only %%(name)s placeholders (and %%%%)" % template)
+        self.id = template
+        self.params = dict(params)
+
+    def english(self):
+        """Return the English text (the result's summary)."""
+        return self.id % self.params
+
+    def as_dict(self):
+        """Return the ``message`` field of a result."""
+        return {"id": self.id, "params": dict(self.params)}
+
+    def __repr__(self):
+        return "Msg(%r)" % self.english()
+
+
+def M_(template, **params):  # noqa: N802 - the gettext marker name (make i18n: -k M_)
+    """Return the ``Msg`` of an English template and its raw parameters (the template is extracted)."""
+    return Msg(template, params)
+
+
 def make_result(check, item, status, summary, observed=None, threshold=None,
                 remediation="", changed=False, started=None, finished=None):
     """Return one check result as a plain dict.
 
     ``status`` must be one of ``STATUSES``. ``observed`` holds only values that
-    were really measured; a value nobody read must give ``unknown``.
+    were really measured; a value nobody read must give ``unknown``. ``summary`` is
+    an English sentence, or a ``Msg`` (``M_(template, **params)``): then the result also
+    carries ``message`` and its summary is the message's English rendering.
     """
     if not isinstance(check, str) or not CHECK_ID_RE.match(check):
         raise ResultError("check id %r is not a dotted lower-case id" % (check,))
     if status not in STATUSES:
         raise ResultError("status %r for %s is not one of %s" % (status, check, ", ".join(STATUSES)))
+    message = None
+    if isinstance(summary, Msg):
+        message, summary = summary.as_dict(), summary.english()
     if not isinstance(summary, str) or not summary.strip():
         raise ResultError("summary for %s must be a non-empty string" % check)
     summary = " ".join(summary.split())
     finished = finished or utcnow_iso()
-    return {
+    result = {
         "check": check,
         "item": "" if item is None else str(item),
         "status": status,
@@ -122,6 +174,9 @@ def make_result(check, item, status, summary, observed=None, threshold=None,
         "started": started or finished,
         "finished": finished,
     }
+    if message is not None:
+        result["message"] = message
+    return result
 
 
 def worst(statuses, default="unknown"):
@@ -160,6 +215,17 @@ def number(value, allow_inf=False):
     return value
 
 
+# unreadable_result's messages, by (item given, value shown, error shown).
+_UNREADABLE = {
+    (True, True, False): N_("%(item)s: %(what)s unreadable (got %(got)s)"),
+    (True, False, True): N_("%(item)s: %(what)s unreadable (%(error)s)"),
+    (True, True, True): N_("%(item)s: %(what)s unreadable (got %(got)s) (%(error)s)"),
+    (False, True, False): N_("%(what)s unreadable (got %(got)s)"),
+    (False, False, True): N_("%(what)s unreadable (%(error)s)"),
+    (False, True, True): N_("%(what)s unreadable (got %(got)s) (%(error)s)"),
+}
+
+
 def unreadable_result(check, item, what, value=None, error=None, observed=None, remediation=""):
     """Return one ``unknown`` result for a value of tool output that could not be read.
 
@@ -167,12 +233,14 @@ def unreadable_result(check, item, what, value=None, error=None, observed=None, 
     shortened), ``error`` an exception caught while deciding. Such a result is never
     ``ok``: nobody read the value.
     """
-    detail = ""
+    params = {"what": what}
     if value is not None or error is None:
-        detail = " (got %s)" % _short(value)
+        params["got"] = _short(value)
     if error is not None:
-        detail += " (%s: %s)" % (type(error).__name__, _short(str(error), 100))
-    summary = ("%s: %s unreadable%s" % (item, what, detail)) if item else "%s unreadable%s" % (what, detail)
+        params["error"] = "%s: %s" % (type(error).__name__, _short(str(error), 100))
+    if item:
+        params["item"] = item
+    summary = Msg(_UNREADABLE[(bool(item), "got" in params, "error" in params)], params)
     observed = dict(observed or {})
     observed.setdefault("error", "unreadable")
     return make_result(check, item, "unknown", summary, observed=observed,

@@ -31,7 +31,10 @@ import re
 
 try:
     from ansible.module_utils.maint_result import (
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         make_result,
@@ -42,7 +45,10 @@ try:
     )
 except ImportError:  # pragma: no cover - used outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         make_result,
@@ -555,10 +561,12 @@ def scan_results(facts, policy, now):
         status = "warning"
     else:
         status = "ok"
+    pending_summary = M_("%(count)s pending update(s), %(installable)s installable by policy, %(held)s held",
+                         count=len(free), installable=len(installable), held=len(held))
+    if stale:  # a value not read: the report says "not measured" from the status
+        pending_summary = pending_summary.english() + stale_note
     results.append(make_result(
-        PENDING, "", status,
-        "%d pending update(s), %d installable by policy, %d held%s"
-        % (len(free), len(installable), len(held), stale_note),
+        PENDING, "", status, pending_summary,
         observed={"count": len(free), "installable": len(installable), "held": [p["name"] for p in held],
                   "packages": listing, "manager": facts.get("manager")},
         threshold={"mode": policy["mode"], "exclude": policy["exclude"], "accept": policy["accept"]},
@@ -575,14 +583,11 @@ def scan_results(facts, policy, now):
         status = "warning"
     else:
         status = "ok"
-    summary = "%d pending security update(s)" % len(sec)
-    if held_sec:
-        summary += ", %d more on held package(s): %s" % (len(held_sec), ", ".join(p["name"] for p in held_sec))
-    if age is not None:
-        summary += (", oldest published at least %.0f day(s) ago" if basis.startswith("release")
-                    else ", oldest issued %.0f day(s) ago") % age
+    summary = _security_summary(sec, held_sec, age, basis)
+    if stale:
+        summary = summary.english() + stale_note
     results.append(make_result(
-        PENDING_SECURITY, "", status, summary + stale_note,
+        PENDING_SECURITY, "", status, summary,
         observed={"count": len(sec), "packages": [p["name"] for p in sec],
                   "held": [p["name"] for p in held_sec], "oldest_age_days": age,
                   "age_basis": basis if age is not None else None},
@@ -595,13 +600,13 @@ def scan_results(facts, policy, now):
 
     reboot = facts.get("reboot_required")
     if reboot is None:
-        status, summary = "unknown", "whether a reboot is required could not be read"
+        status, summary = "unknown", M_("whether a reboot is required could not be read")
     elif reboot:
         pkgs = facts.get("reboot_required_pkgs") or []
         status = "warning"
-        summary = "reboot required" + (" by %s" % ", ".join(pkgs) if pkgs else "")
+        summary = M_("reboot required by %(packages)s", packages=", ".join(pkgs)) if pkgs else M_("reboot required")
     else:
-        status, summary = "ok", "no reboot required"
+        status, summary = "ok", M_("no reboot required")
     results.append(make_result(
         REBOOT_REQUIRED, "", status, summary,
         observed={"reboot_required": reboot, "packages": facts.get("reboot_required_pkgs") or []},
@@ -614,7 +619,7 @@ def scan_results(facts, policy, now):
     if last is None:
         results.append(make_result(
             LAST_PATCHED, "", "unknown",
-            "no successful upgrade recorded in the package manager's logs",
+            M_("no successful upgrade recorded in the package manager's logs"),
             observed={"days": None, "logs_since": facts.get("logs_since")},
             threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
             remediation="Check the host's patch history; logs may have been rotated away.",
@@ -623,7 +628,7 @@ def scan_results(facts, policy, now):
         days = max(age_days(now - last), 0.0)
         status = grade_high(days, policy["last_patched_warn_days"], policy["last_patched_crit_days"])
         results.append(make_result(
-            LAST_PATCHED, "", status, "last successful upgrade %.1f day(s) ago" % days,
+            LAST_PATCHED, "", status, M_("last successful upgrade %(days)s day(s) ago", days=round(days, 1)),
             observed={"days": days, "last_upgrade": last.astimezone(datetime.timezone.utc).isoformat()},
             threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
             remediation=_remedy(LAST_PATCHED) if status != "ok" else "",
@@ -679,11 +684,11 @@ def precheck(facts, policy, backup_age_hours=None, rpo_hours=None):
                  "require_backup_within_rpo": policy["require_backup_within_rpo"], "rpo_hours": rpo_hours}
     if failures:
         return False, make_result(
-            PRECHECK, "", "critical", "host skipped: " + "; ".join(failures),
+            PRECHECK, "", "critical", M_("host skipped: %(problems)s", problems="; ".join(failures)),
             observed=observed, threshold=threshold,
             remediation=_remedy(PRECHECK),
         )
-    return True, make_result(PRECHECK, "", "ok", "pre-checks passed", observed=observed, threshold=threshold)
+    return True, make_result(PRECHECK, "", "ok", M_("pre-checks passed"), observed=observed, threshold=threshold)
 
 
 def _change_text(change):
@@ -754,12 +759,16 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
         change["security"] = security.get(change["name"], False)
     outside = _outside_policy(changes, planned_names, held, policy) if (policy and complete) else []
     extra = [c for c in changes if not c["planned"]]
-    if changes:
-        summary = "changed %d package(s)%s: %s" % (
-            len(changes), " (%d pulled in or removed with the updates)" % len(extra) if extra else "",
-            ", ".join(_change_text(c) for c in changes))
+    listed = ", ".join(_change_text(c) for c in changes)
+    if changes and extra:
+        summary = M_("changed %(count)s package(s) (%(extra)s pulled in or removed with the updates): %(packages)s",
+                     count=len(changes), extra=len(extra), packages=listed)
+    elif changes:
+        summary = M_("changed %(count)s package(s): %(packages)s", count=len(changes), packages=listed)
     else:
-        summary = "nothing to install"
+        summary = M_("nothing to install")
+    if blocked or not complete:  # told by the status and the label to a client; the English details stay
+        summary = summary.english()
     if blocked:
         summary += "; %d update(s) blocked by policy: %s" % (
             len(blocked), ", ".join("%s (%s)" % (b["name"], b["reason"]) for b in blocked))
@@ -781,14 +790,37 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
         detail = ", ".join("%s (wanted %s, has %s)" % (f["name"], f["wanted"], f["installed"]) for f in failures)
         results.append(make_result(
             FAILED, "", "critical",
-            "update failed: " + "; ".join(x for x in (detail, error, "; ".join(outside)) if x),
+            M_("update failed: %(problems)s", problems="; ".join(x for x in (detail, error, "; ".join(outside)) if x)),
             observed={"packages": failures, "error": error, "outside_policy": outside},
             remediation=_remedy(FAILED),
         ))
     else:
-        results.append(make_result(FAILED, "", "ok", "no update failed",
+        results.append(make_result(FAILED, "", "ok", M_("no update failed"),
                                    observed={"packages": [], "error": None, "outside_policy": []}))
     return results
+
+
+# The patch.pending_security summaries, by (updates on held packages, how the oldest age is known).
+_SECURITY_SUMMARIES = {
+    (False, None): N_("%(count)s pending security update(s)"),
+    (False, "release"): N_("%(count)s pending security update(s), oldest published at least %(days)s day(s) ago"),
+    (False, "issued"): N_("%(count)s pending security update(s), oldest issued %(days)s day(s) ago"),
+    (True, None): N_("%(count)s pending security update(s), %(held)s more on held package(s): %(held_packages)s"),
+    (True, "release"): N_("%(count)s pending security update(s), %(held)s more on held package(s): "
+                          "%(held_packages)s, oldest published at least %(days)s day(s) ago"),
+    (True, "issued"): N_("%(count)s pending security update(s), %(held)s more on held package(s): "
+                         "%(held_packages)s, oldest issued %(days)s day(s) ago"),
+}
+
+
+def _security_summary(sec, held_sec, age, basis):
+    params = {"count": len(sec)}
+    if held_sec:
+        params.update(held=len(held_sec), held_packages=", ".join(p["name"] for p in held_sec))
+    if age is not None:
+        params["days"] = int(round(age))
+    age_kind = None if age is None else "release" if basis.startswith("release") else "issued"
+    return Msg(_SECURITY_SUMMARIES[(bool(held_sec), age_kind)], params)
 
 
 def reboot_decision(policy, reboot_required, installed_any, guard_allowed, guard_reason="", install_failed=False):
@@ -817,17 +849,19 @@ def reboot_result(action, reason, rebooted=None, elapsed=None):
     """Return the patch.rebooted result of a reboot decision (and the reboot, if it ran)."""
     if action == "reboot":
         if rebooted:
-            return make_result(REBOOTED, "", "ok", "rebooted (%s) in %s s" % (reason, elapsed),
+            return make_result(REBOOTED, "", "ok", M_("rebooted (%(reason)s) in %(seconds)s s", reason=reason,
+                                                      seconds=elapsed),
                                observed={"rebooted": True, "elapsed_s": elapsed, "reason": reason}, changed=True)
-        return make_result(REBOOTED, "", "critical", "reboot attempted but not confirmed (%s)" % reason,
+        return make_result(REBOOTED, "", "critical",
+                           M_("reboot attempted but not confirmed (%(reason)s)", reason=reason),
                            observed={"rebooted": False, "reason": reason},
                            remediation=_remedy(REBOOTED))
     if action == "defer":
-        return make_result(REBOOTED, "", "warning", "reboot deferred: %s" % reason,
+        return make_result(REBOOTED, "", "warning", M_("reboot deferred: %(reason)s", reason=reason),
                            observed={"rebooted": False, "reason": reason},
                            remediation="The reboot runs when the run is resumed in the next window.")
     status = "warning" if reason.endswith("(one is required)") else "skipped"
-    return make_result(REBOOTED, "", status, "not rebooted: %s" % reason,
+    return make_result(REBOOTED, "", status, M_("not rebooted: %(reason)s", reason=reason),
                        observed={"rebooted": False, "reason": reason},
                        remediation="Reboot the host manually in a window." if status == "warning" else "")
 
@@ -849,21 +883,23 @@ def post_check(processes, services):
         names.add(first.rsplit("/", 1)[-1].rstrip(":"))
     missing = [s for s in services if s not in names]
     if not services:
-        return make_result(POST_CHECK, "", "ok", "no critical service listed in the policy",
+        return make_result(POST_CHECK, "", "ok", M_("no critical service listed in the policy"),
                            observed={"services": [], "missing": []})
     if missing:
         return make_result(POST_CHECK, "", "critical",
-                           "critical service(s) not running after patching: %s" % ", ".join(missing),
+                           M_("critical service(s) not running after patching: %(services)s",
+                              services=", ".join(missing)),
                            observed={"services": services, "missing": missing},
                            threshold={"critical_services": services},
                            remediation=_remedy(POST_CHECK))
-    return make_result(POST_CHECK, "", "ok", "critical services running: %s" % ", ".join(services),
+    return make_result(POST_CHECK, "", "ok",
+                       M_("critical services running: %(services)s", services=", ".join(services)),
                        observed={"services": services, "missing": []}, threshold={"critical_services": services})
 
 
 def deferred_result(reason, what="install"):
     """Return the patch.deferred result for a host not reached before the window closed."""
-    return make_result(DEFERRED, what, "warning", "%s deferred: %s" % (what, reason),
+    return make_result(DEFERRED, what, "warning", M_("%(what)s deferred: %(reason)s", what=what, reason=reason),
                        observed={"reason": reason},
                        remediation=_remedy(DEFERRED))
 

@@ -26,6 +26,7 @@ import datetime
 
 try:
     from ansible.module_utils.maint_result import (
+        M_,
         Check,
         PolicyError,
         make_result,
@@ -36,6 +37,7 @@ try:
     )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
+        M_,
         Check,
         PolicyError,
         make_result,
@@ -181,12 +183,14 @@ def decide_tcp(raw, policy=None, item=""):
     threshold = {"timeout_seconds": policy["probe_timeout_seconds"]}
     connected = raw.get("connected")
     if connected is True:
-        return make_result(TCP.id, item, "ok", "%s accepts TCP connections" % target, observed=observed,
+        return make_result(TCP.id, item, "ok", M_("%(target)s accepts TCP connections", target=target),
+                           observed=observed,
                            threshold=threshold)
     failure = _failure(raw, policy["probe_timeout_seconds"])
     if connected is False and failure:
         observed["error"] = failure
-        return make_result(TCP.id, item, "critical", "%s: TCP connect failed (%s)" % (target, failure),
+        return make_result(TCP.id, item, "critical", M_("%(target)s: TCP connect failed (%(reason)s)", target=target,
+                                                                  reason=failure),
                            observed=observed, threshold=threshold,
                            remediation=TCP.remediation.format(item=item, target=target))
     return unreadable_result(TCP.id, item, "TCP probe result", value=connected, observed=observed)
@@ -227,15 +231,18 @@ def decide_http(raw, policy=None, item="", expect_status=None):
     if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999:
         observed["status_code"] = code
         if code in codes:
-            return make_result(HTTP.id, item, "ok", "%s answered %d" % (target, code), observed=observed,
+            return make_result(HTTP.id, item, "ok", M_("%(target)s answered %(code)s", target=target, code=code),
+                               observed=observed,
                                threshold=threshold)
-        return make_result(HTTP.id, item, "critical", "%s answered %d, expected %s"
-                           % (target, code, " or ".join(str(c) for c in codes)),
+        return make_result(HTTP.id, item, "critical", M_("%(target)s answered %(code)s, expected %(expected)s",
+                                                              target=target, code=code,
+                                                              expected=" or ".join(str(c) for c in codes)),
                            observed=observed, threshold=threshold, remediation=remediation)
     failure = _failure(raw, policy["probe_timeout_seconds"])
     if code is None and failure:
         observed.update(status_code=None, error=failure)
-        return make_result(HTTP.id, item, "critical", "%s: no HTTP answer (%s)" % (target, failure),
+        return make_result(HTTP.id, item, "critical", M_("%(target)s: no HTTP answer (%(reason)s)", target=target,
+                                                                   reason=failure),
                            observed=observed, threshold=threshold, remediation=remediation)
     return unreadable_result(HTTP.id, item, "HTTP status code", value=code, observed=observed)
 

@@ -22,14 +22,16 @@ from maint_utils.maint_result import STATUS_RANK, STATUSES
 from maintcore import interventions as intervention_store
 
 from .costs import estimate_cost
+from .messages import message_of
 
 Row = Sequence[Any]
 # Column positions in a result row (maintreport.query.REPORT_COLUMNS).
 COL = {name: pos for pos, name in enumerate((
     "id", "run_id", "host", "check_id", "area", "item", "status", "severity", "summary",
-    "observed", "threshold", "remediation", "changed", "finished",
+    "observed", "threshold", "remediation", "changed", "finished", "message",
 ))}
 ID, RUN, HOST, CHECK, AREA, ITEM, STATUS, SEV, SUMMARY, OBSERVED, THRESHOLD, REMEDIATION, CHANGED, FINISHED = range(14)
+MESSAGE = 14  # the summary as a catalogue message (JSON text or None): what the client-facing parts render
 
 SCORED_AREAS = (*AREAS, "reachability")
 # The compliance score's components: the run-based area scores, time-based availability and the
@@ -169,7 +171,7 @@ def _open_finding(row: Row, evidence: bool = True) -> dict[str, Any]:
     return {
         "host": row[HOST], "check": row[CHECK], "item": row[ITEM],
         "area": bucket_of(row[CHECK], row[AREA]), "status": row[STATUS], "severity": row[SEV],
-        "summary": row[SUMMARY], "remediation": row[REMEDIATION],
+        "summary": row[SUMMARY], "message": message_of(_at(row, MESSAGE)), "remediation": row[REMEDIATION],
         "first_seen": row[FINISHED], "last_seen": row[FINISHED], "occurrences": 1 if evidence else 0,
         "carried_over": False, "resolved": False, "resolved_at": None, "resolved_by": None,
         "evidence": [row[ID]] if evidence else [],
@@ -181,6 +183,7 @@ def _extend(finding: dict[str, Any], row: Row) -> None:
     finding["occurrences"] += 1
     finding["last_seen"] = row[FINISHED]
     finding["summary"] = row[SUMMARY]
+    finding["message"] = message_of(_at(row, MESSAGE))
     finding["remediation"] = row[REMEDIATION] or finding["remediation"]
     if STATUS_RANK[row[STATUS]] > STATUS_RANK[finding["status"]]:
         finding["status"] = row[STATUS]
@@ -511,8 +514,9 @@ def automatic_interventions(rows: Iterable[Row]) -> list[dict[str, Any]]:
     """Every result with ``changed: true`` (patches installed, signatures updated, reboots) as an intervention."""
     return [
         {"source": "automatic", "kind": "automatic", "intervention_id": None, "time": r[FINISHED],
-         "host": r[HOST], "who": None, "summary": r[SUMMARY], "check": r[CHECK], "item": r[ITEM], "area": r[AREA],
-         "run_id": r[RUN], "minutes": None, "cost": None, "alert_id": None, "alert_listed": False,
+         "host": r[HOST], "who": None, "summary": r[SUMMARY], "message": message_of(_at(r, MESSAGE)),
+         "check": r[CHECK], "item": r[ITEM], "area": r[AREA], "run_id": r[RUN], "minutes": None, "cost": None,
+         "alert_id": None, "alert_listed": False,
          "result_id": r[ID], "evidence": [r[ID]]}
         for r in rows if r[CHANGED]
     ]
@@ -647,7 +651,13 @@ def area_sections(latest: dict[tuple[str, str, str], Row], rows_by_check: dict[s
 
 def _brief(row: Row, **extra: Any) -> dict[str, Any]:
     return {"id": row[ID], "host": row[HOST], "check": row[CHECK], "item": row[ITEM],
-            "status": row[STATUS], "summary": row[SUMMARY], "time": row[FINISHED], **extra}
+            "status": row[STATUS], "summary": row[SUMMARY], "message": message_of(_at(row, MESSAGE)),
+            "time": row[FINISHED], **extra}
+
+
+def _at(row: Row, col: int) -> Any:
+    """A column rows made before it existed (14 columns, no message) lack."""
+    return row[col] if len(row) > col else None
 
 
 def _hardware_view(latest: list[Row], _by_check: dict[str, list[Row]],
@@ -782,7 +792,7 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
         real: dict[int, int] = {}
         for host in hosts:
             real.update((spent or {}).get((host, g["check"]), {}))
-        params = {"check": g["check"], "count": g["count"], "hosts": len(hosts),
+        params = {"check": _check_label(text, g["check"]), "count": g["count"], "hosts": len(hosts),
                   "host_list": ", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")}
         out.append({
             "rank": rank, "check": g["check"], "area": g["area"], "status": g["status"],
@@ -793,6 +803,14 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
             "cost": estimate_cost(g["check"], g["status"], len(hosts), settings, text, real),
         })
     return out
+
+
+def _check_label(text: Callable[..., str], check: str) -> str:
+    """The check's label in the report's locale (its id when the catalogue has none, e.g. a made-up test id)."""
+    try:
+        return text(f"check.{check}")
+    except KeyError:
+        return check
 
 
 def _group(check: str, area: str, status: str) -> dict[str, Any]:
@@ -907,12 +925,16 @@ def clean_row(r: Row, fallback_time: str) -> tuple[Any, ...]:
     row[CHANGED] = 1 if row[CHANGED] and row[CHANGED] not in ("0", "false", "False") else 0
     if not (isinstance(row[FINISHED], str) and ISO_UTC.fullmatch(row[FINISHED])):
         row[FINISHED] = fallback_time
+    if len(row) > MESSAGE and not (isinstance(row[MESSAGE], str) and message_of(row[MESSAGE]) is not None):
+        row[MESSAGE] = None
     return tuple(row)
 
 
 def is_clean(r: Row) -> bool:
     """True when :func:`clean_row` would return the row unchanged (the fast path)."""
-    _id, run, host, check, area, item, status, sev, summary, obs, thr, fix, changed, finished = r
+    _id, run, host, check, area, item, status, sev, summary, obs, thr, fix, changed, finished = r[:14]
+    if len(r) > MESSAGE and r[MESSAGE] is not None and not (isinstance(r[MESSAGE], str) and r[MESSAGE][:1] == "{"):
+        return False
     if {type(run), type(host), type(check), type(area), type(item), type(summary), type(obs), type(thr),
             type(fix), type(finished)} != _STR_ONLY:
         return False

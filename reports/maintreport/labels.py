@@ -142,11 +142,11 @@ LABELS: dict[str, str] = dict([
     L_("last_run", "Last run"),
     L_("backup_test_age", "Last restore test (days ago)"),
     L_("criticals", "Open criticals"),
-    L_("status.ok", "ok"),
-    L_("status.warning", "warning"),
-    L_("status.critical", "critical"),
-    L_("status.unknown", "unknown"),
-    L_("status.skipped", "skipped"),
+    L_("status.ok", "OK"),
+    L_("status.warning", "Needs attention"),
+    L_("status.critical", "Critical"),
+    L_("status.unknown", "Not measured"),
+    L_("status.skipped", "Not applicable"),
     L_("light.green", "green"),
     L_("light.amber", "amber"),
     L_("light.red", "red"),
@@ -247,6 +247,10 @@ LABELS: dict[str, str] = dict([
     L_("mail.subject", "Maintenance report {client} {period}"),
     L_("mail.subject_msp", "{msp}: maintenance report {client} {period}"),
     L_("area.service", "Services"),
+    L_("msg.generic", "{check}: {status}"),
+    L_("msg.generic_item", "{check} ({item}): {status}"),
+    L_("appendix_note", "For the technicians: every result as measured, with its check id and its summary in "
+                        "English."),
     L_("area.security", "Security"),
     L_("area.adhoc", "One-off tasks"),
     # The first page, month over month and the bounded PDF (maintreport/summary.py, first_page.html.j2).
@@ -302,8 +306,8 @@ LABELS: dict[str, str] = dict([
     L_("no_data", "no data"),
     L_("sec.not_ok", "Appendix: what is not ok"),
     L_("not_ok_help",
-       "The latest results that are not ok, grouped by check and status."
-       " Every result, ok or not, is in the full report beside this file: {html} (HTML) and {csv} (CSV)."),
+       "The latest results that are not ok, grouped by check and status. Every"
+       " result, ok or not, is in the full report beside this file: {html} (HTML) and {csv} (CSV)."),
     L_("not_ok_more", "{groups} more group(s) ({results} results) in the full report."),
     L_("print_more", "{count} more in the full report ({html})."),
     L_("full_report", "Full report"),

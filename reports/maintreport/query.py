@@ -18,10 +18,11 @@ from maintcore.store import Store
 SUPERVISION_KINDS = ("probe", "watch")
 _NIGHTLY = "kind NOT IN ('probe', 'watch')"
 
-# Columns of result_rows(), for reports (lean: no client, no started).
+# Columns of result_rows(), for reports (lean: no client, no started). ``message`` (JSON text or NULL)
+# is the summary as a catalogue message, for the client-facing parts (maintreport.messages).
 REPORT_COLUMNS = (
     "id", "run_id", "host", "check_id", "area", "item", "status", "severity", "summary",
-    "observed", "threshold", "remediation", "changed", "finished",
+    "observed", "threshold", "remediation", "changed", "finished", "message",
 )
 
 

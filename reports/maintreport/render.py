@@ -43,6 +43,7 @@ from .build import (
     Appendix,
 )
 from .i18n import Text, catalogue, number
+from .messages import check_label, human_summary
 from .secrets import neutralise_csv_cell
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -95,12 +96,19 @@ def _env(doc: dict[str, Any], autoescape: bool, evidence: str = "#r") -> Environ
             return value
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
-    rows = _row_filters(catalogue(locale), lru_cache(maxsize=4096)(when), evidence)
-    env.filters.update(when=when, num=num, compact=compact, **rows)
+    def human(result: dict[str, Any]) -> str:
+        return human_summary(result, locale)
+
+    def label(check: str) -> str:
+        return check_label(check, locale)
+
+    rows = _row_filters(catalogue(locale), lru_cache(maxsize=4096)(when), evidence, locale)
+    env.filters.update(when=when, num=num, compact=compact, human=human, label=label, **rows)
     return env
 
 
-def _row_filters(labels: dict[str, str], cached_when: Any, evidence_href: str = "#r") -> dict[str, Any]:
+def _row_filters(labels: dict[str, str], cached_when: Any, evidence_href: str = "#r",
+                 locale: str = "en") -> dict[str, Any]:
     """Filters that format the long tables (appendix, findings) in Python, for speed."""
     shared: dict[str, str] = {}
 
@@ -142,7 +150,7 @@ def _row_filters(labels: dict[str, str], cached_when: Any, evidence_href: str = 
             item = f'<br><small>{text(f["item"])}</small>' if f["item"] else ""
             evidence = " ".join(f'<a class="ev" href="{evidence_href}{i}">#{i}</a>' for i in f["evidence"])
             out.append(_FINDING_ROW % (
-                f["id"], esc(f["host"]), esc(f["check"]), item, text(f["summary"]),
+                f["id"], esc(f["host"]), esc(check_label(f["check"], locale)), item, text(human_summary(f, locale)),
                 status_label.get(f["status"], unknown), severity.get(f["severity"], "-"),
                 esc(cached_when(f["first_seen"])), carried if f["carried_over"] else "",
                 esc(cached_when(f["last_seen"])), esc(cached_when(f["resolved_at"])), evidence,

@@ -121,8 +121,12 @@ def test_failures_and_unreachable_hosts_become_results(collected: tuple[list[dic
     assert any(r["check"] == "test.partial" for r in records)
     ghost = [r for r in records if r["host"] == "ghost"]
     assert [(r["check"], r["status"]) for r in ghost] == [("run.reachability", "critical")]
+    # the summary is the English rendering of the message the report translates
+    assert ghost[0]["message"]["id"] == "host unreachable: %(reason)s"
+    assert ghost[0]["summary"] == "host unreachable: " + ghost[0]["message"]["params"]["reason"]
     local = [r for r in records if r["host"] == "localhost" and r["check"] == "run.reachability"]
     assert [r["status"] for r in local] == ["ok"]
+    assert [r["message"] for r in local] == [{"id": "host answered", "params": {}}]
 
 
 def test_no_secret_and_no_no_log_result_is_written(collected: tuple[list[dict[str, Any]], Path]) -> None:
@@ -193,9 +197,10 @@ UNKNOWN = ('Failed to connect to the host via ssh: No ED25519 host key is known 
 def test_a_refused_host_key_says_so_and_what_to_do() -> None:
     module = _collector_module()
     kind, summary, remediation = module._host_key_problem({"msg": CHANGED, "unreachable": True})
-    assert kind == "changed" and summary.startswith("host key changed") and "known_hosts" in remediation
+    assert kind == "changed" and summary.english().startswith("host key changed") and "known_hosts" in remediation
+    assert summary.as_dict() == {"id": summary.english(), "params": {}}  # a message of its own, for the report
     kind, summary, _ = module._host_key_problem({"msg": UNKNOWN})
-    assert kind == "unknown" and summary.startswith("host key unknown")
+    assert kind == "unknown" and summary.english().startswith("host key unknown")
     assert module._host_key_problem({"msg": "Failed to connect to the host via ssh: Connection timed out"}) is None
 
 

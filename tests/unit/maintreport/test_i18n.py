@@ -19,7 +19,7 @@ from maintreport.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[3]
 POT = i18n.LOCALES_DIR / "maintreport.pot"
-KEYWORDS = {"N_": None, "L_": ((1, "c"), 2)}  # the Makefile's i18n target: -k N_ -k L_:1c,2
+KEYWORDS = {"N_": None, "M_": None, "L_": ((1, "c"), 2)}  # the Makefile's i18n target: -k N_ -k M_ -k L_:1c,2
 
 
 def _po(locale: str) -> Catalog:
@@ -66,7 +66,7 @@ def test_the_template_holds_every_message_the_code_marks() -> None:
         template = _ids(read_po(handle))
     assert found - template == set(), "messages missing from maintreport.pot: run make i18n"
     assert template - found == set(), "maintreport.pot holds messages no code uses: run make i18n"
-    assert "-k N_ -k L_:1c,2" in (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-k N_ -k M_ -k L_:1c,2" in (ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_every_check_status_and_area_has_a_label() -> None:

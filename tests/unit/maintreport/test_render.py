@@ -53,7 +53,7 @@ def test_numbers_follow_the_locale() -> None:
 def test_markdown_is_short_and_localised(doc: dict[str, Any]) -> None:
     md = render.render_md(doc)
     assert md.startswith("# Maintenance report: Demo SARL (2026-11)") and "| Hardware | red |" in md
-    assert "1. Fix hardware.disk_free: critical on 1 host(s) (db01) (P2)" in md
+    assert "1. Fix Disk space: critical on 1 host(s) (db01) (P2)" in md and "hardware.disk_free" not in md
     fr = render.render_md({**doc, "locale": "fr"})
     assert fr.startswith("# Rapport de maintenance : Demo SARL") or fr.startswith("# Rapport de maintenance: Demo SARL")
     assert "| Matériel | rouge |" in fr
