@@ -66,7 +66,7 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def _hide(text: str, url: str) -> str:
+def hide(text: str, url: str) -> str:
     """``text`` without the password of ``url`` anywhere in it."""
     try:
         password = urllib.parse.urlsplit(url).password
@@ -149,7 +149,7 @@ def _translate(exc: Exception, url: str) -> sqlite3.Error:
     """The ``sqlite3`` exception of the same kind as psycopg's ``exc`` (password hidden, one line)."""
     import psycopg
 
-    message = _hide(clip(str(exc).strip() or type(exc).__name__), url)
+    message = hide(clip(str(exc).strip() or type(exc).__name__), url)
     for name, target in _ERRORS:
         if isinstance(exc, getattr(psycopg, name)):
             return target(message)
@@ -231,7 +231,7 @@ class PgConnection:
         try:
             self.raw = psycopg.connect(url, autocommit=True, connect_timeout=15)
         except psycopg.Error as exc:
-            raise StoreUnavailable(_hide(clip(f"store {redact(url)}: cannot connect: {exc}"), url)) from None
+            raise StoreUnavailable(hide(clip(f"store {redact(url)}: cannot connect: {exc}"), url)) from None
         self.raw.adapters.register_loader("numeric", NumericLoader)
         self._transactions: list[Any] = []
 

@@ -466,6 +466,35 @@ def collection_roots() -> list[Path]:
     return roots
 
 
+def check_store(url: str, error: str | None) -> list[Problem]:
+    """With ``MAINT_STORE`` a PostgreSQL URL: the server must answer (``error``: why not; the password never shown)."""
+    from maintcore import db
+
+    if not db.is_postgres(url) or error is None:
+        return []
+    return [Problem("MAINT_STORE", f"{db.redact(url)}: {error}",
+                    "start that PostgreSQL server, or correct MAINT_STORE (postgresql://user:password@host:port/db)")]
+
+
+def _check_store() -> list[Problem]:
+    """Only when ``MAINT_STORE`` is a PostgreSQL URL: psycopg is installed and the server answers."""
+    from maintcore import db
+    from maintcore.errors import clip
+
+    url = os.environ.get("MAINT_STORE", "")
+    if not db.is_postgres(url):
+        return []
+    try:
+        import psycopg
+    except ImportError:
+        return [Problem("MAINT_STORE", "psycopg (the PostgreSQL driver) is not in the venv", VENV_FIX)]
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return check_store(url, db.hide(clip(f"cannot connect: {exc}", 200), url))
+    return []
+
+
 def _maint_home_path() -> Path:
     return Path(os.environ.get("MAINT_HOME") or PROJECT_DIR / "var").resolve()
 
@@ -529,6 +558,7 @@ CHECKS: tuple[tuple[str, tuple[str, ...], Callable[[Sequence[str]], list[Problem
     ("MAINT_HOME", ("controller", "lab"),
      lambda s: check_private_dir("MAINT_HOME", _maint_home_path(), os.geteuid())),
     ("vault", ("controller", "lab"), lambda s: check_vault_dir(vault_dir(), os.geteuid())),
+    ("store", ("controller",), lambda s: _check_store()),
     ("collections", ("controller", "tests"), lambda s: check_collections(
         required_collections(_read(PROJECT_DIR / "collections" / "requirements.yml")), collection_roots())),
 )
