@@ -398,7 +398,8 @@ def test_html_is_self_contained_with_charts_and_screenshot(november: dict[str, A
     assert not external, external  # no link, image or script from anywhere: anchors only
     assert not [s for s in parser.styles if re.search(r"url\(|@import", s)]
     assert "<script" not in html
-    assert parser.svgs == 3  # score, findings per area, disk free per host
+    # score, findings per area, disk free per host, and the five month-over-month charts
+    assert parser.svgs == 8
     assert html.count('<svg class="timeline"') == 6  # one outage timeline per host
     assert '<table class="alerts">' in html and '<table class="availability">' in html
     anchors = [r[1:] for r in parser.refs if r.startswith("#")]
