@@ -197,8 +197,58 @@ def load_policy(client: str) -> dict[str, Any]:
     path = client_dir(client) / POLICY_FILE
     if not path.is_file():
         raise InvalidInput(f"{project_relative(path)}: missing: every client needs a policy (key maint_policy)")
-    data = read_yaml(path)
+    return policy_from(path, read_yaml(path))
+
+
+def policy_from(path: Path, data: Any) -> dict[str, Any]:
+    """Return the ``maint_policy`` document of the parsed policy file ``path``, or raise InvalidInput."""
     if not isinstance(data, dict) or not isinstance(data.get("maint_policy"), dict):
         raise InvalidInput(f"{project_relative(path)}: maint_policy: missing or not a mapping")
     policy: dict[str, Any] = data["maint_policy"]
     return policy
+
+
+# A host or group name maintctl can count on its own: no range (web[01:10]), no port (web:2222), no pattern.
+PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+GROUP_KEYS = frozenset({"hosts", "children", "vars"})
+
+
+def yaml_inventory_groups(data: Any) -> dict[str, set[str]] | None:
+    """Return every group of a parsed hosts.yml with all its hosts (its children's included), or None.
+
+    Ansible's YAML inventory shape read strictly: groups are mappings of ``hosts`` (a mapping of
+    plain host names), ``children`` (a mapping of groups) and ``vars``. Anything else (host ranges,
+    ports, an inventory plugin's configuration, an unexpected key or type) is None: then only
+    Ansible knows the hosts. ``all`` always holds every host.
+    """
+    if not isinstance(data, dict):
+        return None
+    groups: dict[str, set[str]] = {}
+
+    def walk(name: Any, body: Any, depth: int) -> set[str] | None:
+        if not isinstance(name, str) or not PLAIN_NAME_RE.match(name) or depth > MAX_YAML_DEPTH:
+            return None
+        if body is None:
+            body = {}
+        if not isinstance(body, dict) or not set(body) <= GROUP_KEYS:
+            return None
+        hosts, children = body.get("hosts") or {}, body.get("children") or {}
+        if not isinstance(hosts, dict) or not isinstance(children, dict) \
+                or not isinstance(body.get("vars") or {}, dict):
+            return None
+        if not all(isinstance(h, str) and PLAIN_NAME_RE.match(h) for h in hosts):
+            return None
+        found = set(hosts)
+        for child, sub in children.items():
+            below = walk(child, sub, depth + 1)
+            if below is None:
+                return None
+            found |= below
+        groups[name] = groups.get(name, set()) | found
+        return found
+
+    for name, body in data.items():
+        if walk(name, body, 0) is None:
+            return None
+    groups["all"] = set().union(*groups.values()) if groups else set()
+    return groups
