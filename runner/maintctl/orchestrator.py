@@ -509,8 +509,7 @@ def playbook_options(req: RunRequest, areas: list[str], vault: Path | None) -> l
 def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], None] | None = None,
             on_start: Callable[[str, Path, list[str]], None] | None = None) -> RunOutcome:
     """Validate, lock, run and record one run. Raises MaintError subclasses for exit 2 and 4."""
-    policy.require_valid(req.client)
-    pol = inventory.load_policy(req.client)
+    pol = policy.require_valid(req.client)  # read and validated once
     if req.worker is None and pol.get("worker"):
         from . import worker
 
@@ -518,7 +517,8 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
     if req.adhoc is not None and req.worker:
         raise InvalidInput(f"client {req.client!r} runs on a worker ({shlex.join(req.worker)}): ad hoc playbooks "
                            "and modules run on this controller only")
-    hosts = policy.list_hosts(req.client, req.limit)
+    vault = policy.vault_password_file(req.client)
+    hosts = policy.run_hosts(req.client, req.limit, vault)
     areas = [] if req.adhoc is not None else available_areas(req.areas or list(AREAS))
     if not areas and req.adhoc is None:
         raise InvalidInput(f"none of the areas {', '.join(req.areas)} has a playbook in this tree")
@@ -526,7 +526,6 @@ def execute(req: RunRequest, store: Store, on_event: Callable[[dict[str, Any]], 
     delta = maint_clock.offset()
     installs = "patch" in areas and not req.check and not req.scan_only
     wvars = window_vars(pol, req, installs, now)
-    vault = policy.vault_password_file(req.client)
 
     lock = exclusive_lock(req.lock_name, f"{req.kind} of client {req.client!r} is locked by {{holder}}") \
         if req.kind in SUPERVISION_KINDS else client_lock(req.client)
