@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
+from pathlib import Path
 
 from maint_utils.checks import AREAS
 from maintcore.errors import InvalidInput
@@ -37,10 +39,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--ignore-window", action="store_true",
                         help="install patches even outside the client's maintenance window")
     parser.add_argument("--scheduled", action="store_true", help="mark the run as a scheduled window run")
-    parser.add_argument("--resume", metavar="RUN_ID", help="run again what an interrupted run left undone")
-    parser.add_argument("--worker", metavar="COMMAND",
-                        help="run on another machine: a command that starts 'ansible-runner worker' there, e.g. "
-                             "'ssh -T maint@site-b ansible-runner worker --delete' (split, never run by a shell)")
+    parser.add_argument("--resume", metavar="RUN_ID",
+                        help="run again what an interrupted run left undone (on the worker that run used, "
+                             "unless --worker or --no-worker)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--worker", metavar="COMMAND",
+                       help="run on another machine: a command that starts 'ansible-runner worker' there, e.g. "
+                            "'ssh -T maint@site-b ansible-runner worker --delete' (split, never run by a shell)")
+    where.add_argument("--no-worker", action="store_true",
+                       help="with --resume: not on the interrupted run's worker (the client's policy may still "
+                            "name one)")
     parser.add_argument("--var", action="append", metavar="NAME=VALUE",
                         help="set a role input for this run, e.g. backup_seed=1234 to replay a sample")
     parser.add_argument("--jobs", type=int, metavar="N",
@@ -73,7 +81,28 @@ def request_from(args: argparse.Namespace, store: Store) -> RunRequest:
         req.check = bool(old["check_mode"])
         req.kind = old["kind"]
         req.resume = args.resume
+        if args.worker is None and not args.no_worker:
+            req.worker = worker.parse_worker(worker_of(old))
+    elif args.no_worker:
+        raise InvalidInput("--no-worker goes with --resume")
     return req
+
+
+def worker_of(run: dict[str, str]) -> str | None:
+    """Return the ``--worker`` command a run went through (its run.json), None when it ran here.
+
+    InvalidInput when run.json cannot tell: say --worker or --no-worker then.
+    """
+    meta = Path(run.get("run_dir") or "") / "run.json"
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("worker"), (str, type(None))):
+        raise InvalidInput(f"--resume: cannot tell whether run {run['run_id']} ran on a worker ({meta} "
+                           "unreadable): add --worker COMMAND or --no-worker")
+    found: str | None = data.get("worker")
+    return found
 
 
 def run(args: argparse.Namespace) -> int:

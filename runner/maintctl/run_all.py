@@ -59,8 +59,8 @@ POLL_SECONDS = 0.05
 CATCH_UP = dt.timedelta(minutes=60)  # maintctl tick's default --catch-up
 
 # The options of ``maintctl run`` that belong to one client's run and are refused with --all.
-CLIENT_ONLY = (("resume", "--resume"), ("worker", "--worker"), ("limit", "--limit"), ("var", "--var"),
-               ("ignore_window", "--ignore-window"), ("scheduled", "--scheduled"))
+CLIENT_ONLY = (("resume", "--resume"), ("worker", "--worker"), ("no_worker", "--no-worker"), ("limit", "--limit"),
+               ("var", "--var"), ("ignore_window", "--ignore-window"), ("scheduled", "--scheduled"))
 MEANINGS = {0: "ok", 1: "findings", 2: "invalid input", 3: "interrupted", 4: "client locked"}
 # Worst first: what an operator must look at first (see the module's docstring and README).
 ORDER = (2, 3, 1, 4, 0)
