@@ -26,7 +26,8 @@ STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 .PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision i18n
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
-# `maintctl demo` starts the lab itself: the lab is brought up once, not twice.
+# `maintctl demo` starts the lab itself: the lab is brought up once, not twice, and a lab already up
+# and healthy (every host answering SSH, none restarted since `lab up` laid down its fixtures) is reused.
 demo: deps
 	$(VENV)/bin/maintctl demo
 
