@@ -185,6 +185,9 @@ class CallbackModule(CallbackBase):
         message = raw.get("message")
         if isinstance(message, dict) and isinstance(message.get("id"), str) and isinstance(message.get("params"), dict):
             record["message"] = {"id": message["id"], "params": message["params"]}
+            fix = message.get("remediation")
+            if isinstance(fix, dict) and isinstance(fix.get("id"), str) and isinstance(fix.get("params"), dict):
+                record["message"]["remediation"] = {"id": fix["id"], "params": fix["params"]}
         record["observed"] = record["observed"] if isinstance(record["observed"], dict) else {}
         record["threshold"] = record["threshold"] if isinstance(record["threshold"], dict) else {}
         record["remediation"] = str(record["remediation"] or "")

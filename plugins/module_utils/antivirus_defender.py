@@ -31,7 +31,7 @@ try:
         iso_utc,
         remediation,
     )
-    from ansible.module_utils.maint_result import guarded, make_result, number, worst
+    from ansible.module_utils.maint_result import M_, N_, Msg, guarded, make_result, number, worst
 except ImportError:  # pragma: no cover - outside Ansible
     from maint_utils.antivirus_decide import (
         CHECK_PRODUCT,
@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - outside Ansible
         iso_utc,
         remediation,
     )
-    from maint_utils.maint_result import guarded, make_result, number, worst
+    from maint_utils.maint_result import M_, N_, Msg, guarded, make_result, number, worst
 
 
 # Defender reports "never" as the largest uint32; anything this large is not an age.
@@ -287,6 +287,10 @@ def _products_observed(products):
     return listed
 
 
+_RUN_STATUS = M_("Run Get-MpComputerStatus on the host.")
+_SAVE = M_("Save the output of: Get-MpComputerStatus | ConvertTo-Json")
+
+
 def _defender_product(st, products, third):
     mode = st["AMRunningMode"]
     observed = {"defender_mode": mode, "AMServiceEnabled": st["AMServiceEnabled"],
@@ -294,37 +298,39 @@ def _defender_product(st, products, third):
                 "AMEngineVersion": st["AMEngineVersion"], "securitycenter_products": _products_observed(products)}
     defender_active = mode == "normal" and st["AMServiceEnabled"] and st["AntivirusEnabled"]
     if defender_active:
-        how = "normal mode"
+        template = N_("Microsoft Defender Antivirus active (normal mode), product %(product)s, engine %(engine)s")
         if st.get("AMRunningModeInferred"):
-            how = "no AMRunningMode on this platform; service and antivirus enabled"
+            template = N_("Microsoft Defender Antivirus active (no AMRunningMode on this platform; service and "
+                          "antivirus enabled), product %(product)s, engine %(engine)s")
             observed["defender_mode_inferred"] = True
         return make_result(CHECK_PRODUCT, "defender", "ok",
-                           "Microsoft Defender Antivirus active (%s), product %s, engine %s"
-                           % (how, st["AMProductVersion"], st["AMEngineVersion"]), observed)
+                           Msg(template, {"product": str(st["AMProductVersion"]),
+                                          "engine": str(st["AMEngineVersion"])}), observed)
     if third:
         names = ", ".join("%s (%s)" % (p["name"], p["hex"]) for p in third)
         return make_result(CHECK_PRODUCT, "third_party", "ok",
-                           "active antivirus: %s; Microsoft Defender in %s mode" % (names, mode or "unknown"),
+                           M_("active antivirus: %(products)s; Microsoft Defender in %(mode)s mode", products=names,
+                              mode=mode or "unknown"),
                            observed)
     if mode is None and st["AntivirusEnabled"] is None and st["AMServiceEnabled"] is None:
         return make_result(CHECK_PRODUCT, "defender", "unknown",
-                           "Defender's running mode and state could not be read", observed, {},
-                           "Run Get-MpComputerStatus on the host and check the Defender service (WinDefend).")
+                           M_("Defender's running mode and state could not be read"), observed, {},
+                           M_("Run Get-MpComputerStatus on the host and check the Defender service (WinDefend)."))
     if products is None and mode in ("passive", "sxs_passive", "edr_block"):
         return make_result(CHECK_PRODUCT, "defender", "unknown",
-                           "Microsoft Defender in %s mode and SecurityCenter2 not available (Windows Server?): "
-                           "cannot confirm that another antivirus is active" % mode, observed, {},
-                           "Confirm the third-party antivirus on this host by hand.")
+                           M_("Microsoft Defender in %(mode)s mode and SecurityCenter2 not available (Windows "
+                              "Server?): cannot confirm that another antivirus is active", mode=mode), observed, {},
+                           M_("Confirm the third-party antivirus on this host by hand."))
     return make_result(CHECK_PRODUCT, "defender", "critical",
-                       "no active antivirus: Microsoft Defender %s (service %s, antivirus %s) and no other "
-                       "enabled product in SecurityCenter2"
-                       % ("mode " + str(mode), _onoff(st["AMServiceEnabled"]), _onoff(st["AntivirusEnabled"])),
+                       M_("no active antivirus: Microsoft Defender mode %(mode)s (service %(service)s, antivirus "
+                          "%(antivirus)s) and no other enabled product in SecurityCenter2", mode=str(mode),
+                          service=[_onoff(st["AMServiceEnabled"])], antivirus=[_onoff(st["AntivirusEnabled"])]),
                        observed, {},
-                       "Re-enable Microsoft Defender Antivirus (or install the client's antivirus) at once.")
+                       M_("Re-enable Microsoft Defender Antivirus (or install the client's antivirus) at once."))
 
 
 def _onoff(value):
-    return {True: "on", False: "off"}.get(value, "unknown")
+    return {True: M_("on"), False: M_("off")}.get(value) or M_("unknown")
 
 
 _PASSIVE_MODES = ("passive", "sxs_passive", "edr_block")
@@ -333,46 +339,49 @@ _PASSIVE_MODES = ("passive", "sxs_passive", "edr_block")
 def _defender_protection(st, third):
     if st["AMRunningMode"] != "normal" and third:
         return make_result(CHECK_PROTECTION, "third_party", "ok",
-                           "real-time protection by %s (SecurityCenter2 reports it on)"
-                           % ", ".join(p["name"] for p in third),
+                           M_("real-time protection by %(products)s (SecurityCenter2 reports it on)",
+                              products=", ".join(p["name"] for p in third)),
                            {"products": [p["name"] for p in third], "defender_mode": st["AMRunningMode"]})
     if st["AMRunningMode"] in _PASSIVE_MODES:
         observed = {"defender_mode": st["AMRunningMode"], "securitycenter": third is not None}
         if third is None:
             return make_result(CHECK_PROTECTION, "defender", "unknown",
-                               "Microsoft Defender in %s mode and SecurityCenter2 not available: the active "
-                               "product's real-time protection cannot be read" % st["AMRunningMode"], observed, {},
-                               "Check the third-party antivirus' console for this host.")
+                               M_("Microsoft Defender in %(mode)s mode and SecurityCenter2 not available: the "
+                                  "active product's real-time protection cannot be read", mode=st["AMRunningMode"]),
+                               observed, {}, M_("Check the third-party antivirus' console for this host."))
         return make_result(CHECK_PROTECTION, "defender", "critical",
-                           "no real-time protection: Microsoft Defender in %s mode and no other product enabled"
-                           % st["AMRunningMode"], observed, {},
-                           "Re-enable the third-party antivirus, or return Defender to normal mode.")
+                           M_("no real-time protection: Microsoft Defender in %(mode)s mode and no other product "
+                              "enabled", mode=st["AMRunningMode"]), observed, {},
+                           M_("Re-enable the third-party antivirus, or return Defender to normal mode."))
     observed = {key: st[key] for key in ("RealTimeProtectionEnabled", "OnAccessProtectionEnabled",
                                          "IoavProtectionEnabled", "BehaviorMonitorEnabled", "AMRunningMode")}
     rtp = st["RealTimeProtectionEnabled"]
     if rtp is None:
-        return make_result(CHECK_PROTECTION, "defender", "unknown", "real-time protection state not read",
-                           observed, {}, "Run Get-MpComputerStatus on the host.")
+        return make_result(CHECK_PROTECTION, "defender", "unknown", M_("real-time protection state not read"),
+                           observed, {}, _RUN_STATUS)
     if not rtp:
-        return make_result(CHECK_PROTECTION, "defender", "critical", "real-time protection is off", observed,
+        return make_result(CHECK_PROTECTION, "defender", "critical", M_("real-time protection is off"), observed,
                            {"RealTimeProtectionEnabled": True},
-                           "Turn real-time protection back on (Set-MpPreference -DisableRealtimeMonitoring "
-                           "$false) and find out who turned it off.")
+                           M_("Turn real-time protection back on (Set-MpPreference -DisableRealtimeMonitoring "
+                              "$false) and find out who turned it off."))
     off = [key for key in ("OnAccessProtectionEnabled", "IoavProtectionEnabled", "BehaviorMonitorEnabled")
            if st[key] is False]
     if off:
         return make_result(CHECK_PROTECTION, "defender", "warning",
-                           "real-time protection on, but off: %s" % ", ".join(off), observed,
-                           {"RealTimeProtectionEnabled": True},
-                           "Re-enable the components listed (Set-MpPreference).")
-    return make_result(CHECK_PROTECTION, "defender", "ok", "real-time protection on", observed,
+                           M_("real-time protection on, but off: %(components)s", components=", ".join(off)),
+                           observed, {"RealTimeProtectionEnabled": True},
+                           M_("Re-enable the components listed (Set-MpPreference)."))
+    return make_result(CHECK_PROTECTION, "defender", "ok", M_("real-time protection on"), observed,
                        {"RealTimeProtectionEnabled": True})
 
 
 def _fmt_age(age):
+    """An age in days as a one-part list of messages (a parameter of the summary)."""
+    if age is None:
+        return [M_("n/a")]
     if age == float("inf"):
-        return "never"
-    return "%s day%s" % (age, "" if age == 1 else "s")
+        return [M_("never")]
+    return [M_("%(days)s day", days=age) if age == 1 else M_("%(days)s days", days=age)]
 
 
 def _defender_signatures(st, third, policy):
@@ -382,11 +391,12 @@ def _defender_signatures(st, third, policy):
         observed = {"products": [{"name": p["name"], "up_to_date": p["up_to_date"]} for p in third]}
         if stale:
             return make_result(CHECK_SIGNATURES, "third_party", "warning",
-                               "SecurityCenter2 reports out-of-date signatures for %s" % ", ".join(stale),
-                               observed, threshold, "Update the antivirus product's signatures.")
+                               M_("SecurityCenter2 reports out-of-date signatures for %(products)s",
+                                  products=", ".join(stale)),
+                               observed, threshold, M_("Update the antivirus product's signatures."))
         return make_result(CHECK_SIGNATURES, "third_party", "ok",
-                           "SecurityCenter2 reports up-to-date signatures for %s (age in days not exposed)"
-                           % ", ".join(p["name"] for p in third), observed, threshold)
+                           M_("SecurityCenter2 reports up-to-date signatures for %(products)s (age in days not "
+                              "exposed)", products=", ".join(p["name"] for p in third)), observed, threshold)
     age = st["AntivirusSignatureAge"]
     observed = {"age_days": "never" if age == float("inf") else age,
                 "AntivirusSignatureVersion": st["AntivirusSignatureVersion"],
@@ -394,30 +404,34 @@ def _defender_signatures(st, third, policy):
                 "DefenderSignaturesOutOfDate": st["DefenderSignaturesOutOfDate"]}
     status = grade_age(age, policy, "signature")
     if status == "unknown":
-        return make_result(CHECK_SIGNATURES, "defender", "unknown", "signature age not read", observed,
-                           threshold, "Run Get-MpComputerStatus on the host.")
-    summary = "signatures %s old (version %s)" % (_fmt_age(age), st["AntivirusSignatureVersion"])
-    if age == float("inf"):
-        summary = "signatures never updated"
-    if st["DefenderSignaturesOutOfDate"]:
+        return make_result(CHECK_SIGNATURES, "defender", "unknown", M_("signature age not read"), observed,
+                           threshold, _RUN_STATUS)
+    out_of_date = bool(st["DefenderSignaturesOutOfDate"])
+    if out_of_date:
         status = worst([status, "warning"])
-        summary += "; Defender reports its signatures out of date"
+    if age == float("inf"):
+        summary = (M_("signatures never updated; Defender reports its signatures out of date") if out_of_date
+                   else M_("signatures never updated"))
+    else:
+        template = (N_("signatures %(age)s old (version %(version)s); Defender reports its signatures out of date")
+                    if out_of_date else N_("signatures %(age)s old (version %(version)s)"))
+        summary = Msg(template, {"age": _fmt_age(age), "version": str(st["AntivirusSignatureVersion"])})
     return make_result(CHECK_SIGNATURES, "defender", status, summary, observed, threshold,
                        "" if status == "ok" else
-                       "Run Update-MpSignature and check the update source (WSUS, MMPC, UNC share).")
+                       M_("Run Update-MpSignature and check the update source (WSUS, MMPC, UNC share)."))
 
 
 def _defender_scan(st, third, policy):
     threshold = age_threshold(policy, "scan")
     if st["AMRunningMode"] != "normal" and third:
         return make_result(CHECK_SCAN, "third_party", "skipped",
-                           "scan history of %s is not exposed to Windows; Defender is passive"
-                           % ", ".join(p["name"] for p in third), {}, threshold)
+                           M_("scan history of %(products)s is not exposed to Windows; Defender is passive",
+                              products=", ".join(p["name"] for p in third)), {}, threshold)
     if st["AMRunningMode"] in _PASSIVE_MODES and third is None:
         return make_result(CHECK_SCAN, "defender", "unknown",
-                           "Microsoft Defender in %s mode does not scan, and the active product is not "
-                           "readable (no SecurityCenter2)" % st["AMRunningMode"], {}, threshold,
-                           "Check the third-party antivirus' scan schedule for this host.")
+                           M_("Microsoft Defender in %(mode)s mode does not scan, and the active product is not "
+                              "readable (no SecurityCenter2)", mode=st["AMRunningMode"]), {}, threshold,
+                           M_("Check the third-party antivirus' scan schedule for this host."))
     quick, full = st["QuickScanAge"], st["FullScanAge"]
     observed = {"QuickScanAge": "never" if quick == float("inf") else quick,
                 "FullScanAge": "never" if full == float("inf") else full,
@@ -429,29 +443,29 @@ def _defender_scan(st, third, policy):
         observed["note"] = "no scan age in the input: read as never scanned"
     age = min(known)
     status = grade_age(age, policy, "scan")
-    summary = "never scanned (no quick or full scan recorded)" if age == float("inf") else \
-        "last scan %s ago (quick %s, full %s)" % (_fmt_age(age), _fmt_age(quick) if quick is not None else "n/a",
-                                                       _fmt_age(full) if full is not None else "n/a")
+    summary = M_("never scanned (no quick or full scan recorded)") if age == float("inf") else \
+        M_("last scan %(age)s ago (quick %(quick)s, full %(full)s)", age=_fmt_age(age), quick=_fmt_age(quick),
+           full=_fmt_age(full))
     return make_result(CHECK_SCAN, "defender", status, summary, observed, threshold,
                        "" if status == "ok" else
-                       "Start a quick scan (Start-MpScan -ScanType QuickScan) and check the scheduled scan.")
+                       M_("Start a quick scan (Start-MpScan -ScanType QuickScan) and check the scheduled scan."))
 
 
 def _defender_tamper(st, third, policy):
     if st["AMRunningMode"] in _PASSIVE_MODES or (st["AMRunningMode"] != "normal" and third):
         return make_result(CHECK_TAMPER, "defender", "skipped",
-                           "Defender is passive; tamper protection belongs to the active product")
+                           M_("Defender is passive; tamper protection belongs to the active product"))
     value = st["IsTamperProtected"]
     threshold = {"IsTamperProtected": True, "off_status": policy["tamper_protection_off_status"]}
     if value is None:
         return make_result(CHECK_TAMPER, "defender", "unknown",
-                           "tamper protection state not reported (IsTamperProtected missing)", {}, threshold,
-                           "Update the Defender platform (KB4052623) so that it reports tamper protection.")
+                           M_("tamper protection state not reported (IsTamperProtected missing)"), {}, threshold,
+                           M_("Update the Defender platform (KB4052623) so that it reports tamper protection."))
     if value:
-        return make_result(CHECK_TAMPER, "defender", "ok", "tamper protection on", {"IsTamperProtected": True},
+        return make_result(CHECK_TAMPER, "defender", "ok", M_("tamper protection on"), {"IsTamperProtected": True},
                            threshold)
     status = policy["tamper_protection_off_status"]
-    return make_result(CHECK_TAMPER, "defender", status, "tamper protection off", {"IsTamperProtected": False},
+    return make_result(CHECK_TAMPER, "defender", status, M_("tamper protection off"), {"IsTamperProtected": False},
                        threshold, remediation(CHECK_TAMPER))
 
 
@@ -498,44 +512,46 @@ def _defender_threats(facts, policy):
     threshold = {"threat_days": policy["threat_days"], "remediated_status": policy["remediated_threat_status"]}
     if detections is None and active is None:
         return make_result(CHECK_THREATS, "defender", "unknown",
-                           "threat detections not in the input (Get-MpThreatDetection not collected)", {},
-                           threshold, "Collect with the role, or add Get-MpThreatDetection to the saved output.")
+                           M_("threat detections not in the input (Get-MpThreatDetection not collected)"), {},
+                           threshold, M_("Collect with the role, or add Get-MpThreatDetection to the saved output."))
     unremediated, remediated, allowed = _classify_threats(detections, active)
     observed = {"unremediated": unremediated[:10], "remediated": remediated[:10], "allowed": allowed[:10],
                 "days": policy["threat_days"]}
     if unremediated:
         return make_result(CHECK_THREATS, "defender", "critical",
-                           "%d active or unremediated threat(s): %s"
-                           % (len(unremediated), ", ".join(e["name"] for e in unremediated[:3])),
+                           M_("%(count)s active or unremediated threat(s): %(threats)s", count=len(unremediated),
+                              threats=", ".join(str(e["name"]) for e in unremediated[:3])),
                            observed, threshold,
-                           "Investigate the host now: run a full scan, remove the threat, find the entry point.")
+                           M_("Investigate the host now: run a full scan, remove the threat, find the entry point."))
     if remediated or allowed:
         status = policy["remediated_threat_status"]
         parts = []
         if remediated:
-            parts.append("%d remediated" % len(remediated))
+            parts.append(M_("%(count)s remediated", count=len(remediated)))
         if allowed:
-            parts.append("%d allowed by a user" % len(allowed))
+            parts.append(M_("%(count)s allowed by a user", count=len(allowed)))
             status = worst([status, "warning"])
         return make_result(CHECK_THREATS, "defender", status,
-                           "threats in the last %s days: %s (%s)"
-                           % (policy["threat_days"], ", ".join(parts),
-                              ", ".join(e["name"] for e in (remediated + allowed)[:3])),
-                           observed, threshold, "Review the detections and how the threat arrived.")
+                           M_("threats in the last %(days)s days: %(counts)s (%(threats)s)", days=policy["threat_days"],
+                              counts=parts, threats=", ".join(str(e["name"]) for e in (remediated + allowed)[:3])),
+                           observed, threshold, M_("Review the detections and how the threat arrived."))
     return make_result(CHECK_THREATS, "defender", "ok",
-                       "no threat detected in the last %s days" % policy["threat_days"], observed, threshold)
+                       M_("no threat detected in the last %(days)s days", days=policy["threat_days"]), observed,
+                       threshold)
 
 
 def _defender_updates(facts):
     results = []
     done = facts.get("remediation") or {}
-    labels = {"signatures": "signature update (Update-MpSignature)", "quick_scan": "quick scan (Start-MpScan)"}
+    labels = {"signatures": [M_("signature update (Update-MpSignature)")],
+              "quick_scan": [M_("quick scan (Start-MpScan)")]}
     for item in ("signatures", "quick_scan"):
         action = done.get(item)
         if not isinstance(action, dict) or not action.get("attempted"):
             if isinstance(action, dict) and action.get("skipped"):
                 results.append(make_result(CHECK_UPDATE, item, "skipped",
-                                           "%s not run: %s" % (labels[item], action["skipped"])))
+                                           M_("%(action)s not run: %(reason)s", action=labels[item],
+                                              reason=str(action["skipped"]))))
             continue
         observed = {key: action.get(key) for key in ("before", "after", "error", "duration_s", "started",
                                                      "completed", "job_state")
@@ -543,20 +559,23 @@ def _defender_updates(facts):
         if action.get("started") and not action.get("error"):
             # Started in the background (Start-MpScan -AsJob): not done, and not claimed as done.
             results.append(make_result(CHECK_UPDATE, item, "ok",
-                                       "%s %s (job %s); the next run reads its result in the scan age"
-                                       % (labels[item], "completed" if action.get("completed")
-                                          else "started in the background", action.get("job_state") or "?"),
+                                       Msg(N_("%(action)s completed (job %(job)s); the next run reads its result in "
+                                              "the scan age") if action.get("completed") else
+                                           N_("%(action)s started in the background (job %(job)s); the next run "
+                                              "reads its result in the scan age"),
+                                           {"action": labels[item], "job": str(action.get("job_state") or "?")}),
                                        observed, {}, "", changed=True))
             continue
         if action.get("error"):
             results.append(make_result(CHECK_UPDATE, item, "warning",
-                                       "%s failed: %s" % (labels[item], action["error"]), observed, {},
-                                       "Check the host's update source and run it by hand.",
+                                       M_("%(action)s failed: %(error)s", action=labels[item],
+                                          error=str(action["error"])), observed, {},
+                                       M_("Check the host's update source and run it by hand."),
                                        changed=bool(action.get("changed"))))
         else:
             results.append(make_result(CHECK_UPDATE, item, "ok",
-                                       "%s done%s" % (labels[item], "" if action.get("changed")
-                                                      else ": nothing new"),
+                                       M_("%(action)s done", action=labels[item]) if action.get("changed")
+                                       else M_("%(action)s done: nothing new", action=labels[item]),
                                        observed, {}, "", changed=bool(action.get("changed"))))
     return results
 
@@ -579,14 +598,14 @@ def evaluate_defender(facts, policy=None):
     if not isinstance(raw, dict) or not raw:
         error = facts.get("error") or "Get-MpComputerStatus returned nothing"
         results = [make_result(CHECK_PRODUCT, "defender", "unknown",
-                               "Defender status not read: %s" % error, {"error": error}, {},
-                               "Run Get-MpComputerStatus on the host; check that the Defender module exists.")]
+                               M_("Defender status not read: %(error)s", error=str(error)), {"error": error}, {},
+                               M_("Run Get-MpComputerStatus on the host; check that the Defender module exists."))]
         products = facts.get("products")
         third = _third_party(products)
         if third:
             results[0] = make_result(CHECK_PRODUCT, "third_party", "ok",
-                                     "active antivirus: %s (Defender status not read: %s)"
-                                     % (", ".join(p["name"] for p in third), error),
+                                     M_("active antivirus: %(products)s (Defender status not read: %(error)s)",
+                                        products=", ".join(p["name"] for p in third), error=str(error)),
                                      {"securitycenter_products": _products_observed(products)})
         return results
     st = normalize_computer_status(raw)
@@ -623,19 +642,23 @@ def evaluate_defender_text(text, source="input"):
     """
     body = _decode_text(text)
     if not body:
-        return [make_result(CHECK_PRODUCT, "defender", "unknown", "%s: empty input, nothing to evaluate" % source,
+        return [make_result(CHECK_PRODUCT, "defender", "unknown", M_("%(source)s: empty input, nothing to evaluate",
+                                                                     source=source),
                             {"source": source}, {},
-                            "Save the output of: Get-MpComputerStatus | ConvertTo-Json")]
+                            _SAVE)]
     try:
         data = json.loads(body)
     except ValueError as exc:
         return [make_result(CHECK_PRODUCT, "defender", "unknown",
-                            "%s: not JSON (%s at line %s), nothing evaluated" % (source, exc.msg, exc.lineno),
+                            M_("%(source)s: not JSON (%(error)s at line %(line)s), nothing evaluated", source=source,
+                               error=str(getattr(exc, "msg", exc)), line=getattr(exc, "lineno", "?")),
                             {"source": source}, {},
-                            "Save the output of: Get-MpComputerStatus | ConvertTo-Json")]
+                            _SAVE)]
     facts, error = defender_facts_from_json(data)
     if facts is None:
-        return [make_result(CHECK_PRODUCT, "defender", "unknown", "%s: %s" % (source, error),
+        return [make_result(CHECK_PRODUCT, "defender", "unknown", M_("%(source)s: %(error)s", source=source,
+                                                                     error=[error] if isinstance(error, Msg)
+                                                                     else str(error)),
                             {"source": source}, {},
-                            "Save the output of: Get-MpComputerStatus | ConvertTo-Json")]
+                            _SAVE)]
     return evaluate_defender(facts)

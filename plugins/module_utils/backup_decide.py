@@ -32,6 +32,7 @@ try:
     from ansible.module_utils.backup_policy import SCRATCH_BASE
     from ansible.module_utils.maint_result import (
         DATA_ERRORS,
+        M_,
         Check,
         make_result,
         policy_defaults,
@@ -135,7 +136,7 @@ def decide(facts, now):
             try:
                 results.append(verdicts[check.id](check, facts))
             except DATA_ERRORS as exc:
-                results.append(unreadable_result(check.id, name, "collected facts for %s" % check.id, error=exc,
+                results.append(unreadable_result(check.id, name, "collected facts", error=exc,
                                                  remediation=backup_verdict.REMEDIATION["unreadable"]))
         return results
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
@@ -143,8 +144,8 @@ def decide(facts, now):
         # read the values, so every check is unknown, and the reason is said once.
         cfg = facts.get("config") if isinstance(facts, dict) and isinstance(facts.get("config"), dict) else {}
         name = cfg.get("name") if isinstance(cfg.get("name"), str) else ""
-        summary = "collected facts of an unexpected shape, nothing decided (%s: %s)" % (
-            type(exc).__name__, str(exc)[:120])
+        summary = M_("collected facts of an unexpected shape, nothing decided (%(error)s)",
+                     error="%s: %s" % (type(exc).__name__, str(exc)[:120]))
         return [make_result(check.id, name, "unknown", summary, {"error": "unreadable"}, {},
                             backup_verdict.REMEDIATION["unreadable"]) for check in CHECKS]
 

@@ -31,30 +31,47 @@ from __future__ import annotations
 import json
 
 try:
-    from ansible.module_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from ansible.module_utils.maint_result import (
+        DATA_ERRORS,
+        M_,
+        N_,
+        Msg,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import DATA_ERRORS, make_result, number, unreadable_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, M_, N_, Msg, make_result, number, unreadable_result, worst
 
 # smartctl(8) "RETURN VALUES": bit -> (status, meaning).
 EXIT_BITS = {
-    0: ("unknown", "command line did not parse"),
-    1: ("unknown", "device open failed or the device did not identify itself"),
-    2: ("warning", "a SMART or other command to the disk failed, or a SMART data checksum was wrong"),
-    3: ("critical", "SMART status check returned DISK FAILING"),
-    4: ("critical", "prefail attributes are at or below their threshold"),
-    5: ("warning", "some attributes were at or below their threshold in the past"),
-    6: ("warning", "the device error log contains records of errors"),
-    7: ("critical", "the device self-test log contains records of errors"),
+    0: ("unknown", N_("command line did not parse")),
+    1: ("unknown", N_("device open failed or the device did not identify itself")),
+    2: ("warning", N_("a SMART or other command to the disk failed, or a SMART data checksum was wrong")),
+    3: ("critical", N_("SMART status check returned DISK FAILING")),
+    4: ("critical", N_("prefail attributes are at or below their threshold")),
+    5: ("warning", N_("some attributes were at or below their threshold in the past")),
+    6: ("warning", N_("the device error log contains records of errors")),
+    7: ("critical", N_("the device self-test log contains records of errors")),
 }
 
 # NVMe SMART/Health log byte 0, critical warning bits.
 NVME_CRITICAL_BITS = {
-    0: "available spare below threshold",
-    1: "temperature outside the allowed range",
-    2: "NVM subsystem reliability degraded",
-    3: "media placed in read-only mode",
-    4: "volatile memory backup device failed",
-    5: "persistent memory region read-only",
+    0: N_("available spare below threshold"),
+    1: N_("temperature outside the allowed range"),
+    2: N_("NVM subsystem reliability degraded"),
+    3: N_("media placed in read-only mode"),
+    4: N_("volatile memory backup device failed"),
+    5: N_("persistent memory region read-only"),
+}
+
+# The finding of an ATA counter above zero, by its short name (ATA_ATTRS).
+ATA_FINDING = {
+    "reallocated_sectors": N_("%(count)s reallocated sectors (%(attr)s)"),
+    "reported_uncorrectable": N_("%(count)s reported uncorrectable (%(attr)s)"),
+    "pending_sectors": N_("%(count)s pending sectors (%(attr)s)"),
+    "offline_uncorrectable": N_("%(count)s offline uncorrectable (%(attr)s)"),
 }
 
 # ATA attributes read by id: id -> (short name, policy key for critical or None).
@@ -65,6 +82,8 @@ ATA_ATTRS = {
     197: ("pending_sectors", "smart_error_count_crit"),
     198: ("offline_uncorrectable", "smart_error_count_crit"),
 }
+
+_SEND = M_("Send the output of smartctl --json --xall DEVICE.")
 
 _HEALTH_KEYS = ("smart_status", "ata_smart_attributes", "nvme_smart_health_information_log",
                 "scsi_grown_defect_list", "scsi_error_counter_log")
@@ -77,6 +96,7 @@ class _Findings(object):
         self.items = []
 
     def add(self, status, text):
+        """Add a finding: ``text`` a ``Msg`` (a problem, said in the summary) or a plain note (ok)."""
         self.items.append((status, text))
 
     def status(self, default):
@@ -153,11 +173,12 @@ def _check_ata(data, thr, found, observed):
         when = attr.get("when_failed") or ""
         if when == "now":
             failing.append("%s %s" % (attr_id, name))
-            found.add("critical", "attribute %s %s is failing now (normalised %s <= threshold %s)"
-                      % (attr_id, name, attr.get("value"), attr.get("thresh")))
+            found.add("critical", M_("attribute %(attr)s %(name)s is failing now (normalised %(value)s <= "
+                                     "threshold %(thresh)s)", attr=attr_id, name=str(name), value=attr.get("value"),
+                                     thresh=attr.get("thresh")))
         elif when == "past":
             failing.append("%s %s (past)" % (attr_id, name))
-            found.add("warning", "attribute %s %s failed in the past" % (attr_id, name))
+            found.add("warning", M_("attribute %(attr)s %(name)s failed in the past", attr=attr_id, name=str(name)))
         if attr_id in ATA_ATTRS:
             value = _counter(attr.get("raw"))
             if value is not None:
@@ -176,11 +197,11 @@ def _grade_ata_counters(counters, thr, found):
             continue
         if attr_id == 188:
             if value >= thr["smart_command_timeout_warn"]:
-                found.add("warning", "%d command timeouts (188)" % value)
+                found.add("warning", M_("%(count)s command timeouts (188)", count=value))
             continue
         crit = thr[crit_key] if crit_key else None
         status = "critical" if crit is not None and value >= crit else "warning"
-        found.add(status, "%d %s (%d)" % (value, key.replace("_", " "), attr_id))
+        found.add(status, Msg(ATA_FINDING[key], {"count": value, "attr": attr_id}))
 
 
 def _check_nvme(data, thr, found, observed):
@@ -196,18 +217,20 @@ def _check_nvme(data, thr, found, observed):
     observed["nvme"] = nvme
     warning = nvme.get("critical_warning")
     if warning:
-        bits = [text for bit, text in sorted(NVME_CRITICAL_BITS.items()) if warning & (1 << bit)]
-        found.add("critical", "NVMe critical warning 0x%02x: %s" % (warning, ", ".join(bits) or "unknown bit"))
+        bits = [Msg(text, {}) for bit, text in sorted(NVME_CRITICAL_BITS.items())
+                if warning & (1 << bit)]
+        found.add("critical", M_("NVMe critical warning %(code)s: %(bits)s", code="0x%02x" % warning,
+                                 bits=bits or [M_("unknown bit")]))
     media = nvme.get("media_errors")
     if media:
         status = "critical" if media >= thr["smart_error_count_crit"] else "warning"
-        found.add(status, "%d NVMe media errors" % media)
+        found.add(status, M_("%(count)s NVMe media errors", count=media))
     used = nvme.get("percentage_used")
     if used is not None:
         if used >= thr["smart_wear_crit_pct"]:
-            found.add("critical", "%d %% of rated endurance used" % used)
+            found.add("critical", M_("%(pct)s %% of rated endurance used", pct=used))
         elif used >= thr["smart_wear_warn_pct"]:
-            found.add("warning", "%d %% of rated endurance used" % used)
+            found.add("warning", M_("%(pct)s %% of rated endurance used", pct=used))
     if warning is not None or media is not None:
         found.add("ok", "NVMe health log read")
 
@@ -218,7 +241,7 @@ def _check_scsi(data, thr, found, observed):
         observed["scsi_grown_defects"] = grown
         if grown:
             status = "critical" if grown >= thr["smart_reallocated_crit"] else "warning"
-            found.add(status, "%d grown defects" % grown)
+            found.add(status, M_("%(count)s grown defects", count=grown))
         else:
             found.add("ok", "no grown defect")
     counters = data.get("scsi_error_counter_log")
@@ -235,8 +258,8 @@ def _check_scsi(data, thr, found, observed):
             found.add("ok", "no uncorrected SCSI error")
         if total:
             status = "critical" if total >= thr["smart_error_count_crit"] else "warning"
-            found.add(status, "%d uncorrected SCSI errors (%s)" % (
-                total, ", ".join("%s %d" % kv for kv in sorted(uncorrected.items()) if kv[1])))
+            found.add(status, M_("%(count)s uncorrected SCSI errors (%(kinds)s)", count=total,
+                                 kinds=", ".join("%s %d" % kv for kv in sorted(uncorrected.items()) if kv[1])))
 
 
 def _check_temperature(data, thr, found, observed, protocol):
@@ -254,9 +277,9 @@ def _check_temperature(data, thr, found, observed, protocol):
         crit = min(crit, trip)
     observed["temperature_limits_c"] = {"warn": warn, "crit": crit}
     if current >= crit:
-        found.add("critical", "temperature %d C (limit %d C)" % (current, crit))
+        found.add("critical", M_("temperature %(celsius)s C (limit %(limit)s C)", celsius=current, limit=crit))
     elif current >= warn:
-        found.add("warning", "temperature %d C (warning at %d C)" % (current, warn))
+        found.add("warning", M_("temperature %(celsius)s C (warning at %(limit)s C)", celsius=current, limit=warn))
 
 
 def _messages(smartctl):
@@ -272,11 +295,11 @@ def _remediation(check, status):
     if status == "critical":
         return check.remediation
     if status == "warning":
-        return ("Watch this disk: compare the counters with the previous run, run a long self-test "
-                "(smartctl -t long) and plan a replacement if they grow.")
+        return M_("Watch this disk: compare the counters with the previous run, run a long self-test "
+                  "(smartctl -t long) and plan a replacement if they grow.")
     if status == "unknown":
-        return ("Make the disk's SMART data readable (smartctl -d TYPE for RAID controllers or USB "
-                "bridges, run as root), or check the disk with the vendor's tool.")
+        return M_("Make the disk's SMART data readable (smartctl -d TYPE for RAID controllers or USB "
+                  "bridges, run as root), or check the disk with the vendor's tool.")
     return ""
 
 
@@ -284,12 +307,16 @@ def _no_health_reason(data, bits, messages):
     """Say why an output holds no health data."""
     support = data.get("smart_support") if isinstance(data.get("smart_support"), dict) else {}
     if any(bit in (0, 1) for bit, _, _ in bits):
-        return "smartctl could not read the device (%s)" % ("; ".join(messages) or bits[0][2])
+        if messages:
+            return M_("smartctl could not read the device (%(messages)s)", messages="; ".join(messages))
+        return M_("smartctl could not read the device (%(meaning)s)", meaning=[Msg(bits[0][2], {})])
     if support.get("available") is False:
-        return "the device does not support SMART"
+        return M_("the device does not support SMART")
     if support.get("enabled") is False:
-        return "SMART is disabled on the device (smartctl -s on)"
-    return "; ".join(messages) or "no health data in the output"
+        return M_("SMART is disabled on the device (smartctl -s on)")
+    if messages:
+        return M_("%(messages)s", messages="; ".join(messages))
+    return M_("no health data in the output")
 
 
 def evaluate_device(check, data, thr, item=None):
@@ -319,8 +346,7 @@ def evaluate_device(check, data, thr, item=None):
 def _evaluate_device(check, data, thr, item):
     if not isinstance(data, dict) or not isinstance(data.get("smartctl"), dict):
         return make_result(check.id, item or "", "unknown",
-                           "not a smartctl JSON output: no 'smartctl' section",
-                           remediation="Send the output of smartctl --json --xall DEVICE.")
+                           M_("not a smartctl JSON output: no 'smartctl' section"), remediation=_SEND)
     smartctl = data["smartctl"]
     ident, default_item = _identity(data)
     item = item or default_item
@@ -336,7 +362,8 @@ def _evaluate_device(check, data, thr, item):
 
     if not any(key in data for key in _HEALTH_KEYS):
         return make_result(check.id, item, "unknown",
-                           "%s: SMART not read: %s" % (name, _no_health_reason(data, bits, messages)),
+                           M_("%(disk)s: SMART not read: %(reason)s", disk=name,
+                              reason=[_no_health_reason(data, bits, messages)]),
                            observed=observed, threshold=thr, remediation=_remediation(check, "unknown"))
 
     found = _Findings()
@@ -346,7 +373,7 @@ def _evaluate_device(check, data, thr, item):
         if status_section["passed"]:
             found.add("ok", "overall PASSED")
         else:
-            found.add("critical", "overall health FAILED")
+            found.add("critical", M_("overall health FAILED"))
     _check_ata(data, thr, found, observed)
     _check_nvme(data, thr, found, observed)
     _check_scsi(data, thr, found, observed)
@@ -354,7 +381,7 @@ def _evaluate_device(check, data, thr, item):
     for bit, status, text in bits:
         if bit in (0, 1):
             continue  # reading failed; health data present is judged on its own
-        found.add(status, "smartctl exit status bit %d: %s" % (bit, text))
+        found.add(status, M_("smartctl exit status bit %(bit)s: %(meaning)s", bit=bit, meaning=[Msg(text, {})]))
     power_on = data.get("power_on_time")
     if isinstance(power_on, dict) and _int(power_on.get("hours")) is not None:
         observed["power_on_hours"] = _int(power_on["hours"])
@@ -362,11 +389,11 @@ def _evaluate_device(check, data, thr, item):
     status = found.status(default="unknown")
     problems = found.texts()
     if status == "ok":
-        summary = "%s: SMART PASSED, no problem found" % name
+        summary = M_("%(disk)s: SMART PASSED, no problem found", disk=name)
     elif status == "unknown":
-        summary = "%s: SMART health not read" % name
+        summary = M_("%(disk)s: SMART health not read", disk=name)
     else:
-        summary = "%s: %s" % (name, "; ".join(problems))
+        summary = M_("%(disk)s: %(problems)s", disk=name, problems=problems)
     return make_result(check.id, item, status, summary, observed=observed, threshold=thr,
                        remediation=_remediation(check, status))
 
@@ -386,18 +413,19 @@ def evaluate_text(check, text, thr, source="input"):
     """
     stripped = (text or "").strip()
     if not stripped:
-        return [make_result(check.id, source, "unknown", "%s: empty input, no smartctl output" % source,
-                            remediation="Send the output of smartctl --json --xall DEVICE.")]
+        return [make_result(check.id, source, "unknown", M_("%(source)s: empty input, no smartctl output",
+                                                            source=source), remediation=_SEND)]
     try:
         data = json.loads(stripped)
     except ValueError as exc:
-        hint = ""
+        template = N_("%(source)s: not valid JSON: %(error)s")
         if "smartctl" in stripped[:400] and not stripped.startswith(("{", "[")):
-            hint = " (this looks like smartctl's text output: rerun it with --json --xall)"
+            template = N_("%(source)s: not valid JSON (this looks like smartctl's text output: rerun it with "
+                          "--json --xall): %(error)s")
         elif stripped.startswith(("{", "[")):
-            hint = " (truncated or damaged JSON)"
-        return [make_result(check.id, source, "unknown", "%s: not valid JSON%s: %s" % (source, hint, exc),
-                            remediation="Send the complete output of smartctl --json --xall DEVICE.")]
+            template = N_("%(source)s: not valid JSON (truncated or damaged JSON): %(error)s")
+        return [make_result(check.id, source, "unknown", Msg(template, {"source": source, "error": str(exc)}),
+                            remediation=M_("Send the complete output of smartctl --json --xall DEVICE."))]
     documents = data if isinstance(data, list) else [data]
     results = []
     for index, document in enumerate(documents):
@@ -406,17 +434,18 @@ def evaluate_text(check, text, thr, source="input"):
             if "devices" in document and not any(key in document for key in _HEALTH_KEYS + ("device",)):
                 results.append(make_result(
                     check.id, label, "unknown",
-                    "%s: this is a device list (smartctl --scan), not a device's health output" % label,
-                    remediation="Run smartctl --json --xall on each device listed."))
+                    M_("%(source)s: this is a device list (smartctl --scan), not a device's health output",
+                       source=label),
+                    remediation=M_("Run smartctl --json --xall on each device listed.")))
                 continue
             result = evaluate_device(check, document, thr)
             result["item"] = result["item"] or label
             results.append(result)
         else:
             results.append(make_result(
-                check.id, label, "unknown", "%s: not a smartctl JSON output (no 'smartctl' section)" % label,
-                remediation="Send the output of smartctl --json --xall DEVICE."))
+                check.id, label, "unknown", M_("%(source)s: not a smartctl JSON output (no 'smartctl' section)",
+                                               source=label), remediation=_SEND))
     if not results:
-        results.append(make_result(check.id, source, "unknown", "%s: empty JSON list, no device" % source,
-                                   remediation="Send the output of smartctl --json --xall DEVICE."))
+        results.append(make_result(check.id, source, "unknown", M_("%(source)s: empty JSON list, no device",
+                                                                   source=source), remediation=_SEND))
     return results

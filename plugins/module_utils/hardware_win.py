@@ -40,7 +40,17 @@ try:
         disk_free_result,
         effective_policy,
     )
-    from ansible.module_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
+    from ansible.module_utils.maint_result import (
+        DATA_ERRORS,
+        M_,
+        N_,
+        Msg,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.hardware_decide import (
         DISK_FREE,
@@ -53,7 +63,17 @@ except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
         disk_free_result,
         effective_policy,
     )
-    from maint_utils.maint_result import DATA_ERRORS, guarded, make_result, number, unreadable_result, worst
+    from maint_utils.maint_result import (
+        DATA_ERRORS,
+        M_,
+        N_,
+        Msg,
+        guarded,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 
 HEALTH_STATUS = {0: ("ok", "Healthy"), 1: ("warning", "Warning"), 2: ("critical", "Unhealthy"),
                  5: ("unknown", "Unknown")}
@@ -95,8 +115,8 @@ def _listed(value):
 def decide_volumes(volumes, thr, error=None):
     """Return ``hardware.disk_free`` results for the local volumes that have an access path."""
     if error:
-        return [make_result(DISK_FREE.id, "", "unknown", "volumes not read: %s" % error,
-                            remediation="Run Get-CimInstance Win32_Volume on the host and fix the error.")]
+        return [make_result(DISK_FREE.id, "", "unknown", M_("volumes not read: %(error)s", error=str(error)),
+                            remediation=M_("Run Get-CimInstance Win32_Volume on the host and fix the error."))]
     results = []
     for volume in _listed(volumes):
         try:
@@ -105,8 +125,8 @@ def decide_volumes(volumes, thr, error=None):
             name = volume.get("name") if isinstance(volume, dict) and isinstance(volume.get("name"), str) else "?"
             results.append(unreadable_result(DISK_FREE.id, name, "volume facts", error=exc))
     if not results:
-        results.append(make_result(DISK_FREE.id, "", "unknown", "no local volume with a drive letter read",
-                                   remediation="Run Get-CimInstance Win32_Volume on the host."))
+        results.append(make_result(DISK_FREE.id, "", "unknown", M_("no local volume with a drive letter read"),
+                                   remediation=M_("Run Get-CimInstance Win32_Volume on the host.")))
     return results
 
 
@@ -125,17 +145,17 @@ def _volume_results(volume, thr):
     capacity, free = _num(raw_capacity), _num(raw_free)
     observed = {"label": str(volume.get("label") or ""), "fstype": str(volume.get("file_system") or "")}
     if raw_capacity is None or raw_free is None:
-        results.append(make_result(DISK_FREE.id, name, "unknown", "%s: free space not read" % name,
-                                   observed=observed, remediation="Check that the volume is online."))
+        results.append(make_result(DISK_FREE.id, name, "unknown", M_("%(mount)s: free space not read", mount=name),
+                                   observed=observed, remediation=M_("Check that the volume is online.")))
         return results
     if capacity is None or free is None or capacity < 0 or free < 0:
         bad = ("capacity", raw_capacity) if capacity is None or capacity < 0 else ("free space", raw_free)
         results.append(unreadable_result(DISK_FREE.id, name, bad[0], value=bad[1], observed=observed,
-                                         remediation="Check that the volume is online."))
+                                         remediation=M_("Check that the volume is online.")))
         return results
-    remediation = ("Free space on %s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
-                   "clear old update files (DISM /Online /Cleanup-Image /StartComponentCleanup), "
-                   "or extend the volume." % name)
+    remediation = M_("Free space on %(mount)s: run Disk Cleanup (cleanmgr /sageset), empty the recycle bin, "
+                     "clear old update files (DISM /Online /Cleanup-Image /StartComponentCleanup), "
+                     "or extend the volume.", mount=name)
     results.append(disk_free_result(name, int(free), int(capacity), observed, thr, remediation))
     return results
 
@@ -156,19 +176,21 @@ def _reliability(rel, thr, media, findings, observed):
         warn, crit = (thr["nvme_temp_warn_c"], thr["nvme_temp_crit_c"]) if media == "NVMe" else (
             thr["disk_temp_warn_c"], thr["disk_temp_crit_c"])
         if temp >= crit:
-            findings.append(("critical", "temperature %d C (limit %d C)" % (temp, crit)))
+            findings.append(("critical", M_("temperature %(celsius)s C (limit %(limit)s C)", celsius=int(temp),
+                                            limit=crit)))
         elif temp >= warn:
-            findings.append(("warning", "temperature %d C (warning at %d C)" % (temp, warn)))
+            findings.append(("warning", M_("temperature %(celsius)s C (warning at %(limit)s C)", celsius=int(temp),
+                                           limit=warn)))
     uncorrected = sum(counters.get(k) or 0 for k in ("read_errors_uncorrected", "write_errors_uncorrected"))
     if uncorrected:
         status = "critical" if uncorrected >= thr["smart_error_count_crit"] else "warning"
-        findings.append((status, "%d uncorrected read/write errors" % uncorrected))
+        findings.append((status, M_("%(count)s uncorrected read/write errors", count=int(uncorrected))))
     wear = counters.get("wear")
     if wear is not None:
         if wear >= thr["smart_wear_crit_pct"]:
-            findings.append(("critical", "%d %% of rated endurance used" % wear))
+            findings.append(("critical", M_("%(pct)s %% of rated endurance used", pct=int(wear))))
         elif wear >= thr["smart_wear_warn_pct"]:
-            findings.append(("warning", "%d %% of rated endurance used" % wear))
+            findings.append(("warning", M_("%(pct)s %% of rated endurance used", pct=int(wear))))
 
 
 def _operational(disk, findings, observed):
@@ -181,8 +203,9 @@ def _operational(disk, findings, observed):
         status, text = OPERATIONAL_STATUS.get(code, default) if code is not None else default
         op_texts.append(text)
         if status in ("warning", "critical"):
-            findings.append((status, "operational status %s%s" % (
-                text, " (%s)" % ", ".join(details) if details else "")))
+            findings.append((status, M_("operational status %(state)s (%(details)s)", state=text,
+                                        details=", ".join(details)) if details
+                             else M_("operational status %(state)s", state=text)))
     observed["operational_status"] = op_texts
     if details:
         observed["operational_details"] = details
@@ -192,8 +215,8 @@ def _operational(disk, findings, observed):
 def decide_disks(disks, thr, error=None):
     """Return one ``hardware.smart`` result per physical disk (MSFT_PhysicalDisk + reliability counters)."""
     if error:
-        return [make_result(SMART.id, "", "unknown", "physical disks not read: %s" % error,
-                            remediation="Run Get-PhysicalDisk as an administrator and fix the error.")]
+        return [make_result(SMART.id, "", "unknown", M_("physical disks not read: %(error)s", error=str(error)),
+                            remediation=M_("Run Get-PhysicalDisk as an administrator and fix the error."))]
     results = []
     for disk in _listed(disks):
         if not isinstance(disk, dict):
@@ -202,8 +225,8 @@ def decide_disks(disks, thr, error=None):
         item = _disk_name(disk)
         results.extend(guarded(SMART.id, item, _disk_result, disk, item, thr))
     if not results:
-        results.append(make_result(SMART.id, "", "unknown", "no physical disk listed by Get-PhysicalDisk",
-                                   remediation="On a VM the disks' health is read on the hypervisor."))
+        results.append(make_result(SMART.id, "", "unknown", M_("no physical disk listed by Get-PhysicalDisk"),
+                                   remediation=M_("On a VM the disks' health is read on the hypervisor.")))
     return results
 
 
@@ -220,7 +243,7 @@ def _disk_result(disk, item, thr):
     if health_status == "ok":
         findings.append(("ok", "Healthy"))
     elif health_status != "unknown":
-        findings.append((health_status, "health status %s" % health_text))
+        findings.append((health_status, M_("health status %(state)s", state=health_text)))
     op_texts = _operational(disk, findings, observed)
     _reliability(disk.get("reliability"), thr, "NVMe" if bus == "NVMe" else "", findings, observed)
     if disk.get("reliability_error"):
@@ -230,15 +253,16 @@ def _disk_result(disk, item, thr):
         status = "unknown"  # a Healthy reading is needed before a disk is ok
     problems = [t for s, t in findings if s in ("warning", "critical")]
     if status == "ok":
-        summary = "%s: Healthy, operational status %s" % (item, ", ".join(op_texts) or "not reported")
+        summary = (M_("%(disk)s: Healthy, operational status %(states)s", disk=item, states=", ".join(op_texts))
+                   if op_texts else M_("%(disk)s: Healthy, operational status not reported", disk=item))
         remediation = ""
     elif status == "unknown":
-        summary = "%s: health not read (HealthStatus %s)" % (item, health_text)
-        remediation = "Check the disk in Server Manager or with the vendor's tool (storage behind RAID?)."
+        summary = M_("%(disk)s: health not read (HealthStatus %(state)s)", disk=item, state=health_text)
+        remediation = M_("Check the disk in Server Manager or with the vendor's tool (storage behind RAID?).")
     else:
-        summary = "%s: %s" % (item, "; ".join(problems))
-        remediation = ("Back up the data on this disk now and replace it." if status == "critical" else
-                       "Watch this disk and plan a replacement; check Get-StorageReliabilityCounter.")
+        summary = M_("%(disk)s: %(problems)s", disk=item, problems=problems)
+        remediation = (M_("Back up the data on this disk now and replace it.") if status == "critical" else
+                       M_("Watch this disk and plan a replacement; check Get-StorageReliabilityCounter."))
     return make_result(SMART.id, item, status, summary, observed=observed,
                        threshold={k: thr[k] for k in ("smart_error_count_crit", "smart_wear_warn_pct",
                                                       "smart_wear_crit_pct", "disk_temp_warn_c",
@@ -250,24 +274,26 @@ def decide_pending_reboot(reboot):
     """Return one ``hardware.pending_reboot`` result from the registry indicators read."""
     if not isinstance(reboot, dict) or reboot.get("error"):
         reason = reboot.get("error") if isinstance(reboot, dict) else "not collected"
-        return [make_result(PENDING_REBOOT.id, "", "unknown", "reboot indicators not read: %s" % reason,
-                            remediation="Check the registry keys under Component Based Servicing and WindowsUpdate.")]
+        return [make_result(PENDING_REBOOT.id, "", "unknown", M_("reboot indicators not read: %(reason)s",
+                                                                 reason=str(reason)),
+                            remediation=M_("Check the registry keys under Component Based Servicing and "
+                                           "WindowsUpdate."))]
     reasons = []
     if reboot.get("cbs_reboot_pending"):
-        reasons.append("Component Based Servicing RebootPending")
+        reasons.append(Msg(N_("Component Based Servicing RebootPending"), {}))
     if reboot.get("wu_reboot_required"):
-        reasons.append("Windows Update RebootRequired")
+        reasons.append(Msg(N_("Windows Update RebootRequired"), {}))
     active, pending = reboot.get("active_computer_name"), reboot.get("pending_computer_name")
     if isinstance(active, str) and isinstance(pending, str) and active and pending \
             and active.lower() != pending.lower():
-        reasons.append("computer rename %s -> %s" % (active, pending))
+        reasons.append(M_("computer rename %(active)s -> %(pending)s", active=active, pending=pending))
     observed = dict((k, reboot.get(k)) for k in ("cbs_reboot_pending", "wu_reboot_required",
                                                   "active_computer_name", "pending_computer_name"))
     if reasons:
-        return [make_result(PENDING_REBOOT.id, "", "warning", "reboot pending: " + "; ".join(reasons),
+        return [make_result(PENDING_REBOOT.id, "", "warning", M_("reboot pending: %(reasons)s", reasons=reasons),
                             observed=observed, remediation=PENDING_REBOOT.remediation)]
     return [make_result(PENDING_REBOOT.id, "", "ok",
-                        "no reboot pending (CBS, Windows Update, computer name)", observed=observed)]
+                        M_("no reboot pending (CBS, Windows Update, computer name)"), observed=observed)]
 
 
 def decide_windows(facts, policy=None):
@@ -289,7 +315,7 @@ def decide_windows(facts, policy=None):
     results.extend(guarded(MEMORY.id, "", decide_memory,
                            {"MemTotal": osinfo.get("total_visible_memory_kb"),
                             "MemAvailable": osinfo.get("free_physical_memory_kb")}, thr,
-                           remediation="Find the processes using memory (Task Manager, Get-Process | "
-                                       "Sort-Object WS -Descending) and plan more RAM."))
+                           remediation=M_("Find the processes using memory (Task Manager, Get-Process | "
+                                          "Sort-Object WS -Descending) and plan more RAM.")))
     results.extend(guarded(UPTIME.id, "", decide_uptime, osinfo.get("uptime_seconds"), thr))
     return results

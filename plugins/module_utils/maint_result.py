@@ -63,6 +63,10 @@ class Check(object):
         self.unit_test = unit_test
         self.lab_test = lab_test
 
+    def fix(self, **params):
+        """Return the remediation as a ``Msg`` (the template written ``N_("... %(item)s ...")``)."""
+        return Msg(self.remediation, params)
+
     @property
     def area(self):
         """The area, the first part of the id (``hardware`` for ``hardware.disk_free``)."""
@@ -109,7 +113,9 @@ class Msg(object):
     ``M_(template, **params)`` builds one (and marks the template for ``make i18n``). ``make_result``
     takes it as the summary: ``summary`` is its English rendering, ``message`` keeps ``{"id": template,
     "params": params}`` so that the report renders it in its own locale, with numbers formatted there.
-    Parameters are raw values (numbers stay numbers, rounded where the English text rounds them).
+    Parameters are raw values (numbers stay numbers, rounded where the English text rounds them), or a
+    list of ``Msg`` (the parts of a sentence, such as each problem a disk shows): rendered each in turn
+    and joined with ``"; "``, in English here and in the report's locale there.
     """
 
     __slots__ = ("id", "params")
@@ -122,16 +128,22 @@ class Msg(object):
             raise ResultError("message %r: parameters %s given, %s used" % (template, sorted(params), sorted(names)))
         if "%" in PARAM_RE.sub("", template).replace("%%", ""):
             raise ResultError("message %r: only %%(name)s placeholders (and %%%%)" % template)
+        for name, value in params.items():
+            if isinstance(value, list) and not all(isinstance(part, Msg) for part in value):
+                raise ResultError("message %r: parameter %s is a list of other things than messages" % (template, name))
         self.id = template
         self.params = dict(params)
 
     def english(self):
         """Return the English text (the result's summary)."""
-        return self.id % self.params
+        return self.id % dict((name, "; ".join(part.english() for part in value) if isinstance(value, list)
+                               else value) for name, value in self.params.items())
 
     def as_dict(self):
         """Return the ``message`` field of a result."""
-        return {"id": self.id, "params": dict(self.params)}
+        return {"id": self.id, "params": dict((name, [part.as_dict() for part in value]
+                                               if isinstance(value, list) else value)
+                                              for name, value in self.params.items())}
 
     def __repr__(self):
         return "Msg(%r)" % self.english()
@@ -149,7 +161,9 @@ def make_result(check, item, status, summary, observed=None, threshold=None,
     ``status`` must be one of ``STATUSES``. ``observed`` holds only values that
     were really measured; a value nobody read must give ``unknown``. ``summary`` is
     an English sentence, or a ``Msg`` (``M_(template, **params)``): then the result also
-    carries ``message`` and its summary is the message's English rendering.
+    carries ``message`` and its summary is the message's English rendering. ``remediation`` may be
+    a ``Msg`` too (with a ``Msg`` summary): ``remediation`` is then its English rendering and the
+    message keeps it as ``message["remediation"]`` (``{"id", "params"}``) for the report to render.
     """
     if not isinstance(check, str) or not CHECK_ID_RE.match(check):
         raise ResultError("check id %r is not a dotted lower-case id" % (check,))
@@ -158,6 +172,10 @@ def make_result(check, item, status, summary, observed=None, threshold=None,
     message = None
     if isinstance(summary, Msg):
         message, summary = summary.as_dict(), summary.english()
+    if isinstance(remediation, Msg):
+        if message is None:
+            raise ResultError("remediation of %s is a message but its summary is not" % check)
+        message["remediation"], remediation = remediation.as_dict(), remediation.english()
     if not isinstance(summary, str) or not summary.strip():
         raise ResultError("summary for %s must be a non-empty string" % check)
     summary = " ".join(summary.split())
@@ -244,8 +262,8 @@ def unreadable_result(check, item, what, value=None, error=None, observed=None, 
     observed = dict(observed or {})
     observed.setdefault("error", "unreadable")
     return make_result(check, item, "unknown", summary, observed=observed,
-                       remediation=remediation or "Run the tool by hand on the host and check its output; "
-                                                  "report the output if it looks right.")
+                       remediation=remediation or M_("Run the tool by hand on the host and check its output; "
+                                                     "report the output if it looks right."))
 
 
 def _short(value, limit=60):

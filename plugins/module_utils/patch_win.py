@@ -10,10 +10,10 @@ no Python); the pre-check, the reboot decision and the post-check are ``patch_de
 from __future__ import annotations
 
 try:
-    from ansible.module_utils.maint_result import make_result, number
+    from ansible.module_utils.maint_result import M_, make_result, number
     from ansible.module_utils.patch_decide import FAILED, INSTALLED, PENDING, PENDING_SECURITY, REBOOT_REQUIRED
 except ImportError:  # pragma: no cover - used outside Ansible (maintctl, tests)
-    from maint_utils.maint_result import make_result, number
+    from maint_utils.maint_result import M_, make_result, number
     from maint_utils.patch_decide import FAILED, INSTALLED, PENDING, PENDING_SECURITY, REBOOT_REQUIRED
 
 
@@ -55,8 +55,8 @@ def windows_scan_results(ret, policy):
     """Turn a ``win_updates state=searched`` return into patch.pending, pending_security, reboot_required."""
     if not isinstance(ret, dict) or ret.get("failed") or "found_update_count" not in ret:
         msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no search result"
-        return [make_result(check, "", "unknown", "Windows Update search failed: %s" % msg,
-                            observed={"error": msg}, remediation="Check the Windows Update service on the host.")
+        return [make_result(check, "", "unknown", M_("Windows Update search failed: %(error)s", error=str(msg)),
+                            observed={"error": msg}, remediation=M_("Check the Windows Update service on the host."))
                 for check in (PENDING, PENDING_SECURITY)]
     found = _win_updates(ret)
     filtered = _win_updates(ret, "filtered_updates")
@@ -66,20 +66,21 @@ def windows_scan_results(ret, policy):
     reboot = ret.get("reboot_required")
     results = [
         make_result(PENDING, "", "warning" if found and policy["mode"] == "all" else "ok",
-                    "%d pending update(s), %d filtered by policy" % (len(found), len(filtered)),
+                    M_("%(count)s pending update(s), %(filtered)s filtered by policy", count=len(found),
+                       filtered=len(filtered)),
                     observed={"count": len(found), "updates": listing,
                               "filtered": [{"title": u.get("title"), "reasons": u.get("filtered_reasons") or
                                             [u.get("filtered_reason")]} for u in filtered],
                               "manager": "windows_update"},
                     threshold={"mode": policy["mode"], "categories": policy["categories"]}),
         make_result(PENDING_SECURITY, "", "warning" if sec else "ok",
-                    "%d pending security or critical update(s)" % len(sec),
+                    M_("%(count)s pending security or critical update(s)", count=len(sec)),
                     observed={"count": len(sec), "kbs": sorted({k for u in sec for k in u.get("kb") or []}),
                               "oldest_age_days": None},
-                    remediation="Install them in the next maintenance window." if sec else ""),
+                    remediation=M_("Install them in the next maintenance window.") if sec else ""),
         make_result(REBOOT_REQUIRED, "", "unknown" if reboot is None else "warning" if reboot else "ok",
-                    "reboot required" if reboot else "no reboot required" if reboot is not None
-                    else "reboot state not returned",
+                    M_("reboot required") if reboot else M_("no reboot required") if reboot is not None
+                    else M_("reboot state not returned"),
                     observed={"reboot_required": reboot}),
     ]
     return results
@@ -89,16 +90,17 @@ def windows_install_results(ret):
     """Turn a ``win_updates state=installed`` return into patch.installed and patch.failed."""
     if not isinstance(ret, dict) or "installed_update_count" not in ret:
         msg = (ret if isinstance(ret, dict) else {}).get("msg") or "win_updates returned no install result"
-        return [make_result(FAILED, "", "critical", "Windows Update install failed: %s" % msg,
+        return [make_result(FAILED, "", "critical", M_("Windows Update install failed: %(error)s", error=str(msg)),
                             observed={"error": msg},
-                            remediation="Read the host's WindowsUpdate log and run again.")]
+                            remediation=M_("Read the host's WindowsUpdate log and run again."))]
     updates = _win_updates(ret)
     done = [u for u in updates if u.get("installed")]
     failed = [u for u in updates if not u.get("installed") and (u.get("failure_hresult_code") or u.get("failure_msg"))]
     results = [make_result(
         INSTALLED, "", "ok",
-        "installed %d update(s)%s" % (len(done), ": " + ", ".join(
-            ("KB" + u["kb"][0]) if u.get("kb") else u.get("title", "?") for u in done) if done else ""),
+        M_("installed %(count)s update(s): %(updates)s", count=len(done), updates=", ".join(
+            ("KB" + u["kb"][0]) if u.get("kb") else u.get("title", "?") for u in done)) if done
+        else M_("installed %(count)s update(s)", count=0),
         observed={"count": len(done), "updates": [{"id": u.get("id"), "title": u.get("title"),
                                                    "kb": u.get("kb") or []} for u in done]},
         changed=bool(done),
@@ -106,17 +108,17 @@ def windows_install_results(ret):
     count = int(number(ret.get("failed_update_count")) or 0) or len(failed)
     if count or failed:
         results.append(make_result(
-            FAILED, "", "critical", "%d update(s) failed: %s" % (count, "; ".join(
+            FAILED, "", "critical", M_("%(count)s update(s) failed: %(updates)s", count=count, updates="; ".join(
                 "%s (%s)" % (u.get("title"), u.get("failure_msg") or u.get("failure_hresult_code")) for u in failed)),
             observed={"count": count, "updates": [{"id": u.get("id"), "title": u.get("title"),
                                                    "hresult": u.get("failure_hresult_code"),
                                                    "message": u.get("failure_msg")} for u in failed]},
-            remediation="Read the host's WindowsUpdate log, fix the cause, then run again."))
+            remediation=M_("Read the host's WindowsUpdate log, fix the cause, then run again.")))
     else:
-        results.append(make_result(FAILED, "", "ok", "no update failed", observed={"count": 0}))
+        results.append(make_result(FAILED, "", "ok", M_("no update failed"), observed={"count": 0}))
     results.append(make_result(
         REBOOT_REQUIRED, "", "warning" if ret.get("reboot_required") else "ok",
-        "reboot required" if ret.get("reboot_required") else "no reboot required",
+        M_("reboot required") if ret.get("reboot_required") else M_("no reboot required"),
         observed={"reboot_required": bool(ret.get("reboot_required"))}))
     return results
 

@@ -27,7 +27,9 @@ import datetime
 try:
     from ansible.module_utils.maint_result import (
         M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         make_result,
         number,
@@ -38,7 +40,9 @@ try:
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
         M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         make_result,
         number,
@@ -50,7 +54,7 @@ except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
 _UNIT = "tests/unit/maint_utils/test_probe_decide.py::"
 
 # The catalogue of the availability probes. ``remediation`` is the advice of a critical or warning
-# finding ({item} is the result's item, {target} the address:port or URL probed).
+# finding, a message template (``CHECK.fix(target=...)``: the address:port or URL probed).
 CHECKS = (
     Check(
         id="service.tcp",
@@ -60,9 +64,9 @@ CHECKS = (
         policy={"probe_timeout_seconds": 5},
         statuses=("ok", "critical", "unknown"),
         decide="probe_decide:decide_tcp",
-        remediation="Nothing answers on {target}: check that the host is up and that the service listens "
-                    "(ss -ltn, Get-NetTCPConnection -State Listen), and the firewalls between the controller "
-                    "and the host.",
+        remediation=N_("Nothing answers on %(target)s: check that the host is up and that the service listens "
+                       "(ss -ltn, Get-NetTCPConnection -State Listen), and the firewalls between the controller "
+                       "and the host."),
         unit_test=_UNIT + "test_tcp_connected_is_ok_and_refused_or_timed_out_is_critical",
         lab_test="tests/integration/test_supervision_lab.py::test_a_stopped_sshd_opens_one_alert_and_recovers",
     ),
@@ -74,8 +78,8 @@ CHECKS = (
         policy={"probe_timeout_seconds": 5},
         statuses=("ok", "critical", "unknown"),
         decide="probe_decide:decide_http",
-        remediation="{target} does not answer as expected: check the web service and its logs on the host, "
-                    "and what sits in front of it (proxy, load balancer, firewall).",
+        remediation=N_("%(target)s does not answer as expected: check the web service and its logs on the "
+                       "host, and what sits in front of it (proxy, load balancer, firewall)."),
         unit_test=_UNIT + "test_http_status_in_expect_status_is_ok",
         lab_test="none yet: the lab has no web service (unit tests run real local servers: "
                  "tests/unit/maintcore/test_probes.py)",
@@ -88,8 +92,8 @@ CHECKS = (
         policy={"cert_warn_days": 30, "cert_crit_days": 7},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="probe_decide:decide_certificate",
-        remediation="Renew the certificate of {target} (and install the full chain); if it is signed by a "
-                    "private CA, give the service a ca_file in the supervision policy.",
+        remediation=N_("Renew the certificate of %(target)s (and install the full chain); if it is signed by "
+                       "a private CA, give the service a ca_file in the supervision policy."),
         unit_test=_UNIT + "test_certificate_days_grade_at_the_boundaries",
         lab_test="none yet: the lab has no web service (unit tests run real local servers: "
                  "tests/unit/maintcore/test_probes.py)",
@@ -192,7 +196,7 @@ def decide_tcp(raw, policy=None, item=""):
         return make_result(TCP.id, item, "critical", M_("%(target)s: TCP connect failed (%(reason)s)", target=target,
                                                                   reason=failure),
                            observed=observed, threshold=threshold,
-                           remediation=TCP.remediation.format(item=item, target=target))
+                           remediation=TCP.fix(target=target))
     return unreadable_result(TCP.id, item, "TCP probe result", value=connected, observed=observed)
 
 
@@ -223,11 +227,11 @@ def decide_http(raw, policy=None, item="", expect_status=None):
     codes = _expect(expect_status)
     if codes is None:
         return unreadable_result(HTTP.id, item, "expect_status of the service", value=expect_status,
-                                 observed=observed, remediation="Give the service a list of HTTP status codes "
-                                                                "(expect_status: [200]).")
+                                 observed=observed, remediation=M_("Give the service a list of HTTP status codes "
+                                                                   "(expect_status: [200])."))
     threshold = {"expect_status": list(codes), "timeout_seconds": policy["probe_timeout_seconds"]}
     code = raw.get("status_code")
-    remediation = HTTP.remediation.format(item=item, target=target)
+    remediation = HTTP.fix(target=target)
     if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999:
         observed["status_code"] = code
         if code in codes:
@@ -267,14 +271,31 @@ def _days(value):
     return value
 
 
+# The certificate's summaries by (trusted, grade): grade as _cert_grade returns it, None without dates.
+_CERT = {
+    (True, "expired"): N_("%(target)s: certificate expired %(days)s days ago"),
+    (True, "critical"): N_("%(target)s: certificate expires in %(days)s days (critical below %(limit)s)"),
+    (True, "warning"): N_("%(target)s: certificate expires in %(days)s days (warning below %(limit)s)"),
+    (True, "ok"): N_("%(target)s: certificate expires in %(days)s days"),
+    (False, None): N_("%(target)s: certificate not trusted (%(reason)s)"),
+    (False, "expired"): N_("%(target)s: certificate not trusted (%(reason)s), expired %(days)s days ago"),
+    (False, "critical"): N_("%(target)s: certificate not trusted (%(reason)s), expires in %(days)s days "
+                            "(critical below %(limit)s)"),
+    (False, "warning"): N_("%(target)s: certificate not trusted (%(reason)s), expires in %(days)s days "
+                           "(warning below %(limit)s)"),
+    (False, "ok"): N_("%(target)s: certificate not trusted (%(reason)s), expires in %(days)s days"),
+}
+
+
 def _cert_grade(days_left, warn, crit):
+    """Return (status, grade, params) of the days left: the grade picks the summary in ``_CERT``."""
     if days_left < 0:
-        return "critical", "expired %.1f days ago" % -days_left
+        return "critical", "expired", {"days": round(-days_left, 1)}
     if days_left < crit:
-        return "critical", "expires in %.1f days (critical below %d)" % (days_left, crit)
+        return "critical", "critical", {"days": round(days_left, 1), "limit": crit}
     if days_left < warn:
-        return "warning", "expires in %.1f days (warning below %d)" % (days_left, warn)
-    return "ok", "expires in %.0f days" % days_left
+        return "warning", "warning", {"days": round(days_left, 1), "limit": warn}
+    return "ok", "ok", {"days": int(round(days_left))}
 
 
 def decide_certificate(raw, policy=None, item="", warn_days=None, crit_days=None):
@@ -299,10 +320,11 @@ def decide_certificate(raw, policy=None, item="", warn_days=None, crit_days=None
     if raw.get("handshake") is not True:
         failure = _failure(raw, policy["probe_timeout_seconds"]) or "no TLS handshake recorded"
         observed["error"] = failure
-        return make_result(CERTIFICATE.id, item, "unknown", "%s: certificate not read (%s)" % (target, failure),
+        return make_result(CERTIFICATE.id, item, "unknown", M_("%(target)s: certificate not read (%(reason)s)",
+                                                               target=target, reason=failure),
                            observed=observed, threshold=threshold,
-                           remediation="See the service.http result of %s: the TLS handshake did not take place."
-                                       % (item or target))
+                           remediation=M_("See the website check of %(service)s: the TLS handshake did not take "
+                                          "place.", service=item or target))
     verified = raw.get("verified")
     if not isinstance(verified, bool):
         return unreadable_result(CERTIFICATE.id, item, "certificate verification", value=verified,
@@ -313,18 +335,20 @@ def decide_certificate(raw, policy=None, item="", warn_days=None, crit_days=None
         days_left = (not_after - checked).total_seconds() / 86400.0
         observed.update(not_after=raw["not_after"], days_left=round(days_left, 1))
     observed["verified"] = verified
-    remediation = CERTIFICATE.remediation.format(item=item, target=target)
+    remediation = CERTIFICATE.fix(target=target)
     if not verified:
         reason = str(raw.get("verify_error") or "verification failed").strip()
         observed["verify_error"] = reason
-        when = (", " + _cert_grade(days_left, warn, crit)[1]) if days_left is not None else ""
-        return make_result(CERTIFICATE.id, item, "critical", "%s: certificate not trusted (%s)%s"
-                           % (target, reason, when), observed=observed, threshold=threshold,
-                           remediation=remediation)
+        grade, params = None, {}
+        if days_left is not None:
+            _, grade, params = _cert_grade(days_left, warn, crit)
+        return make_result(CERTIFICATE.id, item, "critical", Msg(_CERT[(False, grade)], dict(params, target=target,
+                                                                                             reason=reason)),
+                           observed=observed, threshold=threshold, remediation=remediation)
     if days_left is None:
         return unreadable_result(CERTIFICATE.id, item, "certificate notAfter", value=raw.get("not_after"),
                                  observed=observed)
-    status, text = _cert_grade(days_left, warn, crit)
-    return make_result(CERTIFICATE.id, item, status, "%s: certificate %s" % (target, text),
+    status, grade, params = _cert_grade(days_left, warn, crit)
+    return make_result(CERTIFICATE.id, item, status, Msg(_CERT[(True, grade)], dict(params, target=target)),
                        observed=observed, threshold=threshold,
                        remediation=remediation if status != "ok" else "")

@@ -33,7 +33,10 @@ import re
 
 try:
     from ansible.module_utils.maint_result import (
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         guarded,
@@ -45,7 +48,10 @@ try:
     )
 except ImportError:  # pragma: no cover - outside Ansible (maintctl, tests)
     from maint_utils.maint_result import (
+        M_,
+        N_,
         Check,
+        Msg,
         PolicyError,
         grade_high,
         guarded,
@@ -60,7 +66,7 @@ _UNIT = "tests/unit/maint_utils/test_watch_decide.py::"
 _LAB = "tests/integration/test_watch_lab.py::"
 
 # The catalogue of the health watch's own checks. ``remediation`` is the advice of a warning or
-# critical finding ({item} is the result's item).
+# critical finding (a message template: ``CHECK.fix(item=...)``).
 CHECKS = (
     Check(
         id="service.systemd",
@@ -71,9 +77,9 @@ CHECKS = (
         policy={"critical_services": []},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="watch_decide:decide_systemd",
-        remediation="See why {item} stopped (systemctl status {item}; journalctl -u {item} -b; on Windows the "
-                    "System event log), fix the cause and start it again; clear an old failure with "
-                    "systemctl reset-failed.",
+        remediation=N_("See why %(item)s stopped (systemctl status %(item)s; journalctl -u %(item)s -b; on "
+                       "Windows the System event log), fix the cause and start it again; clear an old failure "
+                       "with systemctl reset-failed."),
         unit_test=_UNIT + "test_systemd_failed_units_and_critical_services",
         lab_test=_LAB + "test_a_failed_unit_warns_and_resolves",
     ),
@@ -86,9 +92,9 @@ CHECKS = (
         policy={"failed_logins_warn": 10, "failed_logins_crit": 50},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="watch_decide:decide_failed_logins",
-        remediation="Find who tries to log in from {item}: block the source at the firewall (or fail2ban), "
-                    "check that password logins are off where keys are used, and that the accounts tried "
-                    "exist only where they must.",
+        remediation=N_("Find who tries to log in from %(item)s: block the source at the firewall (or "
+                       "fail2ban), check that password logins are off where keys are used, and that the accounts"
+                       " tried exist only where they must."),
         unit_test=_UNIT + "test_failed_logins_on_recorded_journal",
         lab_test=_LAB + "test_a_burst_of_failed_logins_warns",
     ),
@@ -181,41 +187,55 @@ def _aggregate(failed, critical_ids, not_read_summary, remediation_hint):
     names = sorted(set(str(name) for name in failed))
     observed = {"failed": names, "count": len(names)}
     if not names:
-        return make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "ok", "no failed unit", observed=observed)
+        return make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "ok", M_("no failed unit"), observed=observed)
     critical = [name for name in names if _unit_names(name) & critical_ids]
     observed["critical"] = critical
     status = "critical" if critical else "warning"
-    shown = ", ".join(names[:10]) + (" and %d more" % (len(names) - 10) if len(names) > 10 else "")
-    summary = "%d failed unit(s): %s" % (len(names), shown)
+    params = {"count": len(names), "units": ", ".join(names[:10])}
+    if len(names) > 10:
+        params["more"] = len(names) - 10
     if critical:
-        summary += " (critical: %s)" % ", ".join(critical)
-    return make_result(SYSTEMD.id, FAILED_UNITS_ITEM, status, summary, observed=observed,
-                       remediation=SYSTEMD.remediation.format(item=" ".join(names[:10])))
+        params["critical"] = ", ".join(critical)
+    template = {
+        (False, False): N_("%(count)s failed unit(s): %(units)s"),
+        (True, False): N_("%(count)s failed unit(s): %(units)s and %(more)s more"),
+        (False, True): N_("%(count)s failed unit(s): %(units)s (critical: %(critical)s)"),
+        (True, True): N_("%(count)s failed unit(s): %(units)s and %(more)s more (critical: %(critical)s)"),
+    }[("more" in params, "critical" in params)]
+    return make_result(SYSTEMD.id, FAILED_UNITS_ITEM, status, Msg(template, params), observed=observed,
+                       remediation=SYSTEMD.fix(item=" ".join(names[:10])))
 
 
 def _systemd_service(entry):
     """One critical service's result from ``systemctl show -p Id,LoadState,ActiveState,SubState``."""
     name = str(entry.get("name") or "?")
     if entry.get("error"):
-        return make_result(SYSTEMD.id, name, "unknown", "%s: state not read: %s" % (name, entry["error"]),
-                           remediation="Run systemctl status %s on the host." % name)
+        return make_result(SYSTEMD.id, name, "unknown", M_("%(service)s: state not read: %(error)s", service=name,
+                                                           error=str(entry["error"])),
+                           remediation=M_("Run systemctl status %(service)s on the host.", service=name))
     load, active = entry.get("LoadState"), entry.get("ActiveState")
     if not isinstance(load, str) or not isinstance(active, str) or not load or not active:
         return unreadable_result(SYSTEMD.id, name, "systemctl show output", value=entry)
     unit = str(entry.get("Id") or name)
     observed = {"unit": unit, "load_state": load, "active_state": active, "sub_state": entry.get("SubState")}
-    remediation = SYSTEMD.remediation.format(item=unit)
+    remediation = SYSTEMD.fix(item=unit)
     if load == "not-found":
-        return make_result(SYSTEMD.id, name, "critical", "%s: no such unit on this host" % name,
-                           observed=observed,
-                           remediation="Install the service %s or correct critical_services in the "
-                                       "supervision policy." % name)
+        return make_result(SYSTEMD.id, name, "critical", M_("%(service)s: no such unit on this host", service=name),
+                           observed=observed, remediation=_install(name))
+    sub = str(entry.get("SubState"))
     if active in ACTIVE_STATES:
-        return make_result(SYSTEMD.id, name, "ok", "%s (%s) is %s (%s)" % (name, unit, active, entry.get("SubState")),
+        return make_result(SYSTEMD.id, name, "ok", M_("%(service)s (%(unit)s) is %(active)s (%(sub)s)", service=name,
+                                                      unit=unit, active=active, sub=sub),
                            observed=observed)
     return make_result(SYSTEMD.id, name, "critical",
-                       "%s (%s) is %s (%s, %s)" % (name, unit, active, entry.get("SubState"), load),
+                       M_("%(service)s (%(unit)s) is %(active)s (%(sub)s, %(load)s)", service=name, unit=unit,
+                          active=active, sub=sub, load=load),
                        observed=observed, remediation=remediation)
+
+
+def _install(name):
+    return M_("Install the service %(service)s or correct critical_services in the supervision policy.",
+              service=name)
 
 
 def decide_systemd(facts, policy=None):
@@ -231,18 +251,19 @@ def decide_systemd(facts, policy=None):
     if not isinstance(facts, dict):
         return [unreadable_result(SYSTEMD.id, FAILED_UNITS_ITEM, "systemd facts", value=facts)]
     if facts.get("systemd") is not True:
-        hint = "This host does not run systemd (no /run/systemd/system): supervise its services another way."
-        return [make_result(SYSTEMD.id, name, "unknown", "%s: not read, the host does not run systemd" % name,
+        hint = M_("This host does not run systemd (no /run/systemd/system): supervise its services another way.")
+        return [make_result(SYSTEMD.id, name, "unknown", M_("%(service)s: not read, the host does not run systemd",
+                                                            service=name),
                             remediation=hint) for name in critical] + [
-            make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "unknown", "failed units not read: the host does not run "
-                        "systemd", remediation=hint)]
+            make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "unknown", M_("failed units not read: the host does not run "
+                                                                     "systemd"), remediation=hint)]
     results, critical_ids = [], set()
     by_name = dict((str(e.get("name")), e) for e in _listed(facts.get("services")) if isinstance(e, dict))
     for name in critical:
         entry = by_name.get(name)
         if entry is None:
-            results.append(make_result(SYSTEMD.id, name, "unknown", "%s: state not read" % name,
-                                       remediation="Run systemctl status %s on the host." % name))
+            results.append(make_result(SYSTEMD.id, name, "unknown", M_("%(service)s: state not read", service=name),
+                                       remediation=M_("Run systemctl status %(service)s on the host.", service=name)))
             continue
         critical_ids |= _unit_names(name) | _unit_names(entry.get("Id") or name)
         results.extend(guarded(SYSTEMD.id, name, _systemd_service, entry))
@@ -250,9 +271,9 @@ def decide_systemd(facts, policy=None):
     if failed is not None and not isinstance(failed, list):
         results.append(unreadable_result(SYSTEMD.id, FAILED_UNITS_ITEM, "list of failed units", value=failed))
         return results
-    reason = facts.get("failed_error") or "no answer"
-    results.append(_aggregate(failed, critical_ids, "failed units not read: %s" % reason,
-                              "Run systemctl --failed on the host."))
+    reason = str(facts.get("failed_error") or "no answer")
+    results.append(_aggregate(failed, critical_ids, M_("failed units not read: %(reason)s", reason=reason),
+                              M_("Run systemctl --failed on the host.")))
     return results
 
 
@@ -260,10 +281,8 @@ def _win_service(entry):
     """One critical Windows service's result from Get-Service."""
     name = str(entry.get("name") or "?")
     if entry.get("found") is False:
-        return make_result(SYSTEMD.id, name, "critical", "%s: no such service on this host" % name,
-                           observed={"found": False},
-                           remediation="Install the service %s or correct critical_services in the "
-                                       "supervision policy." % name)
+        return make_result(SYSTEMD.id, name, "critical", M_("%(service)s: no such service on this host", service=name),
+                           observed={"found": False}, remediation=_install(name))
     status = entry.get("status")
     code = int(status) if isinstance(status, int) and not isinstance(status, bool) else None
     if code not in WIN_SERVICE_STATUS:
@@ -272,11 +291,13 @@ def _win_service(entry):
     observed = {"unit": service, "display_name": entry.get("display_name"), "status": WIN_SERVICE_STATUS[code],
                 "start_type": entry.get("start_type")}
     if code == WIN_RUNNING:
-        return make_result(SYSTEMD.id, name, "ok", "%s (%s) is running" % (name, service), observed=observed)
-    return make_result(SYSTEMD.id, name, "critical", "%s (%s) is %s" % (name, service, WIN_SERVICE_STATUS[code]),
+        return make_result(SYSTEMD.id, name, "ok", M_("%(service)s (%(unit)s) is running", service=name,
+                                                      unit=service), observed=observed)
+    return make_result(SYSTEMD.id, name, "critical", M_("%(service)s (%(unit)s) is %(state)s", service=name,
+                                                        unit=service, state=WIN_SERVICE_STATUS[code]),
                        observed=observed,
-                       remediation="See why %s stopped (the System event log, Get-Service %s), fix the cause "
-                                   "and start it (Start-Service %s)." % (service, service, service))
+                       remediation=M_("See why %(unit)s stopped (the System event log, Get-Service %(unit)s), fix "
+                                      "the cause and start it (Start-Service %(unit)s).", unit=service))
 
 
 def decide_win_services(facts, policy=None):
@@ -296,17 +317,19 @@ def decide_win_services(facts, policy=None):
     for name in thr["critical_services"]:
         entry = by_name.get(name.lower())
         if entry is None:
-            results.append(make_result(SYSTEMD.id, name, "unknown", "%s: state not read: %s"
-                                       % (name, facts.get("services_error") or "no answer"),
-                                       remediation="Run Get-Service %s on the host." % name))
+            error = str(facts.get("services_error") or "no answer")
+            results.append(make_result(SYSTEMD.id, name, "unknown", M_("%(service)s: state not read: %(error)s",
+                                                                       service=name, error=error),
+                                       remediation=M_("Run Get-Service %(service)s on the host.", service=name)))
             continue
         critical_ids |= {name.lower(), str(entry.get("service_name") or name).lower()}
         results.extend(guarded(SYSTEMD.id, name, _win_service, entry))
     failed = facts.get("failed")
     if failed is None or not isinstance(failed, list):
-        results.append(make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "unknown", "failed services not read: %s"
-                                   % (facts.get("failed_error") or "no answer"),
-                                   remediation="Run Get-CimInstance Win32_Service on the host."))
+        results.append(make_result(SYSTEMD.id, FAILED_UNITS_ITEM, "unknown",
+                                   M_("failed services not read: %(reason)s",
+                                      reason=str(facts.get("failed_error") or "no answer")),
+                                   remediation=M_("Run Get-CimInstance Win32_Service on the host.")))
         return results
     names = []
     for entry in failed:
@@ -473,10 +496,11 @@ def decide_failed_logins(facts, policy=None):
         return [unreadable_result(FAILED_LOGINS.id, "", "failed-login facts", value=facts)]
     window = {"since": facts.get("since"), "until": facts.get("until")}
     if facts.get("readable") is not True:
-        return [make_result(FAILED_LOGINS.id, "", "unknown", "failed logins not read: %s"
-                            % (facts.get("error") or "no readable journal"), observed=window, threshold=threshold,
-                            remediation="Make the journal readable (journald running, the watch run as root) or, "
-                                        "on Windows, the Security log (an administrator).")]
+        reason = str(facts.get("error") or "no readable journal")
+        return [make_result(FAILED_LOGINS.id, "", "unknown", M_("failed logins not read: %(reason)s", reason=reason),
+                            observed=window, threshold=threshold,
+                            remediation=M_("Make the journal readable (journald running, the watch run as root) or, "
+                                           "on Windows, the Security log (an administrator)."))]
     count = number(facts.get("count"))
     if count is None or count < 0:
         return [unreadable_result(FAILED_LOGINS.id, "", "failed-login count", value=facts.get("count"),
@@ -488,16 +512,27 @@ def decide_failed_logins(facts, policy=None):
     observed = dict(window, count=count, top=top, sources=len(sources), groups=number(facts.get("group_count")),
                     truncated=bool(facts.get("truncated")))
     status = grade_high(count, thr["failed_logins_warn"], thr["failed_logins_crit"])
-    span = "since %s" % window["since"] if window["since"] else "since the last watch"
-    at_least = "at least " if facts.get("truncated") else ""
+    since = str(window["since"]) if window["since"] else None
     if not count:
-        return [make_result(FAILED_LOGINS.id, "", "ok", "no failed login %s" % span, observed=observed,
-                            threshold=threshold)]
+        summary = (M_("no failed login since %(since)s", since=since) if since
+                   else M_("no failed login since the last watch"))
+        return [make_result(FAILED_LOGINS.id, "", "ok", summary, observed=observed, threshold=threshold)]
     shown = ", ".join("%s@%s x%s" % (g.get("user"), g.get("source"), g.get("count")) for g in top)
-    summary = "%s%d failed login(s) %s from %d source(s): %s" % (at_least, count, span, len(sources), shown)
+    params = {"count": count, "sources": len(sources), "shown": shown}
+    if since:
+        params["since"] = since
+    template = {
+        (False, True): N_("%(count)s failed login(s) since %(since)s from %(sources)s source(s): %(shown)s"),
+        (False, False): N_("%(count)s failed login(s) since the last watch from %(sources)s source(s): %(shown)s"),
+        (True, True): N_("at least %(count)s failed login(s) since %(since)s from %(sources)s source(s): "
+                         "%(shown)s"),
+        (True, False): N_("at least %(count)s failed login(s) since the last watch from %(sources)s source(s): "
+                          "%(shown)s"),
+    }[(bool(facts.get("truncated")), bool(since))]
+    summary = Msg(template, params)
     remediation = ""
     if status in ("warning", "critical"):
-        remediation = FAILED_LOGINS.remediation.format(item=", ".join(sources[:5]))
+        remediation = FAILED_LOGINS.fix(item=", ".join(sources[:5]))
     return [make_result(FAILED_LOGINS.id, "", status, summary, observed=observed, threshold=threshold,
                         remediation=remediation)]
 

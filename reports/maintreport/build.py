@@ -22,7 +22,7 @@ from maint_utils.maint_result import STATUS_RANK, STATUSES
 from maintcore import interventions as intervention_store
 
 from .costs import estimate_cost
-from .messages import message_of
+from .messages import human_remediation, message_of
 
 Row = Sequence[Any]
 # Column positions in a result row (maintreport.query.REPORT_COLUMNS).
@@ -773,7 +773,8 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
         g["hosts"].add(f["host"])
         g["evidence"].append(f["evidence"][-1])
         g["severity"] = _worse_severity(g["severity"], f["severity"])
-        g["remediation"] = g["remediation"] or f["remediation"]
+        if not g["remediation"] and f["remediation"]:
+            g["remediation"], g["message"] = f["remediation"], f["message"]
         g["count"] += 1
     for (host, check, _item), row in latest.items():
         if row[STATUS] != "unknown" or check == "run.task_failed":
@@ -782,7 +783,8 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
         g["hosts"].add(host)
         g["evidence"].append(row[ID])
         g["severity"] = _worse_severity(g["severity"], row[SEV])
-        g["remediation"] = g["remediation"] or row[REMEDIATION]
+        if not g["remediation"] and row[REMEDIATION]:
+            g["remediation"], g["message"] = row[REMEDIATION], message_of(_at(row, MESSAGE))
         g["count"] += 1
     recs = sorted(groups.values(), key=lambda g: (SEVERITY_RANK.get(g["severity"], 4),
                                                   -STATUS_RANK[g["status"]], -len(g["hosts"]), g["check"]))
@@ -798,7 +800,7 @@ def recommendations(findings: Sequence[dict[str, Any]], latest: dict[tuple[str, 
             "rank": rank, "check": g["check"], "area": g["area"], "status": g["status"],
             "severity": g["severity"], "hosts": hosts[:50], "host_count": len(hosts), "count": g["count"],
             "title": text(f"rec.{g['status']}", **params),
-            "action": g["remediation"] or text("rec.no_remediation"),
+            "action": human_remediation(g, getattr(text, "locale", "en")) or text("rec.no_remediation"),
             "evidence": sorted(g["evidence"])[:20],
             "cost": estimate_cost(g["check"], g["status"], len(hosts), settings, text, real),
         })
@@ -815,7 +817,7 @@ def _check_label(text: Callable[..., str], check: str) -> str:
 
 def _group(check: str, area: str, status: str) -> dict[str, Any]:
     return {"check": check, "area": area, "status": status, "hosts": set(), "evidence": [],
-            "severity": None, "remediation": "", "count": 0}
+            "severity": None, "remediation": "", "message": None, "count": 0}
 
 
 # -- appendix --------------------------------------------------------------------------------

@@ -37,7 +37,11 @@ def message_of(value: Any) -> dict[str, Any] | None:
         except ValueError:
             return None
     if isinstance(value, Mapping) and isinstance(value.get("id"), str) and isinstance(value.get("params"), Mapping):
-        return {"id": value["id"], "params": dict(value["params"])}
+        out = {"id": value["id"], "params": dict(value["params"])}
+        fix = value.get("remediation")
+        if isinstance(fix, Mapping) and isinstance(fix.get("id"), str) and isinstance(fix.get("params"), Mapping):
+            out["remediation"] = {"id": fix["id"], "params": dict(fix["params"])}
+        return out
     return None
 
 
@@ -49,6 +53,23 @@ def _param(value: Any, locale: str) -> str:
     return "-" if value is None else str(value)
 
 
+class _Untranslated(Exception):
+    """A part of a message (a parameter that is a list of messages) the catalogue cannot say."""
+
+
+def _part(value: Any, locale: str) -> str:
+    """A parameter in ``locale``: a list of messages (the parts of a sentence) rendered and joined."""
+    if not isinstance(value, list):
+        return _param(value, locale)
+    parts = []
+    for part in value:
+        text = render_message(part, locale) if message_of(part) is not None else None
+        if text is None:
+            raise _Untranslated
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def render_message(message: Mapping[str, Any], locale: str) -> str | None:
     """Return a message in ``locale`` (None when the catalogue has no translation of it, or it breaks)."""
     template = message["id"]
@@ -56,9 +77,28 @@ def render_message(message: Mapping[str, Any], locale: str) -> str | None:
     if locale != "en" and translated == template:
         return None
     try:
-        return translated % {k: _param(v, locale) for k, v in message["params"].items()}
-    except (KeyError, ValueError, TypeError):
+        return translated % {k: _part(v, locale) for k, v in message["params"].items()}
+    except (KeyError, ValueError, TypeError, _Untranslated):
         return None
+
+
+def human_remediation(result: Mapping[str, Any], locale: str) -> str:
+    """Return a result's (or a finding's) next step for a client, in ``locale`` ("" when there is none).
+
+    The remediation message (``message["remediation"]``) in the locale; without one, the English
+    ``remediation`` in English, and in another locale the catalogue's "see the evidence" sentence (never
+    English text in a French report). An empty remediation stays empty.
+    """
+    message = message_of(result.get("message"))
+    fix = message.get("remediation") if message else None
+    if fix is not None:
+        text = render_message(fix, locale)
+        if text is not None:
+            return text
+    english = str(result.get("remediation") or "")
+    if not english or locale == "en":
+        return english
+    return catalogue(locale)["rec.no_remediation"]
 
 
 def human_summary(result: Mapping[str, Any], locale: str) -> str:
