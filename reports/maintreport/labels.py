@@ -19,6 +19,7 @@ def L_(key: str, text: str) -> tuple[str, str]:
 LABELS: dict[str, str] = dict([
     L_("lang", "en"),
     L_("title", "Maintenance report"),
+    L_("title_client", "Maintenance report: {client}"),
     L_("fleet_title", "Fleet overview"),
     L_("period", "Period"),
     L_("run", "Run"),

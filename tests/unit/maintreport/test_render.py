@@ -55,7 +55,7 @@ def test_markdown_is_short_and_localised(doc: dict[str, Any]) -> None:
     assert md.startswith("# Maintenance report: Demo SARL (2026-11)") and "| Hardware | red |" in md
     assert "1. Fix Disk space: critical on 1 host(s) (db01) (P2)" in md and "hardware.disk_free" not in md
     fr = render.render_md({**doc, "locale": "fr"})
-    assert fr.startswith("# Rapport de maintenance : Demo SARL") or fr.startswith("# Rapport de maintenance: Demo SARL")
+    assert fr.startswith("# Rapport de maintenance\u202f: Demo SARL")  # French: a narrow no-break space before ":"
     assert "| Matériel | rouge |" in fr
 
 
