@@ -45,6 +45,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import report_language
 from tests.integration.conftest import run_group
 
 pytestmark = pytest.mark.lab
@@ -450,6 +451,16 @@ def test_markdown_summary(november: dict[str, Any]) -> None:
     assert len(md.splitlines()) < 40
 
 
+def test_the_client_reads_no_check_id(november: dict[str, Any]) -> None:
+    """The English lab month: no check id outside the technician's appendix (tests/report_language.py)."""
+    for kind in ("html", "md"):
+        rendered = november["paths"][kind].read_text(encoding="utf-8")
+        assert not report_language.leaks(rendered, "en"), kind
+    text = subprocess.run(["pdftotext", str(november["paths"]["pdf"]), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert not report_language.leaks(text, "en"), "pdf"
+
+
 def test_french_report_and_run_report(lab: Lab, tmp_path: Path) -> None:
     proc = lab.maintctl("report", "--client", "demo", "--period", "2026-11", "--format", "html,md", "--out",
                         str(tmp_path / "fr"), "--locale", "fr", now="2026-11-10T23:00:00Z")
@@ -457,6 +468,10 @@ def test_french_report_and_run_report(lab: Lab, tmp_path: Path) -> None:
     html = (tmp_path / "fr" / "report.html").read_text(encoding="utf-8")
     assert '<html lang="fr">' in html and "Taux de disponibilité" in html and "Synthèse" in html
     assert "Availability rate" not in html
+    # no check id and no English sentence of the catalogue outside the technician's appendix
+    for name in ("report.html", "report.md"):
+        rendered = (tmp_path / "fr" / name).read_text(encoding="utf-8")
+        assert not report_language.leaks(rendered, "fr"), (name, report_language.leaks(rendered, "fr"))
     run_id = lab.run_ids[2]
     proc = lab.maintctl("report", "--client", "demo", "--run", run_id, "--format", "json", now="2026-11-10T23:00:00Z")
     assert proc.returncode == 0, proc.stderr
