@@ -12,11 +12,18 @@ ntfy, ``json://`` webhooks...). The outbox's ``target`` holds the address or the
 the URL (which holds secrets) is asked for only when sending, through the ``secret`` callable, and
 it never reaches the store, a log, an error or the output: Apprise's logger is captured while it
 works, and what it says is stripped of the URL and of each of its parts.
+
+A message names the check by its label and says the result's summary in the client's language, from the
+report's catalogue (``maintreport/locales``, read with the standard library's gettext, without importing
+``maintreport``): the check id is given once, at the end, for the technician.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gettext
+import importlib.util
+import json
 import logging
 import re
 import shlex
@@ -25,6 +32,8 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,7 +63,7 @@ TEXT = {
         "client": "Client", "host": "Host", "check": "Check", "item": "Item", "status": "Status",
         "severity": "Severity", "summary": "Summary", "opened_at": "Opened", "acknowledged_at": "Acknowledged",
         "resolved_at": "Recovered", "duration": "Duration", "ack": "To acknowledge it:",
-        "warning": "warning", "critical": "critical", "day": "d",
+        "warning": "warning", "critical": "critical", "day": "d", "technician": "For the technician: check id",
     },
     "fr": {
         "opened": "Alerte", "escalated": "Escalade, alerte non acquittée", "recovered": "Rétablissement",
@@ -66,8 +75,95 @@ TEXT = {
         "severity": "Sévérité", "summary": "Résumé", "opened_at": "Ouverte le", "acknowledged_at": "Acquittée le",
         "resolved_at": "Rétablie le", "duration": "Durée", "ack": "Pour l'acquitter :",
         "warning": "avertissement", "critical": "critique", "day": "j",
+        "technician": "Pour le technicien : identifiant du contrôle",
     },
 }
+
+# -- the report's catalogue: check labels and results' messages ------------------
+@cache
+def _translations(locale: str) -> gettext.NullTranslations:
+    """The report's compiled catalogue of ``locale``, found without importing maintreport (none: no translation)."""
+    spec = importlib.util.find_spec("maintreport")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "locales" / locale / "LC_MESSAGES" / "maintreport.mo"
+        if path.is_file():
+            with path.open("rb") as handle:
+                return gettext.GNUTranslations(handle)
+    return gettext.NullTranslations()
+
+
+@cache
+def _labels(locale: str) -> dict[str, str]:
+    """The report's labels by key (``check.hardware.disk_free``...) in ``locale``.
+
+    The French catalogue holds every label as (key, English) -> French: its keys give the English text too.
+    """
+    catalog = getattr(_translations("fr"), "_catalog", {})
+    out = {}
+    for key, french in catalog.items():
+        if isinstance(key, str) and "\x04" in key:
+            context, english = key.split("\x04", 1)
+            out[context] = str(french) if locale == "fr" else english
+    return out
+
+
+def check_label(check: str, locale: str) -> str:
+    """The label of a check (``Disk space``), else its area's, else the id itself."""
+    labels = _labels(locale)
+    return labels.get(f"check.{check}") or labels.get(f"area.{check.split('.', 1)[0]}") or check
+
+
+def _param(value: Any, locale: str) -> str:
+    if isinstance(value, list):
+        parts = [render_message(part, locale) if isinstance(part, Mapping) else None for part in value]
+        if any(part is None for part in parts):
+            raise ValueError("a part of the message is not translated")
+        return "; ".join(str(part) for part in parts)
+    if isinstance(value, bool):
+        return _labels(locale).get("yes" if value else "no", str(value))
+    if isinstance(value, float) and locale == "fr":
+        return f"{value:g}".replace(".", ",")
+    return "-" if value is None else str(value)
+
+
+def render_message(message: Mapping[str, Any], locale: str) -> str | None:
+    """A result's message (``{"id", "params"}``) in ``locale``; None when the catalogue cannot say it."""
+    template, params = message.get("id"), message.get("params")
+    if not isinstance(template, str) or not isinstance(params, Mapping):
+        return None
+    translated = _translations(locale).gettext(template) if locale != "en" else template
+    if locale != "en" and translated == template:
+        return None
+    try:
+        return translated % {key: _param(value, locale) for key, value in params.items()}
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _summary(alert: Mapping[str, Any], message: Mapping[str, Any] | None, locale: str, status_word: str,
+             label: str) -> str:
+    """The alert's summary for the client: its English summary in English, else its message in the locale."""
+    if locale == "en":
+        return str(alert.get("summary") or "")
+    text = render_message(message, locale) if message else None
+    if text is not None:
+        return text
+    labels, item = _labels(locale), str(alert.get("item") or "")
+    template = labels.get("msg.generic_item" if item else "msg.generic") or "{check}: {status}"
+    return template.format(check=label, status=status_word, item=item)
+
+
+def _result_message(db: sqlite3.Connection, result_id: Any) -> dict[str, Any] | None:
+    """The message of a stored result (the one that opened the alert), None without one."""
+    if not isinstance(result_id, int):
+        return None
+    row = db.execute("SELECT message FROM results WHERE id=?", (result_id,)).fetchone()
+    try:
+        message = json.loads(row[0]) if row and row[0] else None
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
 
 # -- what to send, to whom ------------------------------------------------------
 def _notify_policy(policy: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -148,8 +244,13 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def compose(alert: Mapping[str, Any], event: str, policy: Mapping[str, Any]) -> tuple[str, str]:
+def compose(alert: Mapping[str, Any], event: str, policy: Mapping[str, Any],
+            message: Mapping[str, Any] | None = None) -> tuple[str, str]:
     """Return ``(subject, body)`` of the message telling of ``event`` for ``alert``, in the client's language.
+
+    ``message`` is the message of the result that opened the alert (``{"id", "params"}``): the summary
+    in a language other than English (without one: the check's label and status). The check is named by
+    its label; its id is the body's last line, for the technician.
 
     ``alert`` is a row of the ``alerts`` table (as a dict). The subject is one line of at most
     200 characters (whatever a summary holds, it cannot add a header); the body is plain text with
@@ -158,7 +259,8 @@ def compose(alert: Mapping[str, Any], event: str, policy: Mapping[str, Any]) -> 
     alert that is still open.
     """
     _check_event(event)
-    words = TEXT[locale_of(policy)]
+    locale = locale_of(policy)
+    words = TEXT[locale]
     zone = _zone(policy)
     client = str(alert.get("client") or "")
     client_name = _one_line(policy.get("client_name") or client)
@@ -166,14 +268,17 @@ def compose(alert: Mapping[str, Any], event: str, policy: Mapping[str, Any]) -> 
     status_word = words.get(status, status)
     severity = str(alert.get("severity") or "")
     item = str(alert.get("item") or "")
-    what = " ".join(p for p in (client_name, str(alert.get("host") or ""), str(alert.get("check_id") or ""), item) if p)
+    check_id = str(alert.get("check_id") or "")
+    label = check_label(check_id, locale) if check_id else ""
+    summary = _summary(alert, message, locale, status_word, label)
+    what = " ".join(p for p in (client_name, str(alert.get("host") or ""), label, item) if p)
     head = f"[{severity}] " if severity else ""
-    subject = _one_line(f"{head}{words[event]} ({status_word}): {what}: {alert.get('summary') or ''}")
+    subject = _one_line(f"{head}{words[event]} ({status_word}): {what}: {summary}")
     if len(subject) > MAX_SUBJECT:
         subject = subject[:MAX_SUBJECT - 3].rstrip() + "..."
     lines = [words[f"intro.{event}"].format(id=alert.get("id"), client_name=client_name), ""]
-    fields = [("client", f"{client_name} ({client})"), ("host", alert.get("host")), ("check", alert.get("check_id")),
-              ("item", item), ("status", status_word), ("severity", severity), ("summary", alert.get("summary")),
+    fields = [("client", f"{client_name} ({client})"), ("host", alert.get("host")), ("check", label),
+              ("item", item), ("status", status_word), ("severity", severity), ("summary", summary),
               ("opened_at", _local(alert.get("opened"), zone))]
     if alert.get("acknowledged"):
         who = f" ({_one_line(alert['ack_by'])})" if alert.get("ack_by") else ""
@@ -187,6 +292,8 @@ def compose(alert: Mapping[str, Any], event: str, policy: Mapping[str, Any]) -> 
             lines.append(f"{words[key]}: {value}")
     if event != "recovered":
         lines += ["", words["ack"], f"  maintctl alerts ack --client {shlex.quote(client)} {alert.get('id')}"]
+    if check_id:
+        lines += ["", f"{words['technician']}: {check_id}"]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -204,7 +311,7 @@ def enqueue(db: sqlite3.Connection, alert: Mapping[str, Any], event: str, policy
     pairs = targets(policy, event)
     if not pairs:
         return 0
-    subject, body = compose(alert, event, policy)
+    subject, body = compose(alert, event, policy, _result_message(db, alert.get("opened_result")))
     added = 0
     for channel, target in pairs:
         exists = db.execute("SELECT 1 FROM notifications WHERE alert_id=? AND event=? AND channel=? AND target=?",

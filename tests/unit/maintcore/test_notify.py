@@ -262,16 +262,25 @@ def test_compose_in_english_and_french() -> None:
              "state": "open", "status": "critical", "severity": "P1", "summary": "/var is 97% full",
              "opened": "2026-11-03T14:00:00Z", "acknowledged": None, "resolved": None}
     subject, body = notify.compose(alert, "opened", POLICY)
-    assert subject == "[P1] Alert (critical): Demo SARL web01 hardware.disk_free /var: /var is 97% full"
-    for text in ("Demo SARL (demo)", "Host: web01", "Check: hardware.disk_free", "Item: /var", "Status: critical",
+    assert subject == "[P1] Alert (critical): Demo SARL web01 Disk space /var: /var is 97% full"
+    for text in ("Demo SARL (demo)", "Host: web01", "Check: Disk space", "Item: /var", "Status: critical",
                  "Severity: P1", "Summary: /var is 97% full", "Opened: 2026-11-03 15:00 CET",
                  "maintctl alerts ack --client demo 7"):
         assert text in body, text
+    # the check id only once, on the last line, for the technician
+    assert body.count("hardware.disk_free") == 1 and body.endswith("For the technician: check id: hardware.disk_free\n")
 
     fr = policy(locale="fr")
     subject, body = notify.compose(alert, "opened", fr)
-    assert subject.startswith("[P1] Alerte (critique): Demo SARL web01")
-    assert "Hôte: web01" in body and "Ouverte le: 2026-11-03 15:00 CET" in body
+    assert subject.startswith("[P1] Alerte (critique): Demo SARL web01 Espace disque /var")
+    assert "Hôte: web01" in body and "Ouverte le: 2026-11-03 15:00 CET" in body and "Contrôle: Espace disque" in body
+    # without the result's message, the French summary is the check's label and status, never the English one
+    assert "97% full" not in subject + body and "Résumé: Espace disque (/var) : " in body
+    message = {"id": "%(mount)s: %(free_pct)s %% free (%(avail)s of %(size)s)",
+               "params": {"mount": "/var", "free_pct": 2.5, "avail": "0.2 GiB", "size": "8 GiB"}}
+    subject, body = notify.compose(alert, "opened", fr, message)
+    assert subject.endswith("Espace disque /var: /var : 2,5 % libre (0.2 GiB sur 8 GiB)"), subject
+    assert "full" not in subject + body and " free" not in subject + body and "Résumé: /var : 2,5 % libre" in body
     subject, _ = notify.compose(alert, "escalated", fr)
     assert "non acquittée" in subject
 
