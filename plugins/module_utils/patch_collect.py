@@ -223,13 +223,14 @@ def _exit(module, results, earlier, changed=False, **returns):
     failed = host_failed(list(earlier or []) + results)
     if failed:
         returns["msg"] = failure_message(list(earlier or []) + results)
-    module.exit_json(changed=changed, maint_results=results, host_failed=failed, **returns)
+    module.exit_json(changed=changed, manager=module.params["manager"], maint_results=results, host_failed=failed,
+                     **returns)
 
 
 def argument_spec():
     """Return the argument spec of the patch_linux module (the same for apt and dnf)."""
     return dict(
-        manager=dict(type="str", required=True, choices=["apt", "dnf"]),
+        manager=dict(type="str", default="auto"),
         phase=dict(type="str", default="scan", choices=["scan", "verify", "final"]),
         policy=dict(type="dict", default={}),
         install_planned=dict(type="bool", default=False),

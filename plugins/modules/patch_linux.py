@@ -76,10 +76,14 @@ description:
 version_added: "0.1.0"
 options:
   manager:
-    description: The host's package manager (C(ansible_facts.pkg_mgr)).
+    description:
+      - The host's package manager, C(apt) or C(dnf) (C(ansible_facts.pkg_mgr) when the facts were gathered).
+      - "C(auto) (the default) finds it without gathering facts: C(apt-get) on the host is apt, a
+        C(dnf) that is dnf 4 is dnf. Any other (dnf 5 alone, yum, zypper, pacman...) fails the module,
+        as does any other value given here: the role installs with ansible.builtin.apt and
+        ansible.builtin.dnf only, so it never reports such a host as patched."
     type: str
-    required: true
-    choices: [apt, dnf]
+    default: auto
   phase:
     description: Which step of the patch flow this call is.
     type: str
@@ -163,13 +167,16 @@ author:
 EXAMPLES = r"""
 - name: Scan for updates
   patch_linux:
-    manager: "{{ ansible_facts.pkg_mgr }}"
     policy: "{{ maint_policy.patch | default({}) }}"
   become: true
   register: scan
 """
 
 RETURN = r"""
+manager:
+  description: The package manager used, C(apt) or C(dnf) (O(manager), or the one C(auto) found).
+  returned: always
+  type: str
 maint_results:
   description: Check results in the shape of schemas/check_result.schema.json.
   returned: always
@@ -567,9 +574,33 @@ class DnfReader(object):
         return dnf_install_specs(planned)
 
 
+UNSUPPORTED_MANAGERS = ("dnf5", "yum", "zypper", "pacman", "apk", "emerge", "pkg")
+
+
+def detect_manager(module):
+    """Return the host's package manager for O(manager=auto): ``apt``, ``dnf`` (4), or fail the module.
+
+    Reads only which binaries are on the PATH (no fact gathering): ``apt-get`` is apt, a ``dnf``
+    that is dnf 4 (``dnf_major``) is dnf. dnf 5 alone and the others are refused, as the role's
+    install steps (ansible.builtin.apt, ansible.builtin.dnf) cannot install with them.
+    """
+    if module.get_bin_path("apt-get"):
+        return "apt"
+    dnf = module.get_bin_path("dnf")
+    if dnf and dnf_major(dnf) < 5:
+        return "dnf"
+    found = "dnf5" if dnf else next((name for name in UNSUPPORTED_MANAGERS if module.get_bin_path(name)), "unknown")
+    module.fail_json(msg="package manager %s is not supported (apt, dnf 4 and Windows Update are)" % found)
+
+
 def main():
     """Run the module."""
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if module.params["manager"] == "auto":
+        module.params["manager"] = detect_manager(module)
+    elif module.params["manager"] not in ("apt", "dnf"):
+        module.fail_json(msg="package manager %s is not supported (apt, dnf 4 and Windows Update are)"
+                         % module.params["manager"])
     try:
         policy = effective_policy(module.params["policy"])
     except PolicyError as exc:

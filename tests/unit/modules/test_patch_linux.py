@@ -286,3 +286,43 @@ def test_dnf_major_without_running_dnf(tmp_path: Path) -> None:
     assert cmds["updateinfo_list"] == ["/usr/bin/dnf", "-q", "advisory", "list", "--security"]
     assert mod.dnf_commands("/usr/bin/dnf", 4, False)["updateinfo_info"] == [
         "/usr/bin/dnf", "-q", "updateinfo", "info", "--security"]
+
+
+class _Found:
+    """What detect_manager needs of AnsibleModule: get_bin_path over one folder, fail_json raising."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def get_bin_path(self, name: str) -> str | None:
+        path = self.folder / name
+        return str(path) if path.exists() else None
+
+    def fail_json(self, msg: str) -> None:
+        raise RuntimeError(msg)
+
+
+def test_auto_finds_apt_or_dnf4_and_refuses_the_others(tmp_path: Path) -> None:
+    from plugins.modules import patch_linux as mod  # noqa: PLC0415 - the module imports ansible
+
+    apt_host, dnf_host, dnf5_host, zypper_host, bare = (tmp_path / n for n in ("apt", "dnf", "dnf5", "zypper", "bare"))
+    for folder in (apt_host, dnf_host, dnf5_host, zypper_host, bare):
+        folder.mkdir()
+    _write(apt_host / "apt-get", "#!/bin/sh\n")
+    _write(dnf_host / "dnf", "#!/usr/bin/python3\nimport dnf\n")
+    (dnf5_host / "dnf5").write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 32)
+    (dnf5_host / "dnf").symlink_to("dnf5")
+    _write(zypper_host / "zypper", "#!/bin/sh\n")
+    assert mod.detect_manager(_Found(apt_host)) == "apt"
+    assert mod.detect_manager(_Found(dnf_host)) == "dnf"
+    for folder, name in ((dnf5_host, "dnf5"), (zypper_host, "zypper"), (bare, "unknown")):
+        with pytest.raises(RuntimeError, match=f"^package manager {name} is not supported"):
+            mod.detect_manager(_Found(folder))
+
+
+def test_an_unsupported_manager_given_is_refused(fake_tools: Path) -> None:
+    res, calls = run_module(fake_tools, {"manager": "yum"})
+    assert res["failed"] and res["msg"].startswith("package manager yum is not supported"), res
+    assert calls == []
+    res, _ = run_module(fake_tools, {"phase": "final", "policy": {}})
+    assert res["manager"] == "dnf", res
