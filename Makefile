@@ -23,7 +23,8 @@ APT_PACKAGES := python3 python3-venv podman runc mmdebstrap uidmap netavark aard
 STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-12)
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision i18n
+.PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision \
+	bench-orchestrator i18n
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
 # `maintctl demo` starts the lab itself: the lab is brought up once, not twice, and a lab already up
@@ -95,6 +96,11 @@ clean: lab-down
 bench: deps
 	$(PY) tests/benchmarks/bench_report.py
 	$(PY) tests/benchmarks/bench_probe.py
+
+# maintctl's own cost, no lab (not part of make test): maintctl run against the very ansible-playbook it runs,
+# over 20 and 100 simulated local hosts, interleaved rounds; the startup of maintctl --version and validate.
+bench-orchestrator: deps
+	$(PY) tests/benchmarks/bench_orchestrator.py
 
 # Supervision benchmark on the lab (not part of make test): a probe and a watch cycle against ansible -m ping.
 bench-supervision: deps lab
