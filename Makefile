@@ -24,7 +24,7 @@ STAMP_APT := $(MAINT_HOME)/.stamp-apt-$(shell echo $(APT_PACKAGES) | md5sum | cu
 STAMP_PIP := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
 .PHONY: demo test deps doctor lab lab-down lint unit integration molecule clean bench bench-run bench-supervision \
-	bench-orchestrator i18n
+	bench-orchestrator bench-window bench-restore i18n
 
 # `maintctl lab up` and `maintctl demo` run their own part of `maintctl doctor` first.
 # `maintctl demo` starts the lab itself: the lab is brought up once, not twice, and a lab already up
@@ -101,6 +101,15 @@ bench: deps
 # over 20 and 100 simulated local hosts, interleaved rounds; the startup of maintctl --version and validate.
 bench-orchestrator: deps
 	$(PY) tests/benchmarks/bench_orchestrator.py
+
+# The check-only window against ansible -m ping over 50, 100 and 200 simulated local hosts (README.md,
+# Performance; about 20 minutes here, `python tests/benchmarks/bench_window.py --quick` for 25 and 50).
+bench-window: deps
+	$(PY) tests/benchmarks/bench_window.py --hosts 50,100,200 --rounds 3
+
+# The restore tests' cost beyond restic's and borg's own time, on real repositories built here (no lab).
+bench-restore: deps
+	$(PY) tests/benchmarks/bench_restore.py
 
 # Supervision benchmark on the lab (not part of make test): a probe and a watch cycle against ansible -m ping.
 bench-supervision: deps lab
