@@ -62,7 +62,8 @@ _UNIT = "tests/unit/maint_utils/test_hardware_decide.py::"
 _LAB = "tests/integration/test_hardware_lab.py::"
 
 # The catalogue of the hardware area: one entry per check id it can emit, on Linux and Windows.
-# ``remediation`` is the advice of a warning or critical finding ({item} is the result's item).
+# ``remediation`` is the advice of a warning or critical finding (a message template:
+# ``CHECK.fix(item=...)``, %(item)s the result's item).
 CHECKS = (
     Check(
         id="hardware.disk_free",
@@ -71,8 +72,8 @@ CHECKS = (
         policy={"disk_warn_free_pct": 20, "disk_crit_free_pct": 10},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="hardware_decide:_mount_results",
-        remediation="Free space on {item}: find large files (du -xh --max-depth=2 {item}), rotate logs, "
-                    "clean package caches, or grow the filesystem.",
+        remediation=N_("Free space on %(item)s: find large files (du -xh --max-depth=2 %(item)s), rotate logs, "
+                       "clean package caches, or grow the filesystem."),
         unit_test=_UNIT + "test_disk_free_grades",
         lab_test=_LAB + "test_db01_full_filesystem_is_critical",
     ),
@@ -83,8 +84,8 @@ CHECKS = (
         policy={"inode_warn_free_pct": 20, "inode_crit_free_pct": 10},
         statuses=("ok", "warning", "critical", "unknown", "skipped"),
         decide="hardware_decide:_inode_result",
-        remediation="Inodes run out on {item}: find folders with many small files "
-                    "(du --inodes -x {item} | sort -n | tail) and clean them.",
+        remediation=N_("Inodes run out on %(item)s: find folders with many small files "
+                       "(du --inodes -x %(item)s | sort -n | tail) and clean them."),
         unit_test=_UNIT + "test_disk_free_grades",
         lab_test=_LAB + "test_inodes_and_uptime_are_read",
     ),
@@ -107,8 +108,8 @@ CHECKS = (
         },
         statuses=("ok", "warning", "critical", "unknown"),
         decide="hardware_smart:evaluate_device",
-        remediation="Back up the data on this disk now and replace the disk; "
-                    "check the full output with smartctl --xall.",
+        remediation=N_("Back up the data on this disk now and replace the disk; "
+                       "check the full output with smartctl --xall."),
         unit_test="tests/unit/maint_utils/test_hardware_smart.py::test_every_fixture_evaluates",
         lab_test=_LAB + "test_smart_is_unknown_on_every_host",
     ),
@@ -118,7 +119,7 @@ CHECKS = (
         policy={"temp_warn_c": 60, "temp_crit_c": 75},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="hardware_decide:decide_temperature",
-        remediation="Check the fans, the air flow and the room temperature; clean dust filters.",
+        remediation=N_("Check the fans, the air flow and the room temperature; clean dust filters."),
         unit_test=_UNIT + "test_temperature",
         lab_test=_LAB + "test_host_wide_checks",
     ),
@@ -128,7 +129,7 @@ CHECKS = (
         policy={"memory_warn_avail_pct": 10, "memory_crit_avail_pct": 5},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="hardware_decide:decide_memory",
-        remediation="Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM.",
+        remediation=N_("Find the processes using memory (ps aux --sort=-rss | head) and plan more RAM."),
         unit_test=_UNIT + "test_memory",
         lab_test=_LAB + "test_host_wide_checks",
     ),
@@ -138,7 +139,7 @@ CHECKS = (
         policy={"load_warn_per_cpu": 2.0, "load_crit_per_cpu": 4.0},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="hardware_decide:decide_load",
-        remediation="Find what keeps the host busy (top, iotop); a high load with idle CPUs points at I/O waits.",
+        remediation=N_("Find what keeps the host busy (top, iotop); a high load with idle CPUs points at I/O waits."),
         unit_test=_UNIT + "test_load",
         lab_test=_LAB + "test_host_wide_checks",
     ),
@@ -148,7 +149,7 @@ CHECKS = (
         policy={"uptime_warn_days": 180},
         statuses=("ok", "warning", "unknown"),
         decide="hardware_decide:decide_uptime",
-        remediation="Plan a reboot in a maintenance window so that kernel and library updates take effect.",
+        remediation=N_("Plan a reboot in a maintenance window so that kernel and library updates take effect."),
         unit_test=_UNIT + "test_uptime",
         lab_test=_LAB + "test_inodes_and_uptime_are_read",
     ),
@@ -159,7 +160,7 @@ CHECKS = (
                  "Update and a pending computer rename on Windows (hardware_win:decide_pending_reboot)",
         statuses=("ok", "warning", "unknown"),
         decide="hardware_decide:decide_pending_reboot",
-        remediation="Reboot the host in its next maintenance window.",
+        remediation=N_("Reboot the host in its next maintenance window."),
         unit_test=_UNIT + "test_pending_reboot",
         lab_test=_LAB + "test_host_wide_checks",
     ),
@@ -169,8 +170,8 @@ CHECKS = (
                  "containers); skipped without any",
         statuses=("ok", "warning", "critical", "unknown", "skipped"),
         decide="hardware_decide:decide_raid",
-        remediation="Replace the failed disk and re-add it (mdadm --manage {item} --add DEVICE); "
-                    "check mdadm --detail {item} first.",
+        remediation=N_("Replace the failed disk and re-add it (mdadm --manage %(item)s --add DEVICE); "
+                       "check mdadm --detail %(item)s first."),
         unit_test=_UNIT + "test_raid",
         lab_test=_LAB + "test_host_wide_checks",
     ),
@@ -324,7 +325,7 @@ def disk_free_result(point, avail_bytes, size_bytes, observed, thr, remediation)
     if status == "unknown":
         return make_result(DISK_FREE.id, point, "unknown", M_("%(mount)s: free space not read (size 0)", mount=point),
                            observed=observed, threshold=threshold,
-                           remediation="Check that the volume is mounted and answers.")
+                           remediation=M_("Check that the volume is mounted and answers."))
     observed = dict(observed, free_pct=free_pct, size_bytes=size_bytes, avail_bytes=avail_bytes,
                     used_bytes=size_bytes - avail_bytes)
     summary = M_("%(mount)s: %(free_pct)s %% free (%(avail)s of %(size)s)", mount=point, free_pct=round(free_pct, 1),
@@ -349,7 +350,7 @@ def decide_disk_free(mounts, thr):
             results.append(unreadable_result(DISK_FREE.id, str(point), "statvfs facts", error=exc))
     if not results:
         results.append(make_result(DISK_FREE.id, "", "unknown", M_("no mounted filesystem was read"),
-                                   remediation="Check the mount table of this host (/proc/mounts)."))
+                                   remediation=M_("Check the mount table of this host (/proc/mounts).")))
     return results
 
 
@@ -383,23 +384,24 @@ def _mount_results(mount, point, thr):
         return [make_result(DISK_FREE.id, point, "unknown",
                             M_("%(mount)s: free space not read: %(reason)s", mount=point, reason=reason),
                             observed=base, threshold=disk_thr,
-                            remediation="Check that the mount answers (stale network mount?).")]
+                            remediation=M_("Check that the mount answers (stale network mount?)."))]
     results = []
     try:
         blocks, bfree, avail = _count(mount, "blocks"), _count(mount, "bfree", 0), _count(mount, "bavail", 0)
         frsize = _count(mount, "frsize", 1) or 1
     except ValueError as exc:
         results.append(unreadable_result(DISK_FREE.id, point, "free space", error=exc,
-                                         observed=base, remediation="Run stat -f %s on the host." % point))
+                                         observed=base,
+                                         remediation=M_("Run stat -f %(mount)s on the host.", mount=point)))
     else:
         if not blocks:
             results.append(make_result(DISK_FREE.id, point, "unknown",
                                        M_("%(mount)s: free space not read: the filesystem reports a size of 0",
                                           mount=point),
                                        observed=base, threshold=disk_thr,
-                                       remediation="Check that the mount answers (stale network mount?)."))
+                                       remediation=M_("Check that the mount answers (stale network mount?).")))
         else:
-            remediation = DISK_FREE.remediation.format(item=point)
+            remediation = DISK_FREE.fix(item=point)
             used = blocks - bfree
             results.append(disk_free_result(point, avail * frsize, (used + avail) * frsize, base, thr,
                                             remediation))
@@ -423,7 +425,7 @@ def _inode_result(mount, point, base, thr, inode_thr):
     istatus = grade_low(ipct, thr["inode_warn_free_pct"], thr["inode_crit_free_pct"])
     iremediation = ""
     if istatus in ("warning", "critical"):
-        iremediation = INODE_FREE.remediation.format(item=point)
+        iremediation = INODE_FREE.fix(item=point)
     return make_result(
         INODE_FREE.id, point, istatus, M_("%(mount)s: %(free_pct)s %% inodes free (%(free)s of %(total)s)",
                                           mount=point, free_pct=round(ipct, 1), free=ifree, total=files),
@@ -443,11 +445,11 @@ def decide_smart(smart, thr):
         return [unreadable_result(SMART.id, "", "SMART facts", value=smart)]
     if not smart.get("smartctl"):
         return [make_result(SMART.id, "", "unknown", M_("smartctl is not installed: SMART not read"),
-                            remediation="Install smartmontools on this host.")]
+                            remediation=M_("Install smartmontools on this host."))]
     if smart.get("scan_error"):
         return [make_result(SMART.id, "", "unknown",
                             M_("smartctl --scan-open failed: %(error)s", error=str(smart["scan_error"])),
-                            remediation="Run smartctl --scan-open as root on the host and fix the error.")]
+                            remediation=M_("Run smartctl --scan-open as root on the host and fix the error."))]
     results = []
     for device in _listed(smart.get("devices")):
         if not isinstance(device, dict):
@@ -459,15 +461,15 @@ def decide_smart(smart, thr):
             results.append(make_result(
                 SMART.id, item, "unknown", M_("%(disk)s: SMART not read: %(reason)s", disk=item, reason=str(reason)),
                 observed={"device": device.get("name"), "type": device.get("type")},
-                remediation="Check the device with smartctl --xall -d TYPE as root."))
+                remediation=M_("Check the device with smartctl --xall -d TYPE as root.")))
             continue
         results.append(hardware_smart.evaluate_device(SMART, device["output"], thr, item=item))
     if not results:
         results.append(make_result(
             SMART.id, "", "unknown", M_("no disk answered SMART (smartctl --scan-open found no device)"),
             observed={"devices": 0},
-            remediation=("On a VM or container SMART is read on the hypervisor; on hardware behind a RAID "
-                         "controller, give smartctl the controller type (-d megaraid,N).")))
+            remediation=M_("On a VM or container SMART is read on the hypervisor; on hardware behind a RAID "
+                           "controller, give smartctl the controller type (-d megaraid,N).")))
     return results
 
 
@@ -512,8 +514,8 @@ def decide_temperature(sensors, thr):
         return [make_result(TEMPERATURE.id, "", "unknown",
                             M_("no temperature sensor readable (no hwmon or thermal zone)"),
                             observed={"sensors": 0}, threshold=threshold,
-                            remediation="Nothing to do on a VM; on hardware, load the sensor drivers "
-                                        "(sensors-detect) or read the BMC/iLO/iDRAC.")]
+                            remediation=M_("Nothing to do on a VM; on hardware, load the sensor drivers "
+                                           "(sensors-detect) or read the BMC/iLO/iDRAC."))]
     readings.sort(reverse=True)
     hottest, name = readings[0]
     status = grade_high(hottest, thr["temp_warn_c"], thr["temp_crit_c"])
@@ -521,7 +523,7 @@ def decide_temperature(sensors, thr):
                 "readings": [{"sensor": n, "celsius": round(c, 1)} for c, n in readings[:20]]}
     remediation = ""
     if status in ("warning", "critical"):
-        remediation = TEMPERATURE.remediation
+        remediation = TEMPERATURE.fix()
     return [make_result(TEMPERATURE.id, "", status,
                         M_("hottest sensor %(sensor)s at %(celsius)s C (%(sensors)s sensors)", sensor=name,
                            celsius=round(hottest, 1), sensors=len(readings)),
@@ -539,11 +541,11 @@ def decide_memory(meminfo, thr, remediation=None):
     threshold = {"warn_avail_pct": thr["memory_warn_avail_pct"], "crit_avail_pct": thr["memory_crit_avail_pct"]}
     if raw_avail is None or not raw_total:
         return [make_result(MEMORY.id, "", "unknown", M_("available memory not read (MemAvailable missing)"),
-                            threshold=threshold, remediation="Check /proc/meminfo on this host.")]
+                            threshold=threshold, remediation=M_("Check /proc/meminfo on this host."))]
     if total is None or avail is None or total <= 0 or avail < 0:
         bad = ("MemTotal", raw_total) if total is None or total <= 0 else ("MemAvailable", raw_avail)
         return [unreadable_result(MEMORY.id, "", bad[0], value=bad[1],
-                                  remediation="Check /proc/meminfo on this host.")]
+                                  remediation=M_("Check /proc/meminfo on this host."))]
     total, avail = int(total), int(avail)
     pct = _pct(avail, total)
     status = grade_low(pct, thr["memory_warn_avail_pct"], thr["memory_crit_avail_pct"])
@@ -551,7 +553,7 @@ def decide_memory(meminfo, thr, remediation=None):
     swap_total, swap_free = number(meminfo.get("SwapTotal")), number(meminfo.get("SwapFree", 0))
     if swap_total and swap_free is not None:
         observed["swap_used_pct"] = _pct(swap_total - swap_free, swap_total)
-    hint = remediation or MEMORY.remediation
+    hint = remediation or MEMORY.fix()
     remediation = hint if status in ("warning", "critical") else ""
     summary = M_("%(avail_pct)s %% memory available (%(avail_mib)s of %(total_mib)s MiB)",
                  avail_pct=round(pct, 1), avail_mib=avail // 1024, total_mib=total // 1024)
@@ -566,12 +568,12 @@ def decide_load(load, thr):
     threshold = {"warn_per_cpu": thr["load_warn_per_cpu"], "crit_per_cpu": thr["load_crit_per_cpu"]}
     if not raw_cpus or raw_load15 is None:
         return [make_result(LOAD.id, "", "unknown", M_("load average not read"), threshold=threshold,
-                            remediation="Check /proc/loadavg on this host.")]
+                            remediation=M_("Check /proc/loadavg on this host."))]
     cpus, load15 = number(raw_cpus), number(raw_load15)
     if cpus is None or cpus < 1 or load15 is None or load15 < 0:
         bad = ("CPU count", raw_cpus) if cpus is None or cpus < 1 else ("15-minute load", raw_load15)
         return [unreadable_result(LOAD.id, "", bad[0], value=bad[1],
-                                  remediation="Check /proc/loadavg and nproc on this host.")]
+                                  remediation=M_("Check /proc/loadavg and nproc on this host."))]
     cpus = int(cpus)
     per_cpu = round(load15 / cpus, 2)
     status = grade_high(per_cpu, thr["load_warn_per_cpu"], thr["load_crit_per_cpu"])
@@ -580,7 +582,7 @@ def decide_load(load, thr):
                 "load15_per_cpu": per_cpu}
     remediation = ""
     if status in ("warning", "critical"):
-        remediation = LOAD.remediation
+        remediation = LOAD.fix()
     return [make_result(LOAD.id, "", status, M_("load %(load15)s over 15 min on %(cpus)s CPUs (%(per_cpu)s per CPU)",
                                                 load15=round(load15, 2), cpus=cpus, per_cpu=per_cpu),
                         observed=observed, threshold=threshold,
@@ -592,16 +594,16 @@ def decide_uptime(uptime_seconds, thr):
     threshold = {"warn_days": thr["uptime_warn_days"]}
     if uptime_seconds is None:
         return [make_result(UPTIME.id, "", "unknown", M_("uptime not read"), threshold=threshold,
-                            remediation="Check /proc/uptime on this host.")]
+                            remediation=M_("Check /proc/uptime on this host."))]
     raw, uptime_seconds = uptime_seconds, number(uptime_seconds)
     if uptime_seconds is None or uptime_seconds < 0:
         return [unreadable_result(UPTIME.id, "", "uptime", value=raw,
-                                  remediation="Check /proc/uptime on this host.")]
+                                  remediation=M_("Check /proc/uptime on this host."))]
     days = round(uptime_seconds / 86400.0, 1)
     status = grade_high(days, thr["uptime_warn_days"], None)
     remediation = ""
     if status == "warning":
-        remediation = UPTIME.remediation
+        remediation = UPTIME.fix()
     return [make_result(UPTIME.id, "", status, M_("up %(days)s days", days=days),
                         observed={"uptime_days": days, "uptime_seconds": int(uptime_seconds)},
                         threshold=threshold, remediation=remediation)]
@@ -650,12 +652,12 @@ def decide_pending_reboot(reboot, thr=None):
         return [make_result(PENDING_REBOOT.id, "", "warning",
                             M_("reboot pending: %(reasons)s", reasons="; ".join(reasons)),
                             observed=observed,
-                            remediation=PENDING_REBOOT.remediation)]
+                            remediation=PENDING_REBOOT.fix())]
     if not sources:
         return [make_result(PENDING_REBOOT.id, "", "unknown",
                             M_("no reboot indicator readable (no reboot-required mechanism, needs-restarting "
                                "or kernel in /boot)"), observed=observed,
-                            remediation="Install needs-restarting (dnf-utils) or check manually.")]
+                            remediation=M_("Install needs-restarting (dnf-utils) or check manually."))]
     return [make_result(PENDING_REBOOT.id, "", "ok", M_("no reboot pending (%(sources)s)", sources=", ".join(sources)),
                         observed=observed)]
 
@@ -719,8 +721,8 @@ def _container_result(array, arrays):
     return make_result(RAID.id, name, "warning",
                        M_("%(array)s: %(kind)s container (%(members)s member disk(s)) with no running volume in "
                           "/proc/mdstat", array=name, kind=kind, members=members), observed=observed,
-                       remediation="Check the firmware RAID volume (mdadm --detail-platform, mdadm -E %s, "
-                                   "mdadm --incremental --run) and the controller's BIOS screen." % name)
+                       remediation=M_("Check the firmware RAID volume (mdadm --detail-platform, mdadm -E %(array)s, "
+                                      "mdadm --incremental --run) and the controller's BIOS screen.", array=name))
 
 
 def decide_raid(mdstat_text):
@@ -774,9 +776,9 @@ def _array_result(array, arrays):
         status, what = "unknown", N_("%(array)s %(level)s: member map not read")
     remediation = ""
     if status == "critical":
-        remediation = RAID.remediation.format(item=name)
+        remediation = RAID.fix(item=name)
     elif status == "warning":
-        remediation = "Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove)."
+        remediation = M_("Watch the rebuild (cat /proc/mdstat) and remove faulty members (mdadm --remove).")
     return make_result(RAID.id, name, status, Msg(what, params),
                        observed=observed, remediation=remediation)
 
