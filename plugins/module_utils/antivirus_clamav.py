@@ -30,7 +30,15 @@ try:
         iso_utc,
         remediation,
     )
-    from ansible.module_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
+    from ansible.module_utils.maint_result import (
+        DATA_ERRORS,
+        M_,
+        Msg,
+        make_result,
+        number,
+        unreadable_result,
+        worst,
+    )
 except ImportError:  # pragma: no cover - outside Ansible
     from maint_utils.antivirus_decide import (
         CHECK_DETECTION,
@@ -48,7 +56,7 @@ except ImportError:  # pragma: no cover - outside Ansible
         iso_utc,
         remediation,
     )
-    from maint_utils.maint_result import DATA_ERRORS, M_, make_result, number, unreadable_result, worst
+    from maint_utils.maint_result import DATA_ERRORS, M_, Msg, make_result, number, unreadable_result, worst
 
 
 # --------------------------------------------------------------------------- parsing (real outputs)
@@ -263,9 +271,9 @@ def _clamav_product(facts, policy):
                 "databases": len(dbs)}
     if not facts.get("installed"):
         status = policy["linux_no_av_status"]
-        summary = "no antivirus installed (no ClamAV scanner found)"
-        if status == "ok":
-            summary += "; accepted by the policy (antivirus.linux_no_av_status: ok)"
+        summary = (M_("no antivirus installed (no ClamAV scanner found); accepted by the policy "
+                      "(antivirus.linux_no_av_status: ok)") if status == "ok"
+                   else M_("no antivirus installed (no ClamAV scanner found)"))
         return make_result(
             CHECK_PRODUCT, "clamav", status, summary, observed,
             {"linux_no_av_status": status},
@@ -275,7 +283,7 @@ def _clamav_product(facts, policy):
             CHECK_PRODUCT, "clamav", "critical",
             M_("ClamAV %(version)s installed but no signature database in %(folder)s",
                version=facts.get("engine_version") or "(version unknown)", folder=str(facts.get("database_dir"))),
-            observed, {}, "Run freshclam or install the client's signature database.")
+            observed, {}, M_("Run freshclam or install the client's signature database."))
     return make_result(
         CHECK_PRODUCT, "clamav", "ok",
         M_("ClamAV %(version)s installed with %(databases)s signature database(s) in %(folder)s",
@@ -292,16 +300,16 @@ def _clamav_protection(facts, policy):
                  "linux_require_on_access": policy["linux_require_on_access"]}
     if daemon is None or onacc is None:
         return make_result(CHECK_PROTECTION, "clamav", "unknown",
-                           "could not read the process list to find clamd and clamonacc",
-                           observed, threshold, "Check that /proc is readable by the maintenance user.")
+                           M_("could not read the process list to find clamd and clamonacc"),
+                           observed, threshold, M_("Check that /proc is readable by the maintenance user."))
     missing = []
     if policy["linux_require_daemon"] and not daemon:
-        missing.append("clamd is not running")
+        missing.append(M_("clamd is not running"))
     if policy["linux_require_on_access"] and not onacc:
-        missing.append("on-access scanning (clamonacc) is not active")
+        missing.append(M_("on-access scanning (clamonacc) is not active"))
     if missing:
         return make_result(CHECK_PROTECTION, "clamav", "critical",
-                           "; ".join(missing) + " (required by the policy)", observed, threshold,
+                           M_("%(missing)s (required by the policy)", missing=missing), observed, threshold,
                            remediation(CHECK_PROTECTION))
     mode = []
     mode.append("clamd running" if daemon else "clamd not running")
@@ -334,9 +342,9 @@ def _clamav_signatures(facts, policy):
     newest = _newest_signatures(dbs)
     if newest is None:
         return make_result(CHECK_SIGNATURES, "clamav", "critical" if dbs == [] else "unknown",
-                           "no signature database found" if dbs == []
-                           else "no database build time could be read",
-                           observed, threshold, "Run freshclam, then check the database directory.")
+                           M_("no signature database found") if dbs == []
+                           else M_("no database build time could be read"),
+                           observed, threshold, M_("Run freshclam, then check the database directory."))
     age = _age_since(facts.get("now"), newest["build_time"])
     observed.update(age_days=age, newest=newest.get("file"), newest_build_time=iso_utc(newest["build_time"]))
     status = grade_age(age, policy, "signature")
@@ -346,12 +354,11 @@ def _clamav_signatures(facts, policy):
     else:
         summary = M_("signatures %(days)s days old (%(file)s, file date)", days=round(age, 1),
                      file=str(newest.get("file")))
-    if number(freshclam.get("last_success")) is not None or freshclam.get("sessions"):
-        summary = summary.english()  # with freshclam's own story: English details, the report says the status
     if number(freshclam.get("last_success")) is not None:
-        summary += "; freshclam last succeeded %.1f days ago" % _age_since(facts.get("now"), freshclam["last_success"])
+        summary = M_("%(summary)s; freshclam last succeeded %(days)s days ago", summary=[summary],
+                     days=round(_age_since(facts.get("now"), freshclam["last_success"]), 1))
     elif freshclam.get("sessions"):
-        summary += "; freshclam has no successful update in its log"
+        summary = M_("%(summary)s; freshclam has no successful update in its log", summary=[summary])
     return make_result(CHECK_SIGNATURES, "clamav", status, summary, observed, threshold,
                        "" if status == "ok" else
                        remediation(CHECK_SIGNATURES))
@@ -362,12 +369,13 @@ def _clamav_scan(facts, policy):
     threshold = dict(age_threshold(policy, "scan"), scan_log=policy["linux_scan_log"])
     if not policy["linux_scan_log"]:
         return make_result(CHECK_SCAN, "clamav", "skipped",
-                           "no scan log set in the policy (antivirus.linux_scan_log)", {}, threshold)
+                           M_("no scan log set in the policy (antivirus.linux_scan_log)"), {}, threshold)
     observed = {"scan_log": scan.get("path"), "exists": scan.get("exists"), "scans": scan.get("scans")}
     if scan.get("error"):
         observed["error"] = scan["error"]
-        return make_result(CHECK_SCAN, "clamav", "unknown", "cannot read the scan log: %s" % scan["error"],
-                           observed, threshold, "Make the scan log readable by the maintenance user.")
+        return make_result(CHECK_SCAN, "clamav", "unknown",
+                           M_("cannot read the scan log: %(error)s", error=str(scan["error"])),
+                           observed, threshold, M_("Make the scan log readable by the maintenance user."))
     last = scan.get("last_scan_end")
     if last is not None and number(last) is None:
         return unreadable_result(CHECK_SCAN, "clamav", "time of the last scan in the scan log", value=last,
@@ -377,8 +385,8 @@ def _clamav_scan(facts, policy):
         return make_result(CHECK_SCAN, "clamav", "critical",
                            M_("no scan recorded in %(log)s (never scanned)", log=str(scan.get("path"))),
                            observed, threshold,
-                           "Schedule clamscan with --log=%s (for example a daily systemd timer)."
-                           % policy["linux_scan_log"])
+                           M_("Schedule clamscan with --log=%(log)s (for example a daily systemd timer).",
+                              log=str(policy["linux_scan_log"])))
     age = _age_since(facts.get("now"), last)
     observed.update(last_scan=iso_utc(last), age_days=age)
     status = grade_age(age, policy, "scan")
@@ -392,12 +400,13 @@ def _clamav_threats(facts, policy):
     scan = facts.get("scan_log") or {}
     if not policy["linux_scan_log"]:
         return make_result(CHECK_THREATS, "clamav", "skipped",
-                           "no scan log set in the policy (antivirus.linux_scan_log): no scan to read threats from")
+                           M_("no scan log set in the policy (antivirus.linux_scan_log): no scan to read threats "
+                              "from"))
     observed = {"scan_log": scan.get("path"), "infected": scan.get("infected"), "found": scan.get("found") or []}
     if scan.get("last_scan_end") is None or scan.get("infected") is None:
         return make_result(CHECK_THREATS, "clamav", "unknown",
-                           "no completed scan in the scan log: threats unknown", observed, {},
-                           "Schedule clamscan with --log and let it complete once.")
+                           M_("no completed scan in the scan log: threats unknown"), observed, {},
+                           M_("Schedule clamscan with --log and let it complete once."))
     infected = number(scan["infected"])
     if infected is None or infected < 0:
         return unreadable_result(CHECK_THREATS, "clamav", "infected file count of the last scan",
@@ -418,14 +427,15 @@ def _clamav_detection(facts, policy):
     test = facts.get("detection_test") or {}
     if not policy["detection_test"]:
         return make_result(CHECK_DETECTION, "eicar", "skipped",
-                           "EICAR detection test disabled by the policy (antivirus.detection_test)")
+                           M_("EICAR detection test disabled by the policy (antivirus.detection_test)"))
     if not test.get("ran"):
         # The policy asked for the test: a test that could not run proved nothing.
         return make_result(CHECK_DETECTION, "eicar", "unknown",
-                           "EICAR detection test asked for by the policy but not run: %s"
-                           % (test.get("reason") or "no scanner"),
+                           M_("EICAR detection test asked for by the policy but not run: %(reason)s",
+                              reason=str(test.get("reason") or "no scanner")),
                            {"reason": test.get("reason")}, {"expected": "FOUND (rc 1)"},
-                           "Install clamscan (or clamdscan with clamd running) so that detection can be tested.")
+                           M_("Install clamscan (or clamdscan with clamd running) so that detection can be "
+                              "tested."))
     observed = {"scanner": test.get("scanner"), "rc": test.get("rc"), "detection": test.get("detection"),
                 "file_removed": test.get("removed"), "database_dir": test.get("database_dir"),
                 "duration_s": test.get("duration_s")}
@@ -435,7 +445,7 @@ def _clamav_detection(facts, policy):
         status = "ok"
         summary = M_("EICAR test file detected by %(scanner)s as %(detection)s", scanner=str(test.get("scanner")),
                      detection=str(test["detection"]))
-        fix = ""
+        fix: Msg | str = ""
     else:
         status = "critical"
         why = test.get("error") or ("no detection (rc %s)" % test.get("rc"))
@@ -443,8 +453,10 @@ def _clamav_detection(facts, policy):
         fix = remediation(CHECK_DETECTION)
     if not test.get("removed"):
         status = worst([status, "warning"])
-        summary = summary.english() + "; the test file %s could not be removed" % test.get("path")
-        fix = (fix + " Remove %s by hand." % test.get("path")).strip()
+        path = str(test.get("path"))
+        summary = M_("%(summary)s; the test file %(path)s could not be removed", summary=[summary], path=path)
+        fix = (M_("%(fix)s Remove %(path)s by hand.", fix=[fix], path=path) if isinstance(fix, Msg)
+               else M_("Remove %(path)s by hand.", path=path))
     return make_result(CHECK_DETECTION, "eicar", status, summary, observed, {"expected": "FOUND (rc 1)"},
                        fix)
 
@@ -456,20 +468,22 @@ def _clamav_update(facts, policy):
     observed = {key: update.get(key) for key in ("command", "rc", "duration_s", "timeout_s", "error", "cleaned")
                 if update.get(key) is not None}
     if update.get("skipped"):
-        return make_result(CHECK_UPDATE, "signatures", "skipped", "freshclam not run: %s" % update["skipped"],
-                           observed)
+        return make_result(CHECK_UPDATE, "signatures", "skipped",
+                           M_("freshclam not run: %(reason)s", reason=str(update["skipped"])), observed)
     if update.get("blocked"):
         return make_result(CHECK_UPDATE, "signatures", "warning",
-                           "freshclam not run: %s" % update["blocked"], observed, {},
-                           "Check the freshclam service and its log: the signatures are stale although it runs.")
+                           M_("freshclam not run: %(reason)s", reason=str(update["blocked"])), observed, {},
+                           M_("Check the freshclam service and its log: the signatures are stale although it "
+                              "runs."))
     if update.get("timed_out"):
         return make_result(CHECK_UPDATE, "signatures", "warning",
-                           "freshclam did not finish within %s s (no mirror reachable?); signatures not updated"
-                           % update.get("timeout_s"), observed, {},
+                           M_("freshclam did not finish within %(seconds)s s (no mirror reachable?); signatures "
+                              "not updated", seconds=update.get("timeout_s")), observed, {},
                            remediation(CHECK_UPDATE))
     if update.get("rc") != 0:
         return make_result(CHECK_UPDATE, "signatures", "warning",
-                           "freshclam failed (rc %s): %s" % (update.get("rc"), update.get("error") or "no message"),
+                           M_("freshclam failed (rc %(rc)s): %(error)s", rc=update.get("rc"),
+                              error=str(update.get("error") or "no message")),
                            observed, {},
                            remediation(CHECK_UPDATE))
     changed = bool(update.get("changed"))
@@ -494,12 +508,12 @@ def evaluate_clamav(facts, policy=None):
         return [unreadable_result(CHECK_PRODUCT, "clamav", "ClamAV facts", value=facts)]
     product = decide_one(CHECK_PRODUCT, "clamav", _clamav_product, facts, policy)
     if not facts.get("installed"):
-        skipped = "no antivirus installed"
         results = [product]
         for check in (CHECK_PROTECTION, CHECK_SIGNATURES, CHECK_SCAN, CHECK_TAMPER, CHECK_THREATS,
                       CHECK_DETECTION):
             results.append(make_result(check, "clamav" if check != CHECK_DETECTION else "eicar", "skipped",
-                                       "%s: %s not checked" % (skipped, check.split(".", 1)[1])))
+                                       M_("no antivirus installed: %(check)s not checked",
+                                          check=check.split(".", 1)[1])))
         return results
     # Each check is decided on its own: odd data in one costs that check, never the others.
     results = [

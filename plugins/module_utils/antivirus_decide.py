@@ -18,6 +18,7 @@ import datetime
 
 try:
     from ansible.module_utils.maint_result import (
+        N_,
         Check,
         PolicyError,
         grade_high,
@@ -28,6 +29,7 @@ try:
     )
 except ImportError:  # pragma: no cover - outside Ansible
     from maint_utils.maint_result import (
+        N_,
         Check,
         PolicyError,
         grade_high,
@@ -60,8 +62,8 @@ CHECKS = (
         policy={"linux_no_av_status": "critical"},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="antivirus_clamav:_clamav_product",
-        remediation="Install ClamAV with a local or mirrored signature database, or record the exception in "
-                    "the client's policy (antivirus.linux_no_av_status).",
+        remediation=N_("Install ClamAV with a local or mirrored signature database, or record the exception in "
+                       "the client's policy (antivirus.linux_no_av_status)."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_not_installed_follows_the_policy",
         lab_test=_LAB + "test_host_without_antivirus_follows_the_policy",
     ),
@@ -73,7 +75,7 @@ CHECKS = (
         policy={"linux_require_daemon": False, "linux_require_on_access": False},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="antivirus_clamav:_clamav_protection",
-        remediation="Start clamav-daemon and clamonacc (clamav-clamonacc.service) and enable them.",
+        remediation=N_("Start clamav-daemon and clamonacc (clamav-clamonacc.service) and enable them."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_protection_required_by_policy",
         lab_test=_LAB + "test_healthy_hosts_are_ok",
     ),
@@ -85,7 +87,7 @@ CHECKS = (
         policy={"signature_warn_days": 3, "signature_crit_days": 7},
         statuses=("ok", "warning", "critical", "unknown"),
         decide="antivirus_clamav:_clamav_signatures",
-        remediation="Run freshclam and read /var/log/clamav/freshclam.log; check the mirror or proxy.",
+        remediation=N_("Run freshclam and read /var/log/clamav/freshclam.log; check the mirror or proxy."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_signature_age",
         lab_test=_LAB + "test_stale_host_follows_the_policy",
     ),
@@ -97,7 +99,7 @@ CHECKS = (
         policy={"scan_warn_days": 7, "scan_crit_days": 30, "linux_scan_log": ""},
         statuses=_ALL,
         decide="antivirus_clamav:_clamav_scan",
-        remediation="Check the scheduled clamscan job and its log.",
+        remediation=N_("Check the scheduled clamscan job and its log."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_scan_log",
         lab_test=_LAB + "test_healthy_hosts_are_ok",
     ),
@@ -108,7 +110,7 @@ CHECKS = (
         policy={"tamper_protection_off_status": "warning"},
         statuses=_ALL,
         decide="antivirus_defender:_defender_tamper",
-        remediation="Turn tamper protection on (Windows Security or Intune/Defender portal).",
+        remediation=N_("Turn tamper protection on (Windows Security or Intune/Defender portal)."),
         unit_test=_UNIT + "test_antivirus_defender.py::test_defender_fixture_statuses",
         lab_test="Windows only: recorded data (tests/fixtures/defender); the Linux lab hosts check that ClamAV "
                  "skips it (test_antivirus_lab.py::test_healthy_hosts_are_ok)",
@@ -121,7 +123,7 @@ CHECKS = (
         policy={"threat_days": 30, "remediated_threat_status": "warning"},
         statuses=_ALL,
         decide="antivirus_clamav:_clamav_threats",
-        remediation="Inspect and quarantine the files listed, then scan again.",
+        remediation=N_("Inspect and quarantine the files listed, then scan again."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_scan_log",
         lab_test=_LAB + "test_healthy_hosts_are_ok",
     ),
@@ -132,7 +134,7 @@ CHECKS = (
         policy={"detection_test": False},
         statuses=_ALL,
         decide="antivirus_clamav:_clamav_detection",
-        remediation="The engine or its database is broken: run freshclam, then clamscan an EICAR file by hand.",
+        remediation=N_("The engine or its database is broken: run freshclam, then clamscan an EICAR file by hand."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_eicar_not_detected_is_critical",
         lab_test=_LAB + "test_eicar_is_detected_for_real_and_removed",
     ),
@@ -144,7 +146,7 @@ CHECKS = (
         policy={"update_signatures": False, "update_timeout_seconds": 60, "quick_scan_after_days": 0},
         statuses=("ok", "warning", "skipped"),
         decide="antivirus_clamav:_clamav_update",
-        remediation="Check the host's access to the ClamAV mirror (DNS, proxy, firewall) and run freshclam.",
+        remediation=N_("Check the host's access to the ClamAV mirror (DNS, proxy, firewall) and run freshclam."),
         unit_test=_UNIT + "test_antivirus_clamav.py::test_clamav_update_results",
         lab_test=_LAB + "test_freshclam_failure_is_one_bounded_warning",
     ),
@@ -160,8 +162,8 @@ _STATUS_CHOICES = {
 
 
 def remediation(check):
-    """The default remediation of the check id ``check``, from ``CHECKS``."""
-    return BY_ID[check].remediation
+    """The default remediation of the check id ``check``, from ``CHECKS``, as a message (``Msg``)."""
+    return BY_ID[check].fix()
 
 
 # --------------------------------------------------------------------------- policy
