@@ -85,7 +85,7 @@ CHECKS = (
                 "security_pattern": "(?i)security"},
         statuses=("ok", "warning", "unknown"),
         decide="patch_decide:scan_results",
-        remediation="Install the pending updates in the next maintenance window.",
+        remediation=N_("Install the pending updates in the next maintenance window."),
         unit_test=_UNIT + "test_scan_results_count_exactly_and_grade",
         lab_test=_LAB + "test_scan_reports_exactly_the_pending_updates",
     ),
@@ -95,7 +95,7 @@ CHECKS = (
                  "bound; dnf: the advisory's Issued date)",
         policy={"security_max_age_days": 14},
         decide="patch_decide:scan_results",
-        remediation="Install the security updates in the next window; review held packages.",
+        remediation=N_("Install the security updates in the next window; review held packages."),
         unit_test=_UNIT + "test_scan_results_recent_security_is_a_warning_and_stale_lists_unknown",
         lab_test=_LAB + "test_scan_reports_exactly_the_pending_updates",
     ),
@@ -105,7 +105,7 @@ CHECKS = (
                  "Windows Update)",
         statuses=("ok", "warning", "unknown"),
         decide="patch_decide:scan_results",
-        remediation="Reboot the host in a maintenance window.",
+        remediation=N_("Reboot the host in a maintenance window."),
         unit_test=_UNIT + "test_all_mode_pending_is_a_warning_and_reboot_flag",
         lab_test=_LAB + "test_a_failed_reboot_is_recorded_and_fails_the_host",
     ),
@@ -114,7 +114,7 @@ CHECKS = (
         measures="Days since the last successful upgrade in the package manager's logs",
         policy={"last_patched_warn_days": 35, "last_patched_crit_days": 90},
         decide="patch_decide:scan_results",
-        remediation="Patch this host: it has not been updated for too long.",
+        remediation=N_("Patch this host: it has not been updated for too long."),
         unit_test="tests/unit/maint_utils/test_patch_apt.py::test_last_patched_from_recorded_history_and_dpkg_log",
         lab_test=_LAB + "test_install_inside_the_window",
     ),
@@ -125,7 +125,7 @@ CHECKS = (
         policy={"min_free_mb": 500, "require_backup_within_rpo": False},
         statuses=("ok", "critical"),
         decide="patch_decide:precheck",
-        remediation="Fix the cause (free space, a running package manager, backups), then run again.",
+        remediation=N_("Fix the cause (free space, a running package manager, backups), then run again."),
         unit_test=_UNIT + "test_precheck_lock_held_skips_the_host",
         lab_test=_LAB + "test_install_inside_the_window",
     ),
@@ -135,7 +135,7 @@ CHECKS = (
                  "and the updates the plan guard blocked",
         statuses=("ok", "warning", "unknown"),
         decide="patch_decide:install_results",
-        remediation="Review the blocked updates: install them by hand or adjust the policy.",
+        remediation=N_("Review the blocked updates: install them by hand or adjust the policy."),
         unit_test=_UNIT + "test_install_results_report_every_change_not_only_the_plan",
         lab_test=_LAB + "test_update_whose_dependency_is_excluded_is_blocked",
     ),
@@ -145,7 +145,7 @@ CHECKS = (
                  "the policy forbids (fails the host)",
         statuses=("ok", "critical"),
         decide="patch_decide:install_results",
-        remediation="Read the run's log for this host, fix the package problem, then run again.",
+        remediation=N_("Read the run's log for this host, fix the package problem, then run again."),
         unit_test=_UNIT + "test_install_results_flag_changes_the_policy_forbids",
         lab_test=_LAB + "test_update_whose_dependency_is_excluded_is_blocked",
     ),
@@ -156,7 +156,7 @@ CHECKS = (
         policy={"reboot": "if_required"},
         statuses=("ok", "warning", "critical", "skipped"),
         decide="patch_decide:reboot_result",
-        remediation="Check the host's console: it may not have come back.",
+        remediation=N_("Check the host's console: it may not have come back."),
         unit_test=_UNIT + "test_reboot_decision",
         lab_test=_LAB + "test_a_failed_reboot_is_recorded_and_fails_the_host",
     ),
@@ -166,7 +166,7 @@ CHECKS = (
         policy={"critical_services": []},
         statuses=("ok", "critical"),
         decide="patch_decide:post_check",
-        remediation="Start the service(s) and read their logs; roll back the update if needed.",
+        remediation=N_("Start the service(s) and read their logs; roll back the update if needed."),
         unit_test=_UNIT + "test_post_check_uses_processes",
         lab_test=_LAB + "test_failing_canary_stops_the_rollout",
     ),
@@ -175,7 +175,7 @@ CHECKS = (
         measures="An install or a reboot not started because the maintenance window is closing",
         statuses=("warning",),
         decide="patch_decide:deferred_result",
-        remediation="Resume the run in the next maintenance window (maintctl run --resume).",
+        remediation=N_("Resume the run in the next maintenance window (maintctl run --resume)."),
         unit_test=_UNIT + "test_deferred_result",
         lab_test=_LAB + "test_closing_window_defers_every_host_and_exits_3",
     ),
@@ -196,8 +196,13 @@ HOST_FAILING = (FAILED, POST_CHECK, REBOOTED)
 
 
 def _remedy(check_id):
-    """The default remediation of a check, from the table."""
-    return CHECK[check_id].remediation
+    """The default remediation of a check, from the table, as a message (``Msg``)."""
+    return CHECK[check_id].fix()
+
+
+def _stale(summary, stale):
+    """A summary (``Msg``) with the reason the package lists could not be refreshed."""
+    return M_("%(summary)s (package lists could not be refreshed: %(error)s)", summary=[summary], error=str(stale))
 
 
 def effective_policy(section):
@@ -553,7 +558,6 @@ def scan_results(facts, policy, now):
     installable = [p for p in free if p.get("target")]
     listing = [{"name": p["name"], "installed": p.get("installed"), "candidate": p.get("candidate"),
                 "security": p["security"], "target": p.get("target"), "reason": p.get("reason")} for p in pending]
-    stale_note = " (package lists could not be refreshed: %s)" % stale if stale else ""
 
     if stale:
         status = "unknown"
@@ -564,13 +568,13 @@ def scan_results(facts, policy, now):
     pending_summary = M_("%(count)s pending update(s), %(installable)s installable by policy, %(held)s held",
                          count=len(free), installable=len(installable), held=len(held))
     if stale:  # a value not read: the report says "not measured" from the status
-        pending_summary = pending_summary.english() + stale_note
+        pending_summary = _stale(pending_summary, stale)
     results.append(make_result(
         PENDING, "", status, pending_summary,
         observed={"count": len(free), "installable": len(installable), "held": [p["name"] for p in held],
                   "packages": listing, "manager": facts.get("manager")},
         threshold={"mode": policy["mode"], "exclude": policy["exclude"], "accept": policy["accept"]},
-        remediation=("Refresh the host's package sources and scan again." if stale else
+        remediation=(M_("Refresh the host's package sources and scan again.") if stale else
                      _remedy(PENDING) if status == "warning" else ""),
     ))
 
@@ -585,14 +589,14 @@ def scan_results(facts, policy, now):
         status = "ok"
     summary = _security_summary(sec, held_sec, age, basis)
     if stale:
-        summary = summary.english() + stale_note
+        summary = _stale(summary, stale)
     results.append(make_result(
         PENDING_SECURITY, "", status, summary,
         observed={"count": len(sec), "packages": [p["name"] for p in sec],
                   "held": [p["name"] for p in held_sec], "oldest_age_days": age,
                   "age_basis": basis if age is not None else None},
         threshold={"max_age_days": policy["security_max_age_days"]},
-        remediation=("Install the security updates now; they are older than the policy allows."
+        remediation=(M_("Install the security updates now; they are older than the policy allows.")
                      if status == "critical" else
                      _remedy(PENDING_SECURITY)
                      if status == "warning" else ""),
@@ -622,7 +626,7 @@ def scan_results(facts, policy, now):
             M_("no successful upgrade recorded in the package manager's logs"),
             observed={"days": None, "logs_since": facts.get("logs_since")},
             threshold={"warn_days": policy["last_patched_warn_days"], "crit_days": policy["last_patched_crit_days"]},
-            remediation="Check the host's patch history; logs may have been rotated away.",
+            remediation=M_("Check the host's patch history; logs may have been rotated away."),
         ))
     else:
         days = max(age_days(now - last), 0.0)
@@ -767,14 +771,13 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
         summary = M_("changed %(count)s package(s): %(packages)s", count=len(changes), packages=listed)
     else:
         summary = M_("nothing to install")
-    if blocked or not complete:  # told by the status and the label to a client; the English details stay
-        summary = summary.english()
     if blocked:
-        summary += "; %d update(s) blocked by policy: %s" % (
-            len(blocked), ", ".join("%s (%s)" % (b["name"], b["reason"]) for b in blocked))
+        summary = M_("%(summary)s; %(count)s update(s) blocked by policy: %(updates)s", summary=[summary],
+                     count=len(blocked), updates=", ".join("%s (%s)" % (b["name"], b["reason"]) for b in blocked))
     if not complete:
         status = "unknown"
-        summary += " (the full list of installed packages could not be read: other changes are not shown)"
+        summary = M_("%(summary)s (the full list of installed packages could not be read: other changes are not "
+                     "shown)", summary=[summary])
     else:
         status = "warning" if blocked else "ok"
     results = [make_result(
@@ -782,7 +785,7 @@ def install_results(planned, before, after, error=None, before_all=None, after_a
         observed={"packages": changes, "count": len(changes), "planned": plan_view,
                   "blocked": list(blocked or []), "complete": complete},
         remediation=(_remedy(INSTALLED) if blocked else
-                     "Read the host's package log (/var/log/apt/history.log, /var/log/dnf.rpm.log)."
+                     M_("Read the host's package log (/var/log/apt/history.log, /var/log/dnf.rpm.log).")
                      if not complete else ""),
         changed=bool(changes),
     )]
@@ -859,11 +862,11 @@ def reboot_result(action, reason, rebooted=None, elapsed=None):
     if action == "defer":
         return make_result(REBOOTED, "", "warning", M_("reboot deferred: %(reason)s", reason=reason),
                            observed={"rebooted": False, "reason": reason},
-                           remediation="The reboot runs when the run is resumed in the next window.")
+                           remediation=M_("The reboot runs when the run is resumed in the next window."))
     status = "warning" if reason.endswith("(one is required)") else "skipped"
     return make_result(REBOOTED, "", status, M_("not rebooted: %(reason)s", reason=reason),
                        observed={"rebooted": False, "reason": reason},
-                       remediation="Reboot the host manually in a window." if status == "warning" else "")
+                       remediation=M_("Reboot the host manually in a window.") if status == "warning" else "")
 
 
 def post_check(processes, services):
