@@ -1,14 +1,18 @@
-"""Terminal progress for a run: rich when on a TTY, plain lines otherwise."""
+"""Terminal progress for a run: rich when on a TTY, plain lines otherwise.
+
+rich is imported only on a TTY: a run from a timer, a tick or ``run --all`` (no terminal) does not
+pay for it.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
 
 from maintcore.store import Store
 
@@ -36,10 +40,15 @@ class Progress:
         self.total = len(hosts)
         self._line(f"run {run_id}: client {self.client}, {self.total} hosts, folder {run_dir}")
         if self.tty:
+            from rich.console import Console
+            from rich.live import Live
+
             self.live = Live(self._table(), console=Console(file=self.stream), refresh_per_second=4, transient=True)
             self.live.start()
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table.grid(padding=(0, 2))
         table.add_row("hosts done", f"{len(self.done)}/{self.total} in this play")
         table.add_row("play", self.play)

@@ -1,4 +1,4 @@
-"""Run progress on a plain (non-TTY) stream."""
+"""Run progress on a plain (non-TTY) stream, and on a terminal (rich, imported only there)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,23 @@ def test_plain_progress_counts_hosts_and_findings_and_skips_empty_plays() -> Non
     assert "play: Hardware (Linux)" in text and "Hardware (Windows)" not in text
     assert "a: done (1/2)" in text and "b: unreachable" in text and "b: done (2/2)" in text
     assert progress.findings == {"critical": 1, "unreachable": 1}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_progress_draws_the_live_table_and_prints_the_lines_above_it() -> None:
+    out = _Terminal()
+    progress = Progress("acme", stream=out)
+    progress.start("r2", "/tmp/r2", ["a"])
+    assert progress.live is not None
+    progress.event(_ev("playbook_on_play_start", play="Hardware (Linux)"))
+    progress.event(_ev("playbook_on_task_start", task="collect"))
+    progress.event(_ev("runner_on_ok", host="a", res={"maint_results": [{"status": "warning"}]}))
+    progress.stop()
+    text = out.getvalue()
+    assert "run r2: client acme, 1 hosts" in text and "1/1 in this play" in text
+    assert "Hardware (Linux)" in text and "warning 1" in text
+    assert progress.findings == {"warning": 1}
